@@ -1,0 +1,1 @@
+"""Shared data library: schema, dataset readers, tf.data input pipeline."""

@@ -1,0 +1,143 @@
+"""Read the Examples artifact: list the shards of a split, parse and decode its tf.Examples.
+
+Layout (TFX ExampleGen): ``<examples_dir>/Split-<split>/data_tfrecord-*.gz``, GZIP TFRecord files
+of tf.Example with the TF Object Detection API keys of :mod:`components.data.schema`. Paths go
+through ``tf.io.gfile``, so ``gs://`` and ``s3://`` directories work too.
+"""
+
+from __future__ import annotations
+
+import posixpath
+
+import tensorflow as tf
+
+from components.data import schema
+from components.errors import UserError
+
+_COMPRESSION = "GZIP"
+
+
+def split_dir(examples_dir: str, split: str) -> str:
+    """Return the directory of ``split`` inside ``examples_dir`` (``.../Split-<split>``)."""
+    return posixpath.join(str(examples_dir).rstrip("/"), schema.SPLIT_DIR.format(split=split))
+
+
+def list_shards(examples_dir: str, split: str) -> list[str]:
+    """Return the sorted shard paths of ``split`` (``Split-<split>/data_tfrecord-*.gz``).
+
+    Raises UserError naming the directory when the split has no shards (missing directory,
+    missing split, or an empty split directory).
+    """
+    directory = split_dir(examples_dir, split)
+    pattern = posixpath.join(directory, f"{schema.SHARD_PREFIX}-*{schema.SHARD_SUFFIX}")
+    try:
+        shards = tf.io.gfile.glob(pattern)
+    except tf.errors.OpError:  # e.g. a bucket that does not exist
+        shards = []
+    if not shards:
+        raise UserError(
+            f"no '{split}' shards in {directory}: expected files matching {pattern} "
+            f"(is {examples_dir} an Examples artifact written by `nasdet ingest`?)"
+        )
+    return sorted(shards)
+
+
+def read_records(shards: list[str], shuffle_files: bool = False, seed: int | None = None):
+    """Return a tf.data.Dataset of the serialized tf.Example strings in ``shards``.
+
+    Shards are read in the given order (or shuffled with ``seed`` when ``shuffle_files``),
+    interleaved deterministically when there are several.
+    """
+    files = tf.data.Dataset.from_tensor_slices(list(shards))
+    if shuffle_files and len(shards) > 1:
+        files = files.shuffle(len(shards), seed=seed, reshuffle_each_iteration=True)
+    if len(shards) == 1:
+        return tf.data.TFRecordDataset(files, compression_type=_COMPRESSION)
+    return files.interleave(
+        lambda path: tf.data.TFRecordDataset(path, compression_type=_COMPRESSION),
+        cycle_length=min(len(shards), 4),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
+    )
+
+
+def _feature_spec() -> dict:
+    spec = {
+        schema.IMAGE_ENCODED: tf.io.FixedLenFeature([], tf.string),
+        schema.IMAGE_SOURCE_ID: tf.io.FixedLenFeature([], tf.string, default_value=""),
+    }
+    for key in (schema.BBOX_YMIN, schema.BBOX_XMIN, schema.BBOX_YMAX, schema.BBOX_XMAX):
+        spec[key] = tf.io.VarLenFeature(tf.float32)
+    spec[schema.AREA] = tf.io.VarLenFeature(tf.float32)
+    spec[schema.CLASS_LABEL] = tf.io.VarLenFeature(tf.int64)
+    spec[schema.IS_CROWD] = tf.io.VarLenFeature(tf.int64)
+    return spec
+
+
+def decode_image(encoded: tf.Tensor) -> tf.Tensor:
+    """Decode one encoded image (JPEG, PNG, GIF first frame, BMP) to uint8 [H, W, 3]."""
+    image = tf.io.decode_image(encoded, channels=3, expand_animations=False, dtype=tf.uint8)
+    image.set_shape([None, None, 3])
+    return image
+
+
+def parse_example(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
+    """Parse and decode one serialized tf.Example of the Examples artifact.
+
+    Takes a scalar string tensor. Returns a dict of tensors: ``image`` uint8 [H, W, 3] (decoded),
+    ``height`` and ``width`` int32 (of the decoded image), ``source_id`` string, ``boxes`` float32
+    [N, 4] (ymin, xmin, ymax, xmax normalised to the original image), ``classes`` int32 [N]
+    (1..K), ``is_crowd`` int32 [N] (0 when absent) and ``area`` float32 [N] (pixels; computed
+    from the boxes when absent). Works eagerly and inside ``tf.data`` / ``tf.function``.
+    """
+    parsed = tf.io.parse_single_example(serialized, _feature_spec())
+    dense = {
+        key: tf.sparse.to_dense(value) if isinstance(value, tf.SparseTensor) else value
+        for key, value in parsed.items()
+    }
+    image = decode_image(dense[schema.IMAGE_ENCODED])
+    shape = tf.shape(image)
+    height, width = shape[0], shape[1]
+    boxes = tf.stack(
+        [
+            dense[schema.BBOX_YMIN],
+            dense[schema.BBOX_XMIN],
+            dense[schema.BBOX_YMAX],
+            dense[schema.BBOX_XMAX],
+        ],
+        axis=-1,
+    )
+    boxes = tf.reshape(boxes, [-1, 4])
+    num = tf.shape(boxes)[0]
+    classes = tf.cast(dense[schema.CLASS_LABEL], tf.int32)
+    is_crowd = tf.cast(dense[schema.IS_CROWD], tf.int32)
+    is_crowd = tf.cond(
+        tf.equal(tf.size(is_crowd), num), lambda: is_crowd, lambda: tf.zeros([num], tf.int32)
+    )
+    pixel_area = (
+        (boxes[:, 2] - boxes[:, 0])
+        * (boxes[:, 3] - boxes[:, 1])
+        * tf.cast(height * width, tf.float32)
+    )
+    area = dense[schema.AREA]
+    area = tf.cond(tf.equal(tf.size(area), num), lambda: area, lambda: pixel_area)
+    return {
+        "image": image,
+        "height": height,
+        "width": width,
+        "source_id": dense[schema.IMAGE_SOURCE_ID],
+        "boxes": boxes,
+        "classes": classes,
+        "is_crowd": is_crowd,
+        "area": area,
+    }
+
+
+def read_split(examples_dir: str, split: str) -> tf.data.Dataset:
+    """Return an unbatched tf.data.Dataset of :func:`parse_example` dicts for ``split``.
+
+    The order is deterministic (sorted shards, records in file order). Raises UserError when the
+    split has no shards.
+    """
+    records = read_records(list_shards(examples_dir, split))
+    return records.map(parse_example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

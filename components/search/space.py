@@ -1,0 +1,135 @@
+"""The typed search space of the architecture search: what is searched and within which bounds.
+
+The space is plain data (bounds and choice lists), separate from how it is sampled
+(``components.search.hypermodel``). Two spaces ship: ``small`` (CPU: small inputs, few blocks,
+narrow widths) and ``large`` (GPUs: EfficientDet-D0-like sizes). The searched dimensions are the
+NASNet-style cell (for each of up to ``max_blocks`` blocks: two inputs among the earlier hidden
+states and one operation for each), cells per stage, base width, BiFPN width and depth, head
+depth, input resolution and the learning rate.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from components.errors import UserError
+
+
+@dataclasses.dataclass(frozen=True)
+class IntRange:
+    """An inclusive integer range ``[low, high]`` sampled in steps of ``step``."""
+
+    low: int
+    high: int
+    step: int = 1
+
+    def __post_init__(self) -> None:
+        if self.low > self.high or self.step < 1:
+            raise ValueError(f"bad integer range {self.low}..{self.high} step {self.step}")
+
+
+@dataclasses.dataclass(frozen=True)
+class LogRange:
+    """A float range ``[low, high]`` sampled on a log scale (learning rates)."""
+
+    low: float
+    high: float
+
+    def __post_init__(self) -> None:
+        if not 0 < self.low <= self.high:
+            raise ValueError(f"bad log range {self.low}..{self.high}")
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchSpace:
+    """Bounds of every searched dimension, plus the preset the sampled configs start from.
+
+    ``base_preset`` names the detector preset whose non-searched fields (anchors, loss,
+    post-processing, optimizer apart from the learning rate) every sampled config inherits.
+    ``batch_size`` is the training batch size of a trial. ``target_flops`` is the FLOPs target
+    of the latency-aware reward (MnasNet); ``flops_weight`` its exponent ``w`` (0 disables it).
+    """
+
+    name: str
+    base_preset: str
+    num_blocks: IntRange
+    operations: tuple[str, ...]
+    cells_per_stage: IntRange
+    base_width: tuple[int, ...]
+    bifpn_width: tuple[int, ...]
+    bifpn_depth: IntRange
+    head_depth: IntRange
+    image_size: tuple[int, ...]
+    learning_rate: LogRange
+    batch_size: int
+    target_flops: float
+    flops_weight: float = -0.07
+
+    def __post_init__(self) -> None:
+        for field in ("operations", "base_width", "bifpn_width", "image_size"):
+            if not getattr(self, field):
+                raise ValueError(f"search space {self.name}: {field} is empty")
+        if self.num_blocks.low < 1:
+            raise ValueError(f"search space {self.name}: a cell needs at least one block")
+        if any(size % 32 for size in self.image_size):
+            raise ValueError(f"search space {self.name}: image sizes must be multiples of 32")
+
+    def to_dict(self) -> dict:
+        """Return the space as a JSON-ready dict (for reports and the search spec)."""
+        return dataclasses.asdict(self)
+
+
+# Operations of the NASNet-style cell; the names are those of the detector's cell backbone.
+ALL_OPERATIONS = (
+    "identity",
+    "sep_conv_3x3",
+    "sep_conv_5x5",
+    "dil_conv_3x3",
+    "conv_1x1",
+    "avg_pool_3x3",
+    "max_pool_3x3",
+)
+
+SMALL = SearchSpace(
+    name="small",
+    base_preset="tiny",
+    num_blocks=IntRange(1, 3),
+    operations=ALL_OPERATIONS,
+    cells_per_stage=IntRange(1, 2),
+    base_width=(8, 12, 16),
+    bifpn_width=(16, 24, 32),
+    bifpn_depth=IntRange(1, 2),
+    head_depth=IntRange(1, 2),
+    image_size=(64, 96),
+    learning_rate=LogRange(0.01, 0.1),
+    batch_size=4,
+    target_flops=50e6,
+)
+
+LARGE = SearchSpace(
+    name="large",
+    base_preset="d0",
+    num_blocks=IntRange(2, 5),
+    operations=ALL_OPERATIONS,
+    cells_per_stage=IntRange(1, 4),
+    base_width=(16, 24, 32, 48),
+    bifpn_width=(48, 64, 88, 112),
+    bifpn_depth=IntRange(2, 5),
+    head_depth=IntRange(2, 4),
+    image_size=(384, 512, 640),
+    learning_rate=LogRange(0.01, 0.16),
+    batch_size=16,
+    target_flops=2.5e9,
+)
+
+SPACES = {"small": SMALL, "large": LARGE}
+
+
+def get_space(name: str) -> SearchSpace:
+    """Return the search space called ``name`` (``small`` or ``large``); UserError otherwise."""
+    try:
+        return SPACES[name]
+    except KeyError:
+        raise UserError(
+            f"unknown search space {name!r} (choose from: {', '.join(sorted(SPACES))})"
+        ) from None

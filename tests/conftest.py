@@ -1,0 +1,45 @@
+"""Test-wide fixtures: seeded randomness, quiet TensorFlow, paths to the datasets."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import random
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
+SAMPLE_DIR = REPO_ROOT / "components" / "data" / "sample" / "raccoon"
+SHARED_DATASETS = REPO_ROOT.parent / "shared" / "datasets"
+
+
+@pytest.fixture(autouse=True)
+def _seed_everything():
+    """Seed Python and NumPy (and TensorFlow when it is already imported) before each test."""
+    random.seed(1234)
+    np.random.seed(1234)
+    import sys
+
+    if "tensorflow" in sys.modules:
+        sys.modules["tensorflow"].random.set_seed(1234)
+    if "keras" in sys.modules:
+        sys.modules["keras"].utils.set_random_seed(1234)
+    yield
+
+
+@pytest.fixture
+def sample_dir() -> pathlib.Path:
+    """The bundled raccoon sample (VOC): ``images/``, ``annotations/``, ``LICENSE``."""
+    return SAMPLE_DIR
+
+
+@pytest.fixture
+def shared_datasets() -> pathlib.Path:
+    """``../shared/datasets`` (raccoon, coco128); skips the test when it is absent."""
+    if not SHARED_DATASETS.is_dir():
+        pytest.skip("../shared/datasets is not present")
+    return SHARED_DATASETS
