@@ -136,8 +136,8 @@ def parse_example(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
 def read_split(examples_dir: str, split: str) -> tf.data.Dataset:
     """Return an unbatched tf.data.Dataset of :func:`parse_example` dicts for ``split``.
 
-    The order is deterministic (sorted shards, records in file order). Raises UserError when the
-    split has no shards.
+    The order is deterministic (sorted shards, interleaved record by record when there are
+    several). Raises UserError when the split has no shards.
     """
     records = read_records(list_shards(examples_dir, split))
     return records.map(parse_example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

@@ -89,7 +89,9 @@ def boxes_to_input_frame(boxes: tf.Tensor, height, width, size: int) -> tf.Tenso
     return tf.cast(boxes, tf.float32) * factors
 
 
-def boxes_to_image_frame(boxes: tf.Tensor, height, width, size: int, clip: bool = True) -> tf.Tensor:
+def boxes_to_image_frame(
+    boxes: tf.Tensor, height, width, size: int, clip: bool = True
+) -> tf.Tensor:
     """Map boxes normalised to the S x S padded input back to the original H x W image frame.
 
     The inverse of :func:`boxes_to_input_frame` (same arguments); used on detections. With

@@ -21,6 +21,21 @@ def _beam_fs():
     return FileSystems
 
 
+def absolute(path: str) -> str:
+    """Return ``path`` made absolute (local paths); URIs are returned without a trailing ``/``."""
+    if is_remote(path):
+        return path.rstrip("/")
+    return os.path.abspath(path)
+
+
+def normalize(path: str) -> str:
+    """Return ``path`` with ``.`` / ``..`` / repeated slashes resolved (URIs keep their scheme)."""
+    if is_remote(path):
+        scheme, rest = path.split("://", 1)
+        return f"{scheme}://{posixpath.normpath('/' + rest)[1:]}" if rest else path
+    return os.path.normpath(path)
+
+
 def join(base: str, *parts: str) -> str:
     """Join path components; URIs are joined with ``/``. Returns the joined path."""
     if is_remote(base):

@@ -58,6 +58,11 @@ class WeightAverage(keras.layers.Layer):
             value = ops.cast(var.value, "float32")
             shadow.assign(decay * shadow.value + (1.0 - decay) * value)
 
+    def reset(self) -> None:
+        """Restart the average from the current weights (after loading other weights)."""
+        for shadow, var in zip(self.shadows, self._sources):
+            shadow.assign(ops.cast(var.value, "float32"))
+
     def swap(self) -> None:
         """Exchange the shadow values and the live weights (eager; call again to undo)."""
         for shadow, var in zip(self.shadows, self._sources):

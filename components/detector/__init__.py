@@ -1,0 +1,1 @@
+"""The detector library: config and presets, backbones, BiFPN, heads, anchors, losses, NMS."""

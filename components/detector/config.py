@@ -1,0 +1,464 @@
+"""The one typed detector config: dataclasses, validation, JSON round trip and presets.
+
+Every default of the detector (architecture, anchors, loss, optimiser, post-processing) lives
+here; the defaults are EfficientDet-D0 and ``presets.py`` holds small deltas over them. A config
+is immutable; derive variants with ``config.replace(num_classes=3)`` or
+``config.with_overrides({"bifpn.width": 32})``. Unknown keys and bad values raise
+``components.errors.UserError`` naming the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import typing
+from dataclasses import dataclass, field
+from typing import Any
+
+from components.detector import presets
+from components.errors import UserError
+
+CELL_OPS: tuple[str, ...] = (
+    "identity",
+    "sep_conv_3x3",
+    "sep_conv_5x5",
+    "dil_conv_3x3",
+    "conv_1x1",
+    "avg_pool_3x3",
+    "max_pool_3x3",
+)
+EFFICIENTNET_VARIANTS: tuple[str, ...] = tuple(f"b{i}" for i in range(8))
+BACKBONE_LEVEL = 5  # backbones provide features up to stride 2**5; higher levels are downsampled
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise UserError(message)
+
+
+@dataclass(frozen=True)
+class CellBlock:
+    """One block of a cell: two inputs (hidden-state indices) and one operation for each.
+
+    Index 0 is the output of the cell before the previous one, 1 the previous cell's output and
+    2 + i the output of block i of this cell (only earlier blocks).
+    """
+
+    inputs: tuple[int, int] = (0, 1)
+    ops: tuple[str, str] = ("sep_conv_3x3", "identity")
+
+    def __post_init__(self) -> None:
+        _check(len(self.inputs) == 2, f"a cell block needs exactly 2 inputs, got {list(self.inputs)}")
+        _check(len(self.ops) == 2, f"a cell block needs exactly 2 ops, got {list(self.ops)}")
+        for op in self.ops:
+            _check(op in CELL_OPS, f"unknown cell op {op!r} (known: {', '.join(CELL_OPS)})")
+        for index in self.inputs:
+            _check(index >= 0, f"cell block input {index} must be >= 0")
+
+
+def _default_blocks() -> tuple[CellBlock, ...]:
+    return tuple(CellBlock(**b) for b in _tuplify(presets.TINY_NORMAL_BLOCKS))
+
+
+@dataclass(frozen=True)
+class CellBackboneConfig:
+    """NASNet-style backbone: a stride-4 stem, then stages at strides 4, 8, 16 and 32.
+
+    Each stage after the first starts with a reduction cell (stride 2); every stage has
+    ``cells_per_stage`` normal cells. Stage ``s`` (0..3) has ``filters * filter_multiplier**s``
+    channels. ``reduction_blocks`` empty means "the normal blocks, with stride 2".
+    """
+
+    stem_width: int = 16
+    filters: int = 16
+    filter_multiplier: float = 2.0
+    cells_per_stage: int = 1
+    normal_blocks: tuple[CellBlock, ...] = field(default_factory=_default_blocks)
+    reduction_blocks: tuple[CellBlock, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check(self.stem_width >= 1, "backbone.cells.stem_width must be >= 1")
+        _check(self.filters >= 1, "backbone.cells.filters must be >= 1")
+        _check(self.filter_multiplier > 0, "backbone.cells.filter_multiplier must be > 0")
+        _check(self.cells_per_stage >= 0, "backbone.cells.cells_per_stage must be >= 0")
+        for name in ("normal_blocks", "reduction_blocks"):
+            blocks = getattr(self, name)
+            _check(name == "reduction_blocks" or len(blocks) >= 1, f"backbone.cells.{name} is empty")
+            for i, block in enumerate(blocks):
+                for index in block.inputs:
+                    _check(
+                        index < 2 + i,
+                        f"backbone.cells.{name}[{i}] input {index} refers to a later block "
+                        f"(allowed 0..{1 + i})",
+                    )
+
+    def stage_width(self, stage: int) -> int:
+        """Return the channel count of stage ``stage`` (0 = stride 4, 3 = stride 32)."""
+        return max(1, int(round(self.filters * self.filter_multiplier**stage)))
+
+
+@dataclass(frozen=True)
+class BackboneConfig:
+    """Backbone choice: ``efficientnet`` (variant b0..b7, weights) or ``cells`` (the cell spec)."""
+
+    kind: str = "efficientnet"
+    variant: str = "b0"
+    weights: str = "none"  # none | imagenet | /path/to/weights file
+    cells: CellBackboneConfig = field(default_factory=CellBackboneConfig)
+
+    def __post_init__(self) -> None:
+        _check(self.kind in ("efficientnet", "cells"), f"unknown backbone.kind {self.kind!r}")
+        _check(
+            self.variant in EFFICIENTNET_VARIANTS,
+            f"unknown backbone.variant {self.variant!r} (known: b0..b7)",
+        )
+
+
+@dataclass(frozen=True)
+class BiFPNConfig:
+    """Feature network: width (channels), depth (repeated layers) and pyramid levels."""
+
+    width: int = 64
+    depth: int = 3
+    min_level: int = 3
+    max_level: int = 7
+
+    def __post_init__(self) -> None:
+        _check(self.width >= 1, "bifpn.width must be >= 1")
+        _check(self.depth >= 1, "bifpn.depth must be >= 1")
+        _check(3 <= self.min_level <= BACKBONE_LEVEL, "bifpn.min_level must be in 3..5")
+        _check(self.max_level >= self.min_level, "bifpn.max_level must be >= bifpn.min_level")
+        _check(self.max_level <= 9, "bifpn.max_level must be <= 9")
+
+    @property
+    def levels(self) -> list[int]:
+        """Return the pyramid levels, lowest first."""
+        return list(range(self.min_level, self.max_level + 1))
+
+
+@dataclass(frozen=True)
+class HeadConfig:
+    """Class and box heads shared across levels: ``depth`` conv layers before the output conv."""
+
+    depth: int = 3
+    separable: bool = True
+
+    def __post_init__(self) -> None:
+        _check(self.depth >= 0, "head.depth must be >= 0")
+
+
+@dataclass(frozen=True)
+class AnchorConfig:
+    """Anchors per location: ``num_scales`` octave scales times ``aspect_ratios`` (width/height).
+
+    Matching: IoU >= ``matched_threshold`` is positive, < ``unmatched_threshold`` negative, in
+    between ignored; ``force_match`` gives every ground-truth box its best anchor.
+    """
+
+    num_scales: int = 3
+    aspect_ratios: tuple[float, ...] = (1.0, 2.0, 0.5)
+    anchor_scale: float = 4.0
+    matched_threshold: float = 0.5
+    unmatched_threshold: float = 0.5
+    force_match: bool = True
+
+    def __post_init__(self) -> None:
+        _check(self.num_scales >= 1, "anchors.num_scales must be >= 1")
+        _check(len(self.aspect_ratios) >= 1, "anchors.aspect_ratios is empty")
+        _check(all(r > 0 for r in self.aspect_ratios), "anchors.aspect_ratios must be > 0")
+        _check(self.anchor_scale > 0, "anchors.anchor_scale must be > 0")
+        _check(
+            0 < self.unmatched_threshold <= self.matched_threshold <= 1,
+            "anchors: need 0 < unmatched_threshold <= matched_threshold <= 1",
+        )
+
+    @property
+    def per_location(self) -> int:
+        """Return the number of anchors at each feature-map location."""
+        return self.num_scales * len(self.aspect_ratios)
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """Focal loss (sigmoid) + ``box_weight`` x Huber box loss, both divided by the positives.
+
+    The normaliser is ``sum(num_positives over the batch) + normalizer_offset`` (automl uses 1.0,
+    which keeps the loss finite on images without boxes).
+    """
+
+    focal_alpha: float = 0.25
+    focal_gamma: float = 1.5
+    huber_delta: float = 0.1
+    box_weight: float = 50.0
+    normalizer_offset: float = 1.0
+
+    def __post_init__(self) -> None:
+        _check(0 <= self.focal_alpha <= 1, "loss.focal_alpha must be in [0, 1]")
+        _check(self.focal_gamma >= 0, "loss.focal_gamma must be >= 0")
+        _check(self.huber_delta > 0, "loss.huber_delta must be > 0")
+        _check(self.box_weight >= 0, "loss.box_weight must be >= 0")
+        _check(self.normalizer_offset >= 0, "loss.normalizer_offset must be >= 0")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimiser and schedule: SGD momentum, linear warm-up then cosine, decay, clip, EMA.
+
+    ``learning_rate`` is for ``learning_rate_batch`` images per step; use
+    ``scaled_learning_rate(batch_size)`` for the rate at another batch size.
+    ``ema_decay`` 0 disables the moving average; ``mixed_precision`` is auto|on|off.
+    """
+
+    learning_rate: float = 0.08
+    learning_rate_batch: int = 64
+    momentum: float = 0.9
+    warmup_epochs: float = 1.0
+    weight_decay: float = 4e-5
+    clip_norm: float = 10.0
+    ema_decay: float = 0.9998
+    batch_size: int = 16
+    epochs: int = 50
+    early_stopping_patience: int = 10
+    mixed_precision: str = "auto"
+
+    def __post_init__(self) -> None:
+        _check(self.learning_rate > 0, "train.learning_rate must be > 0")
+        _check(self.learning_rate_batch >= 1, "train.learning_rate_batch must be >= 1")
+        _check(0 <= self.momentum < 1, "train.momentum must be in [0, 1)")
+        _check(self.warmup_epochs >= 0, "train.warmup_epochs must be >= 0")
+        _check(self.weight_decay >= 0, "train.weight_decay must be >= 0")
+        _check(self.clip_norm >= 0, "train.clip_norm must be >= 0 (0 disables clipping)")
+        _check(0 <= self.ema_decay < 1, "train.ema_decay must be in [0, 1)")
+        _check(self.batch_size >= 1, "train.batch_size must be >= 1")
+        _check(self.epochs >= 1, "train.epochs must be >= 1")
+        _check(self.early_stopping_patience >= 0, "train.early_stopping_patience must be >= 0")
+        _check(
+            self.mixed_precision in ("auto", "on", "off"),
+            f"train.mixed_precision must be auto|on|off, got {self.mixed_precision!r}",
+        )
+
+    def scaled_learning_rate(self, batch_size: int) -> float:
+        """Return the peak learning rate for ``batch_size`` images per step (linear scaling)."""
+        return self.learning_rate * batch_size / self.learning_rate_batch
+
+
+@dataclass(frozen=True)
+class PostprocessConfig:
+    """Detections: top-k pre-selection, per-class NMS (hard or soft), score threshold."""
+
+    nms: str = "hard"
+    iou_threshold: float = 0.5
+    score_threshold: float = 0.05
+    max_detections: int = 100
+    soft_nms_sigma: float = 0.5
+    pre_nms_top_k: int = 5000
+
+    def __post_init__(self) -> None:
+        _check(self.nms in ("hard", "soft"), f"postprocess.nms must be hard|soft, got {self.nms!r}")
+        _check(0 < self.iou_threshold <= 1, "postprocess.iou_threshold must be in (0, 1]")
+        _check(0 <= self.score_threshold < 1, "postprocess.score_threshold must be in [0, 1)")
+        _check(self.max_detections >= 1, "postprocess.max_detections must be >= 1")
+        _check(self.soft_nms_sigma > 0, "postprocess.soft_nms_sigma must be > 0")
+        _check(self.pre_nms_top_k >= 1, "postprocess.pre_nms_top_k must be >= 1")
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """A complete detector: input size, classes, backbone, BiFPN, heads, anchors, loss, train."""
+
+    name: str = "d0"
+    image_size: int = 512
+    num_classes: int = 90
+    backbone: BackboneConfig = field(default_factory=BackboneConfig)
+    bifpn: BiFPNConfig = field(default_factory=BiFPNConfig)
+    head: HeadConfig = field(default_factory=HeadConfig)
+    anchors: AnchorConfig = field(default_factory=AnchorConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    postprocess: PostprocessConfig = field(default_factory=PostprocessConfig)
+
+    def __post_init__(self) -> None:
+        _check(self.num_classes >= 1, "num_classes must be >= 1")
+        stride = 2**self.bifpn.max_level
+        _check(
+            self.image_size >= stride and self.image_size % stride == 0,
+            f"image_size {self.image_size} must be a multiple of 2**max_level = {stride}",
+        )
+
+    @property
+    def levels(self) -> list[int]:
+        """Return the pyramid levels used by the heads and anchors, lowest first."""
+        return self.bifpn.levels
+
+    def replace(self, **changes: Any) -> DetectorConfig:
+        """Return a copy with top-level fields replaced (validated), e.g. ``num_classes=3``."""
+        return self.with_overrides(changes)
+
+    def with_overrides(self, overrides: dict[str, Any]) -> DetectorConfig:
+        """Return a copy with overrides applied; keys may be dotted (``"bifpn.width": 32``).
+
+        Values may be plain JSON data or config objects. Unknown keys raise ``UserError``.
+        """
+        data = self.to_dict()
+        for key, value in overrides.items():
+            if dataclasses.is_dataclass(value):
+                value = dataclasses.asdict(value)
+            _set_dotted(data, key, _tuplify(value))
+        return from_dict(data)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the config as plain JSON-compatible data."""
+        return _listify(dataclasses.asdict(self))
+
+    def to_json(self) -> str:
+        """Return the config as indented JSON text."""
+        return json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> DetectorConfig:
+        """Parse JSON text (a complete or partial config over the defaults); UserError if bad."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise UserError(f"detector config is not valid JSON: {err}") from None
+        return from_dict(data)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the config as JSON to ``path``."""
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(self.to_json())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> DetectorConfig:
+        """Read a JSON config file; UserError when missing or invalid (the message names it)."""
+        try:
+            with open(path, encoding="utf-8") as handle:
+                text = handle.read()
+        except OSError as err:
+            raise UserError(f"cannot read detector config {os.fspath(path)!r}: {err.strerror}") from None
+        try:
+            return cls.from_json(text)
+        except UserError as err:
+            raise UserError(f"{os.fspath(path)}: {err}") from None
+
+
+def _listify(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _listify(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_listify(v) for v in value]
+    return value
+
+
+def _tuplify(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _tuplify(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return tuple(_tuplify(v) for v in value)
+    return value
+
+
+def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
+    parts = key.split(".")
+    node = data
+    for i, part in enumerate(parts[:-1]):
+        if not isinstance(node.get(part), dict):
+            raise UserError(f"unknown detector config key {'.'.join(parts[: i + 1])!r}")
+        node = node[part]
+    if parts[-1] not in node:
+        raise UserError(f"unknown detector config key {key!r}")
+    node[parts[-1]] = value
+
+
+def _convert(value: Any, hint: Any, path: str) -> Any:
+    """Convert plain JSON data to the annotated type ``hint``; UserError naming ``path``."""
+    origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, path)
+    if origin is tuple:
+        args = typing.get_args(hint)
+        if not isinstance(value, (list, tuple)):
+            raise UserError(f"detector config {path}: expected a list, got {value!r}")
+        item_hints = [args[0]] * len(value) if args[-1] is Ellipsis else list(args)
+        if len(item_hints) != len(value):
+            raise UserError(f"detector config {path}: expected {len(item_hints)} items, got {len(value)}")
+        return tuple(_convert(v, h, f"{path}[{i}]") for i, (v, h) in enumerate(zip(value, item_hints)))
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise UserError(f"detector config {path}: expected true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
+            raise UserError(f"detector config {path}: expected an integer, got {value!r}")
+        return int(value)
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise UserError(f"detector config {path}: expected a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise UserError(f"detector config {path}: expected a string, got {value!r}")
+        return value
+    raise TypeError(f"unsupported config type {hint!r} at {path}")  # a programming error
+
+
+def _build(cls: type, data: Any, path: str) -> Any:
+    if isinstance(data, cls):
+        return data
+    if not isinstance(data, dict):
+        raise UserError(f"detector config {path or 'root'}: expected an object, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in names:
+            where = f"{path}.{key}" if path else key
+            raise UserError(f"unknown detector config key {where!r}")
+    kwargs = {
+        key: _convert(value, hints[key], f"{path}.{key}" if path else key)
+        for key, value in data.items()
+    }
+    return cls(**kwargs)
+
+
+def from_dict(data: dict[str, Any]) -> DetectorConfig:
+    """Build a ``DetectorConfig`` from plain data (missing keys take defaults); UserError if bad."""
+    return _build(DetectorConfig, data, "")
+
+
+def _merge(base: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in delta.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def get_preset(name: str) -> DetectorConfig:
+    """Return the preset ``name`` (``tiny``, ``tiny-effnet``, ``d0`` .. ``d7``); UserError if unknown."""
+    if name not in presets.PRESETS:
+        raise UserError(f"unknown preset {name!r} (known: {', '.join(presets.preset_names())})")
+    return from_dict(_merge({"name": name}, presets.PRESETS[name]))
+
+
+def load_architecture(file_or_preset: str | os.PathLike[str]) -> DetectorConfig:
+    """Return the config named by a preset name or stored in a JSON file (``architecture.json``).
+
+    A path that exists is read as JSON; otherwise the value must be a preset name. UserError when
+    neither (the message names the value).
+    """
+    text = os.fspath(file_or_preset)
+    if text in presets.PRESETS and not os.path.isfile(text):
+        return get_preset(text)
+    if os.path.isdir(text):
+        candidate = os.path.join(text, "architecture.json")
+        if os.path.isfile(candidate):
+            return DetectorConfig.load(candidate)
+        raise UserError(f"{text!r} is a directory without architecture.json")
+    if os.path.isfile(text):
+        return DetectorConfig.load(text)
+    raise UserError(
+        f"{text!r} is neither a config file nor a preset (presets: {', '.join(presets.preset_names())})"
+    )

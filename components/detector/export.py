@@ -1,0 +1,149 @@
+"""Export a trained detector as a SavedModel with pre-processing and NMS inside.
+
+Signatures (call them with keyword arguments, ``fn(images=...)``):
+
+- ``serving_default``: ``images`` uint8 [B, H, W, 3], any H and W (one size per batch);
+- ``serving_bytes``: ``images`` string [B], encoded JPEG / PNG / GIF / BMP images of any sizes.
+
+Both resize and pad with :func:`components.data.preprocess.resize_and_pad` (the training
+pre-processing), run the model and :func:`components.detector.postprocess.postprocess`, and map
+the boxes back to each ORIGINAL image. Outputs: ``detection_boxes`` float32 [B, N, 4] (ymin, xmin,
+ymax, xmax normalised to the original image), ``detection_scores`` float32 [B, N],
+``detection_classes`` float32 [B, N] (label ids 1..K of ``labels.json``; 0 in padding rows) and
+``num_detections`` float32 [B] (TF Object Detection API conventions).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from components.data import example_reader, preprocess
+from components.detector import anchors as anchors_lib
+from components.detector import postprocess as postprocess_lib
+
+SAVED_MODEL_DIR = "saved_model"
+LABELS_FILE = "labels.json"
+TFLITE_FILE = "model.tflite"
+SIGNATURES = ("serving_default", "serving_bytes")
+
+
+def make_detect_fn(model: keras.Model, config):
+    """Return ``detect(padded, height, width) -> outputs`` for the model's S x S inputs.
+
+    ``padded`` is float32 [B, S, S, 3] from ``resize_and_pad``, ``height``/``width`` int32 [B] the
+    original image sizes. The result is the dict of the four output tensors described in the
+    module docstring (float32, boxes in the original image frame).
+    """
+    size = int(config.image_size)
+    anchor_boxes = np.asarray(anchors_lib.generate_anchors(config), dtype=np.float32)
+
+    def detect(padded, height, width):
+        class_logits, box_deltas = model(padded, training=False)
+        out = postprocess_lib.postprocess(
+            tf.cast(class_logits, tf.float32),
+            tf.cast(box_deltas, tf.float32),
+            tf.constant(anchor_boxes),
+            config,
+        )
+        boxes = preprocess.boxes_to_image_frame(
+            out["detection_boxes"], height[:, None], width[:, None], size
+        )
+        valid = tf.sequence_mask(
+            tf.cast(out["num_detections"], tf.int32), tf.shape(boxes)[1], dtype=tf.float32
+        )
+        return {
+            "detection_boxes": boxes * valid[..., None],
+            "detection_scores": tf.cast(out["detection_scores"], tf.float32),
+            "detection_classes": tf.cast(out["detection_classes"], tf.float32),
+            "num_detections": tf.cast(out["num_detections"], tf.float32),
+        }
+
+    return detect
+
+
+def make_serving_functions(model: keras.Model, config) -> dict[str, tf.types.experimental.Function]:
+    """Return the two ``tf.function`` signatures ``{"serving_default", "serving_bytes"}``.
+
+    Each takes the keyword argument ``images`` (see the module docstring) and returns the
+    output dict. They close over ``model``; save them with the model tracked.
+    """
+    size = int(config.image_size)
+    detect = make_detect_fn(model, config)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")])
+    def serving_default(images):
+        padded, _ = preprocess.resize_and_pad(images, size)
+        shape = tf.shape(images)
+        height = tf.fill([shape[0]], shape[1])
+        width = tf.fill([shape[0]], shape[2])
+        return detect(padded, height, width)
+
+    def _decode_one(encoded):
+        image = example_reader.decode_image(encoded)
+        padded, _ = preprocess.resize_and_pad(image, size)
+        shape = tf.shape(image)
+        return padded, shape[0], shape[1]
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="images")])
+    def serving_bytes(images):
+        padded, height, width = tf.map_fn(
+            _decode_one,
+            images,
+            fn_output_signature=(
+                tf.TensorSpec([size, size, 3], tf.float32),
+                tf.TensorSpec([], tf.int32),
+                tf.TensorSpec([], tf.int32),
+            ),
+        )
+        return detect(padded, height, width)
+
+    return {"serving_default": serving_default, "serving_bytes": serving_bytes}
+
+
+def export_saved_model(
+    model: keras.Model, config, labels: dict, export_dir: str, tflite: bool = False
+) -> str:
+    """Write ``<export_dir>/saved_model/`` (both signatures) and ``<export_dir>/labels.json``.
+
+    ``model`` is the detector (float images [B, S, S, 3] -> class logits, box deltas) with the
+    weights to serve, ``config`` its DetectorConfig, ``labels`` the ``labels.json`` dict of the
+    Examples (``{"classes": [{"id", "name", ...}]}``). With ``tflite`` a float32
+    ``<export_dir>/model.tflite`` of ``serving_default`` is written too (TF select ops for NMS).
+    Returns the SavedModel directory.
+    """
+    os.makedirs(export_dir, exist_ok=True)
+    functions = make_serving_functions(model, config)
+    module = tf.Module()
+    module.model = model
+    module.serving_default = functions["serving_default"]
+    module.serving_bytes = functions["serving_bytes"]
+    saved_model_dir = os.path.join(export_dir, SAVED_MODEL_DIR)
+    signatures = {name: fn.get_concrete_function() for name, fn in functions.items()}
+    tf.saved_model.save(module, saved_model_dir, signatures=signatures)
+    with open(os.path.join(export_dir, LABELS_FILE), "w", encoding="utf-8") as f:
+        json.dump(labels, f, indent=2)
+    if tflite:
+        export_tflite(saved_model_dir, os.path.join(export_dir, TFLITE_FILE))
+    return saved_model_dir
+
+
+def export_tflite(saved_model_dir: str, path: str) -> str:
+    """Convert ``serving_default`` of ``saved_model_dir`` to a float32 TFLite file at ``path``.
+
+    Builtin ops plus TF select ops (for the NMS); returns ``path``.
+    """
+    converter = tf.lite.TFLiteConverter.from_saved_model(
+        saved_model_dir, signature_keys=["serving_default"]
+    )
+    converter.target_spec.supported_ops = [
+        tf.lite.OpsSet.TFLITE_BUILTINS,
+        tf.lite.OpsSet.SELECT_TF_OPS,
+    ]
+    with open(path, "wb") as f:
+        f.write(converter.convert())
+    return path

@@ -1,0 +1,68 @@
+"""EfficientDet losses: sigmoid focal loss for classes, Huber loss for boxes (TensorFlow).
+
+``detection_loss`` = class loss + ``loss.box_weight`` x box loss, where
+class loss = sum of focal losses over all non-ignored anchors and classes / N and
+box loss = sum of Huber losses over positive anchors and the 4 deltas / (4 N), with
+N = sum of positives over the batch + ``loss.normalizer_offset`` (automl: + 1.0).
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from components.detector.config import DetectorConfig
+
+
+def focal_loss(labels: tf.Tensor, logits: tf.Tensor, alpha: float, gamma: float) -> tf.Tensor:
+    """Return the element-wise sigmoid focal loss (same shape as ``logits``).
+
+    ``labels`` are 0/1 targets; loss = alpha_t * (1 - p_t)**gamma * BCE(labels, sigmoid(logits)).
+    """
+    logits = tf.cast(logits, tf.float32)
+    labels = tf.cast(labels, tf.float32)
+    probs = tf.sigmoid(logits)
+    cross_entropy = tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
+    p_t = labels * probs + (1.0 - labels) * (1.0 - probs)
+    alpha_t = labels * alpha + (1.0 - labels) * (1.0 - alpha)
+    return alpha_t * tf.pow(1.0 - p_t, gamma) * cross_entropy
+
+
+def huber_loss(targets: tf.Tensor, predictions: tf.Tensor, delta: float) -> tf.Tensor:
+    """Return the element-wise Huber loss: 0.5 e**2 if |e| <= delta else delta (|e| - delta / 2)."""
+    error = tf.abs(tf.cast(predictions, tf.float32) - tf.cast(targets, tf.float32))
+    quadratic = tf.minimum(error, delta)
+    return 0.5 * quadratic * quadratic + delta * (error - quadratic)
+
+
+def detection_loss(
+    class_logits: tf.Tensor,
+    box_deltas: tf.Tensor,
+    class_targets: tf.Tensor,
+    box_targets: tf.Tensor,
+    num_positives: tf.Tensor,
+    config: DetectorConfig,
+) -> dict[str, tf.Tensor]:
+    """Return ``{"loss", "class_loss", "box_loss"}`` (float32 scalars) for a batch.
+
+    Takes the model outputs ``class_logits`` [B, A, K] and ``box_deltas`` [B, A, 4], and the
+    outputs of ``targets.assign_targets``: ``class_targets`` int [B, A] (1..K, 0 background,
+    -1 ignored), ``box_targets`` [B, A, 4] and ``num_positives`` [B].
+    """
+    cfg = config.loss
+    class_targets = tf.cast(class_targets, tf.int32)
+    normalizer = tf.reduce_sum(tf.cast(num_positives, tf.float32)) + cfg.normalizer_offset
+    normalizer = tf.maximum(normalizer, 1e-8)
+    one_hot = tf.one_hot(class_targets - 1, config.num_classes, dtype=tf.float32)  # 0 and -1 -> zeros
+    keep = tf.cast(class_targets >= 0, tf.float32)[..., None]
+    class_loss = tf.reduce_sum(
+        focal_loss(one_hot, class_logits, cfg.focal_alpha, cfg.focal_gamma) * keep
+    ) / normalizer
+    positive = tf.cast(class_targets > 0, tf.float32)[..., None]
+    box_loss = tf.reduce_sum(huber_loss(box_targets, box_deltas, cfg.huber_delta) * positive) / (
+        4.0 * normalizer
+    )
+    return {
+        "loss": class_loss + cfg.box_weight * box_loss,
+        "class_loss": class_loss,
+        "box_loss": box_loss,
+    }

@@ -1,0 +1,77 @@
+"""``nasdet evaluate`` / ``python -m components.evaluate``: COCO metrics and the blessing."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from components.cli_args import StepArgumentParser, run_main
+from components.errors import UserError
+from components.evaluate import evaluators
+
+
+def build_parser() -> StepArgumentParser:
+    """The argument parser of the evaluate command."""
+    parser = StepArgumentParser(
+        prog="nasdet evaluate",
+        description="Evaluate an exported detector with the COCO metrics on the eval split and "
+        "decide whether it is blessed (good enough to push).",
+    )
+    parser.add_argument("--model", required=True, help="Model artifact (or pushed version) dir")
+    parser.add_argument("--examples", required=True, help="Examples artifact dir")
+    parser.add_argument("--output", required=True, help="Evaluation output dir")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--baseline", help="baseline model: a Model artifact or a pushed version")
+    where.add_argument("--serving-root", help="compare with the newest version pushed here")
+    parser.add_argument("--model-name", help="model name under --serving-root")
+    parser.add_argument("--min-ap", type=float, default=0.0, help="minimum AP to bless (0..1)")
+    parser.add_argument(
+        "--tolerance", type=float, default=0.01, help="allowed AP drop below the baseline"
+    )
+    parser.add_argument(
+        "--evaluator",
+        choices=evaluators.EVALUATORS,
+        default=evaluators.DEFAULT_EVALUATOR,
+        help="COCO evaluator (pycocotools is the reference; same numbers)",
+    )
+    parser.add_argument("--batch-size", type=int, default=8, help="images per model call")
+    return parser
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    """Parse ``argv``, run the step, print the verdict; return 0."""
+    args = build_parser().parse_args(argv)
+    if args.serving_root and not args.model_name:
+        raise UserError("--serving-root needs --model-name")
+    from components.evaluate.step import run
+
+    result = run(
+        model_dir=args.model,
+        examples_dir=args.examples,
+        output_dir=args.output,
+        baseline_dir=args.baseline,
+        serving_root=args.serving_root,
+        model_name=args.model_name,
+        min_ap=args.min_ap,
+        tolerance=args.tolerance,
+        evaluator=args.evaluator,
+        batch_size=args.batch_size,
+    )
+    metrics = result["metrics"]
+    print(
+        f"AP {metrics['AP']:.4f}  AP50 {metrics['AP50']:.4f}  AR100 {metrics['AR100']:.4f}  "
+        f"({metrics['num_images']} images) -> {'blessed' if result['blessed'] else 'NOT blessed'}"
+    )
+    for reason in result["reasons"]:
+        print(f"  {reason}")
+    print(f"wrote {args.output}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: returns 0 on success, 2 with ``error: ...`` on a user mistake."""
+    return run_main(_main, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,163 @@
+"""Run exported SavedModels (``serving_default``) over the eval split of an Examples artifact.
+
+Images of the same size are batched together (``serving_default`` takes uint8 [B, H, W, 3]
+with any H and W, but one size per batch). Pending images are bounded, so memory stays small
+even when every image has its own size. Several models can be run in the same pass (the
+candidate and the baseline see exactly the same images, decoded once).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator, Sequence
+
+import numpy as np
+
+from components.errors import UserError
+from components.evaluate.coco_eval import ImageDetections, ImageTruth
+
+SIGNATURE = "serving_default"
+OUTPUT_KEYS = ("detection_boxes", "detection_scores", "detection_classes", "num_detections")
+
+
+@dataclasses.dataclass
+class Predictions:
+    """Ground truth of the eval images, each model's detections, and a few decoded samples.
+
+    ``detections[i]`` holds the detections of the i-th model given to ``predict_split``;
+    ``samples`` maps image id -> uint8 image for the first ``keep_images`` images.
+    """
+
+    images: list[ImageTruth]
+    detections: list[list[ImageDetections]]
+    samples: dict[int, np.ndarray]
+
+
+def load_serving_fn(saved_model_dir: str) -> Callable[[np.ndarray], dict[str, np.ndarray]]:
+    """Load ``serving_default`` of the SavedModel in ``saved_model_dir``.
+
+    Returns a function mapping a uint8 batch [B, H, W, 3] to the numpy outputs of OUTPUT_KEYS.
+    Raises UserError when the directory is not a SavedModel or lacks the signature or outputs.
+    """
+    import tensorflow as tf
+
+    try:
+        loaded = tf.saved_model.load(saved_model_dir)
+    except (OSError, ValueError, tf.errors.OpError) as err:
+        raise UserError(f"cannot load a SavedModel from {saved_model_dir}: {err}") from err
+    if SIGNATURE not in loaded.signatures:
+        raise UserError(f"the SavedModel in {saved_model_dir} has no {SIGNATURE!r} signature")
+    fn = loaded.signatures[SIGNATURE]
+    missing = [key for key in OUTPUT_KEYS if key not in fn.structured_outputs]
+    if missing:
+        raise UserError(f"{SIGNATURE} of {saved_model_dir} lacks the outputs {', '.join(missing)}")
+    inputs = list(fn.structured_input_signature[1].keys())
+    input_name = "images" if "images" in inputs else inputs[0]
+
+    def call(batch: np.ndarray) -> dict[str, np.ndarray]:
+        outputs = fn(**{input_name: tf.constant(batch, dtype=tf.uint8)})
+        return {key: outputs[key].numpy() for key in OUTPUT_KEYS}
+
+    call.saved_model = loaded  # keep the loaded object (and its variables) alive
+    return call
+
+
+def _split_outputs(
+    outputs: dict[str, np.ndarray], image_ids: Sequence[int]
+) -> Iterator[ImageDetections]:
+    """Cut batched model outputs into one ImageDetections per image (first num_detections)."""
+    for row, image_id in enumerate(image_ids):
+        n = int(np.asarray(outputs["num_detections"][row]).round())
+        yield ImageDetections(
+            image_id=image_id,
+            boxes=np.asarray(outputs["detection_boxes"][row][:n], dtype=np.float64).reshape(-1, 4),
+            scores=np.asarray(outputs["detection_scores"][row][:n], dtype=np.float64),
+            classes=np.asarray(outputs["detection_classes"][row][:n]).round().astype(np.int64),
+        )
+
+
+def _truth(image_id: int, example: dict) -> ImageTruth:
+    """An ImageTruth from one parsed example (numpy values of example_reader.parse_example)."""
+    source_id = example["source_id"]
+    if isinstance(source_id, bytes):
+        source_id = source_id.decode("utf-8", "replace")
+    return ImageTruth(
+        image_id=image_id,
+        source_id=str(source_id),
+        width=int(example["width"]),
+        height=int(example["height"]),
+        boxes=np.asarray(example["boxes"], dtype=np.float64).reshape(-1, 4),
+        classes=np.asarray(example["classes"], dtype=np.int64).reshape(-1),
+        is_crowd=np.asarray(example["is_crowd"], dtype=np.int64).reshape(-1),
+        area=np.asarray(example["area"], dtype=np.float64).reshape(-1),
+    )
+
+
+def batches_by_size(
+    items: Iterator[tuple[int, np.ndarray]], batch_size: int, max_pending: int | None = None
+) -> Iterator[tuple[list[int], np.ndarray]]:
+    """Group ``(image_id, image)`` pairs into same-size batches of at most ``batch_size``.
+
+    A size group is emitted when it is full; when more than ``max_pending`` images wait
+    (default 4 x batch_size), the largest group is emitted early. Every image comes out once.
+    """
+    max_pending = max_pending or 4 * batch_size
+    pending: dict[tuple[int, ...], list[tuple[int, np.ndarray]]] = {}
+    count = 0
+
+    def emit(key):
+        group = pending.pop(key)
+        return [i for i, _ in group], np.stack([img for _, img in group])
+
+    for image_id, image in items:
+        key = tuple(image.shape)
+        pending.setdefault(key, []).append((image_id, image))
+        count += 1
+        if len(pending[key]) >= batch_size:
+            count -= len(pending[key])
+            yield emit(key)
+        elif count > max_pending:
+            largest = max(pending, key=lambda k: len(pending[k]))
+            count -= len(pending[largest])
+            yield emit(largest)
+    for key in list(pending):
+        yield emit(key)
+
+
+def predict_split(
+    saved_model_dirs: Sequence[str],
+    examples_dir: str,
+    split: str = "eval",
+    batch_size: int = 8,
+    keep_images: int = 12,
+) -> Predictions:
+    """Run every SavedModel in ``saved_model_dirs`` over ``split`` of ``examples_dir``.
+
+    Image ids are 1, 2, ... in the order of the split. Returns the ground truth, the detections
+    of each model (same order as ``saved_model_dirs``) and the first ``keep_images`` images.
+    Raises UserError when the split is missing or has no images.
+    """
+    from components.data import example_reader
+
+    models = [load_serving_fn(path) for path in saved_model_dirs]
+    images: list[ImageTruth] = []
+    samples: dict[int, np.ndarray] = {}
+    detections: list[list[ImageDetections]] = [[] for _ in models]
+
+    def decoded() -> Iterator[tuple[int, np.ndarray]]:
+        for example in example_reader.read_split(examples_dir, split).as_numpy_iterator():
+            image_id = len(images) + 1
+            images.append(_truth(image_id, example))
+            image = np.asarray(example["image"], dtype=np.uint8)
+            if len(samples) < keep_images:
+                samples[image_id] = image
+            yield image_id, image
+
+    for ids, batch in batches_by_size(decoded(), batch_size):
+        for model, out in zip(models, detections, strict=True):
+            out.extend(_split_outputs(model(batch), ids))
+    if not images:
+        raise UserError(f"the {split} split of {examples_dir} has no images to evaluate")
+    for out in detections:
+        out.sort(key=lambda d: d.image_id)
+    return Predictions(images=images, detections=detections, samples=samples)

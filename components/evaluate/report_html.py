@@ -1,0 +1,158 @@
+"""``report.html``: one self-contained page (no external files) for the KFP UI or a browser.
+
+It holds the blessing, the metric tables, a precision-recall plot (matplotlib, PNG) and eval
+images with true (green) and predicted (red) boxes (PIL, JPEG); every picture is embedded as a
+``data:`` URI so the file can be moved or served on its own.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+
+import numpy as np
+
+from components.evaluate.coco_eval import METRIC_NAMES, ImageDetections, ImageTruth
+from components.evaluate.report_md import METRIC_HELP, fmt
+
+MAX_SIDE = 320
+MIN_SCORE = 0.3
+MAX_BOXES = 20
+MAX_CURVES = 10
+
+_STYLE = """
+body{font-family:sans-serif;margin:1.5em;color:#222}
+table{border-collapse:collapse;margin:.5em 0 1.5em}
+td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}
+td:first-child,th:first-child{text-align:left}
+.ok{color:#186a1e}.bad{color:#a11}
+figure{display:inline-block;margin:.3em;font-size:.8em;vertical-align:top}
+"""
+
+
+def _data_uri(data: bytes, mime: str) -> str:
+    """``data:<mime>;base64,...`` of ``data``."""
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def pr_plot_png(pr_curves: dict) -> bytes:
+    """A PNG of precision vs recall: per class at IoU 0.5 and the class mean at 0.5 and 0.75."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    recall = np.asarray(pr_curves["recall"])
+    fig, ax = plt.subplots(figsize=(6, 4.2), dpi=100)
+    valid = {n: c for n, c in pr_curves["classes"].items() if min(c["iou50"]) > -1}
+    for name, curve in list(valid.items())[:MAX_CURVES]:
+        ax.plot(recall, curve["iou50"], linewidth=1, label=f"{name} @0.5")
+    for key, style, label in (("iou50", "-", "mean @0.5"), ("iou75", "--", "mean @0.75")):
+        if valid:
+            mean = np.mean([c[key] for c in valid.values()], axis=0)
+            ax.plot(recall, mean, "k" + style, linewidth=2.2, label=label)
+    ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02))
+    ax.set_title("Precision-recall (area all, 100 detections)")
+    ax.grid(alpha=0.3)
+    if valid:
+        ax.legend(fontsize=7, loc="lower left")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def draw_image(
+    image: np.ndarray, truth: ImageTruth, dets: ImageDetections | None, names: dict[int, str]
+) -> bytes:
+    """A JPEG of ``image`` (longer side scaled to MAX_SIDE) with true boxes green, predictions red."""
+    from PIL import Image, ImageDraw
+
+    pil = Image.fromarray(np.asarray(image, dtype=np.uint8)).convert("RGB")
+    scale = MAX_SIDE / max(pil.size)
+    pil = pil.resize((max(1, round(pil.width * scale)), max(1, round(pil.height * scale))))
+    w, h = pil.size
+    draw = ImageDraw.Draw(pil)
+
+    def rect(box, color, text):
+        ymin, xmin, ymax, xmax = (float(v) for v in box)
+        draw.rectangle([xmin * w, ymin * h, xmax * w, ymax * h], outline=color, width=2)
+        if text:
+            draw.text((xmin * w + 2, ymin * h + 1), text, fill=color)
+
+    for box, cls in zip(truth.boxes, truth.classes, strict=True):
+        rect(box, (40, 200, 60), names.get(int(cls), str(cls)))
+    if dets is not None:
+        order = np.argsort(-dets.scores)[:MAX_BOXES]
+        for i in order:
+            if dets.scores[i] >= MIN_SCORE:
+                label = names.get(int(dets.classes[i]), str(dets.classes[i]))
+                rect(dets.boxes[i], (230, 40, 40), f"{label} {dets.scores[i]:.2f}")
+    buf = io.BytesIO()
+    pil.save(buf, format="JPEG", quality=85)
+    return buf.getvalue()
+
+
+def _metric_table(metrics: dict, baseline: dict | None) -> str:
+    """The HTML table of the 12 numbers (and the baseline's when there is one)."""
+    head = "<tr><th>metric</th><th>meaning</th><th>candidate</th>"
+    head += "<th>baseline</th></tr>" if baseline is not None else "</tr>"
+    rows = []
+    for n in METRIC_NAMES:
+        cells = f"<td>{n}</td><td>{html.escape(METRIC_HELP[n])}</td><td>{fmt(metrics[n])}</td>"
+        if baseline is not None:
+            cells += f"<td>{fmt(baseline.get(n))}</td>"
+        rows.append(f"<tr>{cells}</tr>")
+    return f"<table>{head}{''.join(rows)}</table>"
+
+
+def _class_table(per_class: dict) -> str:
+    """The HTML table of per-class AP, AP50, AP75, AR100."""
+    rows = "".join(
+        f"<tr><td>{html.escape(name)}</td><td>{fmt(r['AP'])}</td><td>{fmt(r['AP50'])}</td>"
+        f"<td>{fmt(r['AP75'])}</td><td>{fmt(r['AR100'])}</td></tr>"
+        for name, r in per_class.items()
+    )
+    return (
+        "<table><tr><th>class</th><th>AP</th><th>AP50</th><th>AP75</th><th>AR100</th></tr>"
+        f"{rows}</table>"
+    )
+
+
+def render(
+    metrics: dict,
+    blessing: dict,
+    pr_curves: dict,
+    samples: list[tuple[np.ndarray, ImageTruth, ImageDetections | None]],
+    names: dict[int, str],
+) -> str:
+    """The complete HTML page; ``samples`` are (image, truth, detections) to draw."""
+    verdict = "BLESSED" if blessing["blessed"] else "NOT BLESSED"
+    css = "ok" if blessing["blessed"] else "bad"
+    reasons = "".join(f"<li>{html.escape(r)}</li>" for r in blessing["reasons"])
+    plot = _data_uri(pr_plot_png(pr_curves), "image/png")
+    figures = []
+    for image, truth, dets in samples:
+        uri = _data_uri(draw_image(image, truth, dets, names), "image/jpeg")
+        caption = html.escape(truth.source_id or str(truth.image_id))
+        figures.append(
+            f'<figure><img src="{uri}" alt="{caption}"><figcaption>{caption}</figcaption></figure>'
+        )
+    summary = (
+        f"{metrics['num_images']} images, {metrics['num_ground_truth']} ground-truth boxes, "
+        f"{metrics['num_detections']} detections; evaluator {html.escape(metrics['evaluator'])}"
+    )
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>Evaluation report</title><style>{_STYLE}</style></head><body>"
+        f'<h1>Evaluation report</h1><h2 class="{css}">{verdict}</h2><ul>{reasons}</ul>'
+        f"<p>{summary}</p>"
+        f"<h2>COCO metrics</h2>{_metric_table(metrics, blessing.get('baseline'))}"
+        "<p>n/a: no ground truth in that size range.</p>"
+        f"<h2>Per-class AP</h2>{_class_table(metrics['per_class'])}"
+        f'<h2>Precision-recall</h2><img src="{plot}" alt="precision-recall curves">'
+        "<h2>Eval images</h2><p>green: ground truth; red: predictions with score "
+        f">= {MIN_SCORE}</p>{''.join(figures)}"
+        "</body></html>\n"
+    )

@@ -1,0 +1,70 @@
+"""``report.md``: the blessing, the 12 COCO numbers (with the baseline's) and per-class AP."""
+
+from __future__ import annotations
+
+from components.evaluate.coco_eval import METRIC_NAMES
+
+METRIC_HELP = {
+    "AP": "AP at IoU 0.50:0.95",
+    "AP50": "AP at IoU 0.50",
+    "AP75": "AP at IoU 0.75",
+    "APs": "AP, small objects (< 32x32 px)",
+    "APm": "AP, medium objects",
+    "APl": "AP, large objects (> 96x96 px)",
+    "AR1": "AR, 1 detection per image",
+    "AR10": "AR, 10 detections per image",
+    "AR100": "AR, 100 detections per image",
+    "ARs": "AR, small objects",
+    "ARm": "AR, medium objects",
+    "ARl": "AR, large objects",
+}
+
+
+def fmt(value: float | None) -> str:
+    """A metric as text: 4 decimals, "n/a" for COCO's -1 (no ground truth) or None."""
+    if value is None or value < 0:
+        return "n/a"
+    return f"{value:.4f}"
+
+
+def render(metrics: dict, blessing: dict) -> str:
+    """The Markdown report of ``metrics`` (metrics.json) and ``blessing`` (blessing.json)."""
+    baseline = blessing.get("baseline")
+    verdict = "BLESSED" if blessing["blessed"] else "NOT BLESSED"
+    lines = [
+        "# Evaluation report",
+        "",
+        f"**{verdict}**",
+        "",
+        *[f"- {reason}" for reason in blessing["reasons"]],
+        "",
+        f"Eval split: {metrics['num_images']} images, {metrics['num_ground_truth']} ground-truth "
+        f"boxes, {metrics['num_detections']} detections; evaluator: {metrics['evaluator']}.",
+        "",
+        "## COCO metrics",
+        "",
+    ]
+    if baseline is not None:
+        lines += ["| metric | meaning | candidate | baseline |", "|---|---|---:|---:|"]
+        lines += [
+            f"| {n} | {METRIC_HELP[n]} | {fmt(metrics[n])} | {fmt(baseline.get(n))} |"
+            for n in METRIC_NAMES
+        ]
+    else:
+        lines += ["| metric | meaning | value |", "|---|---|---:|"]
+        lines += [f"| {n} | {METRIC_HELP[n]} | {fmt(metrics[n])} |" for n in METRIC_NAMES]
+    lines += [
+        "",
+        "n/a: no ground truth in that size range.",
+        "",
+        "## Per-class AP",
+        "",
+        "| class | AP | AP50 | AP75 | AR100 |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, row in metrics["per_class"].items():
+        lines.append(
+            f"| {name} | {fmt(row['AP'])} | {fmt(row['AP50'])} | {fmt(row['AP75'])} "
+            f"| {fmt(row['AR100'])} |"
+        )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,170 @@
+"""The evaluate step: COCO metrics of the exported model, the blessing, and the reports.
+
+Writes the Evaluation artifact (``output_dir``): ``metrics.json`` (12 COCO numbers, per-class
+AP, counts), ``blessing.json`` (blessed, reasons, candidate and baseline numbers, model and
+data fingerprints), ``pr_curves.json``, ``report.md`` and ``report.html``. The model evaluated
+is the SavedModel exactly as it would be pushed; the baseline runs on the same images in the
+same pass.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+
+from components.atomic_output import atomic_output_dir
+from components.data import schema
+from components.errors import UserError
+from components.evaluate import (
+    baseline,
+    blessing,
+    coco_eval,
+    evaluators,
+    fingerprint,
+    predict,
+    report_html,
+    report_md,
+)
+
+METRICS_FILE = "metrics.json"
+BLESSING_FILE = "blessing.json"
+PR_CURVES_FILE = "pr_curves.json"
+REPORT_MD_FILE = "report.md"
+REPORT_HTML_FILE = "report.html"
+
+
+def read_categories(examples_dir: str) -> list[dict]:
+    """The ``classes`` list of the Examples' ``labels.json``; UserError when it is missing."""
+    from tensorflow.io import gfile
+
+    path = baseline.join(examples_dir, schema.LABELS_FILE)
+    if not gfile.exists(path):
+        raise UserError(
+            f"{examples_dir} is not an Examples artifact: {schema.LABELS_FILE} is missing"
+        )
+    try:
+        with gfile.GFile(path) as f:
+            classes = json.load(f)["classes"]
+        return [{"id": int(c["id"]), "name": str(c["name"])} for c in classes]
+    except (ValueError, KeyError, TypeError) as err:
+        raise UserError(f"{path} is not a labels file: {err}") from err
+
+
+def _write_json(path: str, data) -> None:
+    """Write ``data`` as indented JSON to local ``path``."""
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2)
+        f.write("\n")
+
+
+def _metrics_doc(result: dict, predictions, detections, evaluator: str, split: str) -> dict:
+    """metrics.json: the 12 numbers at top level, per-class AP and counts."""
+    return {
+        **result["metrics"],
+        "per_class": result["per_class"],
+        "num_images": len(predictions.images),
+        "num_ground_truth": int(sum(len(img.classes) for img in predictions.images)),
+        "num_detections": int(sum(len(d.scores) for d in detections)),
+        "evaluator": evaluator,
+        "split": split,
+    }
+
+
+def run(
+    model_dir: str,
+    examples_dir: str,
+    output_dir: str,
+    baseline_dir: str | None = None,
+    serving_root: str | None = None,
+    model_name: str | None = None,
+    min_ap: float = 0.0,
+    tolerance: float = 0.01,
+    evaluator: str = evaluators.DEFAULT_EVALUATOR,
+    batch_size: int = 8,
+    num_samples: int = 12,
+    split: str = schema.EVAL_SPLIT,
+) -> dict:
+    """Evaluate the model in ``model_dir`` on the eval split of ``examples_dir``; bless or not.
+
+    The baseline is ``baseline_dir`` (a Model artifact or a pushed version) or the newest
+    version under ``serving_root``/``model_name``; none is fine. Returns ``{"blessed",
+    "reasons", "metrics", "baseline_metrics", "output_dir"}``. Raises UserError on bad input.
+    """
+    blessing.check_rules(min_ap, tolerance)
+    if evaluator not in evaluators.EVALUATORS:
+        raise UserError(
+            f"unknown evaluator {evaluator!r} (choose from {', '.join(evaluators.EVALUATORS)})"
+        )
+    if batch_size < 1:
+        raise UserError(f"batch size must be >= 1, got {batch_size}")
+    candidate = baseline.locate_model(model_dir)
+    base = baseline.resolve_baseline(baseline_dir, serving_root, model_name)
+    categories = read_categories(examples_dir)
+    names = {c["id"]: c["name"] for c in categories}
+    model_labels = baseline.read_labels(candidate)
+    if model_labels is not None and model_labels != names:
+        raise UserError(
+            f"the labels of {model_dir} ({model_labels}) differ from those of {examples_dir} ({names})"
+        )
+    note = None
+    if base is None:
+        note = "There is no baseline model (nothing pushed yet), so no comparison was made."
+        if serving_root:
+            where = baseline.join(serving_root.rstrip("/"), model_name or "")
+            note = f"There is no pushed version under {where} yet, so no comparison was made."
+    elif baseline.read_labels(base) not in (None, names):
+        note = f"The baseline {base.root} has other classes than the eval data, so it was not compared."
+        base = None
+
+    dirs = [candidate.saved_model_dir] + ([base.saved_model_dir] if base else [])
+    predictions = predict.predict_split(dirs, examples_dir, split, batch_size, num_samples)
+    result = coco_eval.evaluate(
+        predictions.images, predictions.detections[0], categories, evaluator
+    )
+    metrics = _metrics_doc(result, predictions, predictions.detections[0], evaluator, split)
+    base_metrics = None
+    if base is not None:
+        base_result = coco_eval.evaluate(
+            predictions.images, predictions.detections[1], categories, evaluator
+        )
+        base_metrics = _metrics_doc(
+            base_result, predictions, predictions.detections[1], evaluator, split
+        )
+
+    numbers = {name: metrics[name] for name in coco_eval.METRIC_NAMES}
+    base_numbers = {n: base_metrics[n] for n in coco_eval.METRIC_NAMES} if base_metrics else None
+    decision = blessing.decide(
+        numbers, base_numbers, min_ap, tolerance, base.root if base else None, note
+    )
+    decision.update(
+        {
+            "model": model_dir,
+            "model_fingerprint": fingerprint.model_fingerprint(candidate.saved_model_dir),
+            "examples": examples_dir,
+            "data_fingerprint": fingerprint.data_fingerprint(examples_dir),
+            "evaluated_at": datetime.datetime.now(datetime.timezone.utc).isoformat(
+                timespec="seconds"
+            ),
+        }
+    )
+    by_id = {d.image_id: d for d in predictions.detections[0]}
+    samples = [
+        (image, predictions.images[image_id - 1], by_id.get(image_id))
+        for image_id, image in predictions.samples.items()
+    ]
+    with atomic_output_dir(output_dir) as tmp:
+        _write_json(os.path.join(tmp, METRICS_FILE), metrics)
+        _write_json(os.path.join(tmp, BLESSING_FILE), decision)
+        _write_json(os.path.join(tmp, PR_CURVES_FILE), result["pr_curves"])
+        with open(os.path.join(tmp, REPORT_MD_FILE), "w", encoding="utf-8") as f:
+            f.write(report_md.render(metrics, decision))
+        with open(os.path.join(tmp, REPORT_HTML_FILE), "w", encoding="utf-8") as f:
+            f.write(report_html.render(metrics, decision, result["pr_curves"], samples, names))
+    return {
+        "blessed": decision["blessed"],
+        "reasons": decision["reasons"],
+        "metrics": metrics,
+        "baseline_metrics": base_metrics,
+        "output_dir": output_dir,
+    }

@@ -1,0 +1,91 @@
+"""``nasdet ingest`` / ``python -m components.ingest``: the ingest step's command line."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+
+from components.cli_args import StepArgumentParser, run_main
+
+FORMATS = ("coco", "voc", "yolo")
+
+
+def build_parser() -> StepArgumentParser:
+    """Return the argument parser of ``nasdet ingest`` (DESIGN.md command line)."""
+    parser = StepArgumentParser(
+        prog="nasdet ingest",
+        description="Validate labelled images and write the Examples artifact (gzip TFRecord shards "
+        "per split, labels.json, stats.json, quarantine.jsonl, report.md) with Apache Beam.",
+    )
+    parser.add_argument("--input", required=True, help="COCO instances JSON, or the VOC / YOLO label folder")
+    parser.add_argument("--format", required=True, choices=FORMATS, help="annotation format")
+    parser.add_argument("--images", default=None, help="image folder (default: beside the labels)")
+    parser.add_argument("--classes", default=None, help="YOLO class names: a text file or a data YAML")
+    parser.add_argument("--output", required=True, help="output directory (local path or gs:// / s3:// URI)")
+    parser.add_argument(
+        "--eval-fraction", type=float, default=0.2, help="share of images hashed into eval (default 0.2)"
+    )
+    parser.add_argument(
+        "--beam-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="a Beam pipeline option, repeatable (e.g. --beam-arg=--runner=FlinkRunner); default: "
+        "the DirectRunner engine, in_memory or multi_processing by input size",
+    )
+    return parser
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    args = build_parser().parse_args(argv)
+    _quiet_logging()
+    from components.ingest.step import run
+
+    summary = run(
+        args.input,
+        args.format,
+        args.output,
+        images_dir=args.images,
+        classes_file=args.classes,
+        eval_fraction=args.eval_fraction,
+        beam_args=args.beam_arg,
+    )
+    print(summary_line(summary))
+    return 0
+
+
+class _StderrHandler(logging.Handler):
+    """Write the message alone to the current ``sys.stderr`` (which tests may swap)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Write one log line."""
+        sys.stderr.write(record.getMessage() + "\n")
+
+
+def _quiet_logging() -> None:
+    """Show this step's progress lines on stderr; keep Beam's import-time and INFO chatter out."""
+    log = logging.getLogger("nasdet.ingest")
+    if not any(isinstance(h, _StderrHandler) for h in log.handlers):
+        log.addHandler(_StderrHandler())
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    if not logging.getLogger().handlers:
+        logging.getLogger().setLevel(logging.ERROR)
+
+
+def summary_line(summary: dict) -> str:
+    """Return the one-line summary printed at the end of ``nasdet ingest``."""
+    images, boxes = summary["images"], summary["boxes"]
+    splits = ", ".join(f"{name} {n}" for name, n in summary["splits"].items())
+    return (
+        f"ingest: {images['accepted']} images accepted, {images['quarantined']} quarantined; "
+        f"{boxes['accepted']} boxes accepted, {boxes['quarantined']} quarantined; "
+        f"{summary['classes']} classes; splits: {splits}; wrote {summary['output_dir']} "
+        f"in {summary['seconds']:.1f} s"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``nasdet ingest`` with ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
+    return run_main(_main, argv)

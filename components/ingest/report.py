@@ -1,0 +1,125 @@
+"""``report.md`` (and ``report.png``): a short human summary of an ingest run.
+
+Built from the ``stats.json`` dict only, so it can be regenerated from an Examples artifact.
+The plot uses matplotlib's Agg backend; when matplotlib is missing the report has no plot.
+"""
+
+from __future__ import annotations
+
+import io
+
+from components.ingest import output
+
+PLOT_FILE = "report.png"
+_BAR_WIDTH = 40
+
+
+def _bar(count: int, largest: int) -> str:
+    return "#" * (round(_BAR_WIDTH * count / largest) if largest else 0)
+
+
+def _histogram_table(title: str, histogram: dict[str, int]) -> list[str]:
+    largest = max(histogram.values(), default=0)
+    lines = [f"| {title} | count | |", "|---|---:|---|"]
+    lines += [f"| {key} | {n} | `{_bar(n, largest)}` |" for key, n in histogram.items()]
+    return lines
+
+
+def render_markdown(stats: dict, with_plot: bool) -> str:
+    """Return the Markdown text of the report for the ``stats.json`` dict ``stats``."""
+    images, boxes = stats["images"], stats["boxes"]
+    lines = [
+        "# Ingest report",
+        "",
+        "| | read | accepted | quarantined |",
+        "|---|---:|---:|---:|",
+        f"| images | {images['read']} | {images['accepted']} | {images['quarantined']} |",
+        f"| boxes | {boxes['read']} | {boxes['accepted']} | {boxes['quarantined']} |",
+        "",
+        f"Counts reconcile (read = accepted + quarantined): {'yes' if stats['reconciled'] else 'NO'}.",
+        f"Split: {stats['split_source']} (eval fraction {stats['eval_fraction']}); "
+        + ", ".join(
+            f"{name} {s['images']} images / {s['boxes']} boxes in {s['shards']} shard(s)"
+            for name, s in stats["splits"].items()
+        )
+        + ".",
+        f"Image formats: {', '.join(f'{k} {v}' for k, v in stats['image_formats'].items()) or 'none'}; "
+        f"re-encoded: {stats['reencoded']}; size mismatches with the annotation: "
+        f"{stats['size_mismatches']}; boxes clipped to the image: {stats['clipped_boxes']}.",
+        "",
+        "## Classes",
+        "",
+        "| id | class | boxes | images | |",
+        "|---:|---|---:|---:|---|",
+    ]
+    classes = stats["classes"]
+    largest = max((c["boxes"] for c in classes.values()), default=0)
+    for name, c in sorted(classes.items(), key=lambda kv: (-kv[1]["boxes"], kv[1]["id"])):
+        lines.append(f"| {c['id']} | {name} | {c['boxes']} | {c['images']} | `{_bar(c['boxes'], largest)}` |")
+    box = stats["box_size"]
+    lines += ["", "## Box sizes", ""]
+    if box["width"]:
+        lines.append(
+            f"Width {box['width']['min']:.0f}-{box['width']['max']:.0f} px (mean "
+            f"{box['width']['mean']}), height {box['height']['min']:.0f}-{box['height']['max']:.0f} px "
+            f"(mean {box['height']['mean']}); COCO areas: "
+            + ", ".join(f"{k} {v}" for k, v in box["coco_area"].items())
+            + "."
+        )
+        lines.append("")
+    lines += _histogram_table("sqrt(box area), px", box["sqrt_area_histogram"])
+    lines += [""] + _histogram_table("sqrt(box area / image area)", box["relative_size_histogram"])
+    lines += [""] + _histogram_table("aspect ratio (w/h)", box["aspect_ratio_histogram"])
+    lines += ["", "## Image sizes", ""]
+    lines += _histogram_table("longer side, px", stats["image_size"]["longer_side_histogram"])
+    lines += ["", "## Quarantine", ""]
+    if stats["quarantine"]:
+        lines += ["| kind | reason | records | boxes |", "|---|---|---:|---:|"]
+        lines += [
+            f"| {q['kind']} | {q['reason']} | {q['records']} | {q['boxes']} |" for q in stats["quarantine"]
+        ]
+        lines += ["", "Every record is listed in `quarantine.jsonl`."]
+    else:
+        lines.append("Nothing was quarantined.")
+    if with_plot:
+        lines += ["", f"![class histogram and box sizes]({PLOT_FILE})"]
+    return "\n".join(lines) + "\n"
+
+
+def render_plot(stats: dict) -> bytes | None:
+    """Return a PNG with the class histogram and the box-size histogram, or None without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from matplotlib.figure import Figure
+    except ImportError:
+        return None
+    classes = sorted(stats["classes"].items(), key=lambda kv: -kv[1]["boxes"])[:30]
+    sizes = stats["box_size"]["sqrt_area_histogram"]
+    fig = Figure(figsize=(11, 4), dpi=80)
+    left, right = fig.subplots(1, 2)
+    left.bar(range(len(classes)), [c["boxes"] for _, c in classes], color="tab:blue")
+    left.set_xticks(range(len(classes)), [n for n, _ in classes], rotation=60, ha="right", fontsize=7)
+    left.set_title("boxes per class" + (" (top 30)" if len(stats["classes"]) > 30 else ""))
+    right.bar(range(len(sizes)), list(sizes.values()), color="tab:orange")
+    right.set_xticks(range(len(sizes)), list(sizes), rotation=45, ha="right", fontsize=7)
+    right.set_title("sqrt(box area), px")
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def write_report(stats: dict, root: str) -> list[str]:
+    """Write ``report.md`` (and ``report.png`` when it can be drawn) under ``root``; return the paths."""
+    from components.data import schema
+
+    png = render_plot(stats)
+    paths = []
+    if png is not None:
+        paths.append(output.join(root, PLOT_FILE))
+        output.write_bytes(paths[-1], png)
+    paths.append(output.join(root, schema.REPORT_FILE))
+    output.write_bytes(paths[-1], render_markdown(stats, png is not None).encode("utf-8"))
+    return paths

@@ -1,0 +1,99 @@
+"""``run``: the ingest step, from labelled images to the Examples artifact.
+
+The driver reads the annotations (``components.data.readers``; bad input raises ``UserError``
+before anything is written), builds the label map, assigns splits and shard counts, then runs the
+Beam graph of ``components.ingest.pipeline`` into a staged output directory, adds
+``labels.json`` and ``report.md`` and moves the directory into place.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import Counter
+from collections.abc import Sequence
+
+from components.data import schema
+from components.data.labels import build_label_map, to_labels_json
+from components.data.readers import read_dataset
+from components.errors import UserError
+from components.ingest import output, pipeline, report, running_mode, split
+
+LOG = logging.getLogger("nasdet.ingest")
+
+
+def run(
+    input_path: str,
+    fmt: str,
+    output_dir: str,
+    images_dir: str | None = None,
+    classes_file: str | None = None,
+    eval_fraction: float = 0.2,
+    beam_args: Sequence[str] = (),
+) -> dict:
+    """Ingest a COCO / VOC / YOLO dataset into the Examples artifact at ``output_dir``.
+
+    ``input_path`` is the COCO instances JSON or the VOC / YOLO label folder; ``images_dir`` the
+    image folder (default: beside the labels); ``classes_file`` the YOLO class names;
+    ``eval_fraction`` the share of images hashed into ``eval`` when the source has no splits;
+    ``beam_args`` Beam pipeline options (``--runner=...``; default: chosen by input size).
+    Paths may be local or Beam file-system URIs (gs://, s3://).
+
+    Returns a summary dict: ``output_dir``, ``images`` and ``boxes`` (read / accepted /
+    quarantined), ``splits`` (accepted images per split), ``shards`` (files per split),
+    ``classes`` (K), ``runner`` (the running-mode line) and ``seconds``. Raises ``UserError``
+    for bad input (nothing is written then).
+    """
+    started = time.monotonic()
+    eval_fraction = split.check_eval_fraction(eval_fraction)
+    dataset = read_dataset(fmt, input_path, images_dir=images_dir, classes_file=classes_file)
+    label_map = build_label_map(dataset.classes)
+    splits = split.assign_splits(dataset.images, eval_fraction)
+    assigned = Counter(splits)
+    num_shards = {name: split.num_shards(assigned[name]) for name in split.SPLITS}
+    args, runner_line = running_mode.choose(beam_args, len(dataset.images))
+    LOG.info("ingest: %d images, %d classes: %s", len(dataset.images), label_map.num_classes, runner_line)
+    split_source = "source" if any(image.split for image in dataset.images) else "hash"
+    with output.staged_output(output_dir) as root:
+        plan = pipeline.IngestPlan(
+            root=root,
+            items=list(zip(splits, dataset.images)),
+            label_map=label_map,
+            num_shards=num_shards,
+            read_quarantine=list(dataset.quarantine),
+            images_read=dataset.images_read,
+            boxes_read=dataset.boxes_read,
+            stats_context={
+                "classes": label_map.names,
+                "num_shards": num_shards,
+                "eval_fraction": eval_fraction,
+                "split_source": split_source,
+            },
+        )
+        with running_mode.make_pipeline(args) as beam_pipeline:
+            pipeline.build(beam_pipeline, plan)
+        stats = json.loads(output.read_bytes(output.join(root, schema.STATS_FILE)))
+        _check(stats)
+        labels = json.dumps(to_labels_json(label_map), indent=2) + "\n"
+        output.write_bytes(output.join(root, schema.LABELS_FILE), labels.encode("utf-8"))
+        report.write_report(stats, root)
+    return {
+        "output_dir": output_dir,
+        "images": stats["images"],
+        "boxes": stats["boxes"],
+        "splits": {name: s["images"] for name, s in stats["splits"].items()},
+        "shards": num_shards,
+        "classes": label_map.num_classes,
+        "runner": runner_line,
+        "seconds": round(time.monotonic() - started, 2),
+    }
+
+
+def _check(stats: dict) -> None:
+    """Refuse a dataset where no image passed validation; fail loudly if counts do not reconcile."""
+    if not stats["reconciled"]:
+        raise RuntimeError(f"ingest counts do not reconcile: images {stats['images']}, boxes {stats['boxes']}")
+    if stats["images"]["accepted"] == 0:
+        reasons = ", ".join(f"{q['reason']} ({q['records']})" for q in stats["quarantine"] if q["kind"] == "image")
+        raise UserError(f"no image passed validation: {stats['images']['read']} read, all quarantined: {reasons}")

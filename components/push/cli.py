@@ -1,0 +1,52 @@
+"""``nasdet push`` / ``python -m components.push``: versioned push of a blessed model."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from components.cli_args import StepArgumentParser, run_main
+
+
+def build_parser() -> StepArgumentParser:
+    """The argument parser of the push command."""
+    parser = StepArgumentParser(
+        prog="nasdet push",
+        description="Copy a blessed model into the next integer version under "
+        "SERVING_ROOT/MODEL_NAME (TensorFlow Serving layout).",
+    )
+    parser.add_argument("--model", required=True, help="Model artifact dir")
+    parser.add_argument(
+        "--blessing", required=True, help="blessing.json (or the Evaluation dir holding it)"
+    )
+    parser.add_argument("--serving-root", required=True, help="local dir, gs:// or s3:// URI")
+    parser.add_argument("--model-name", required=True, help="model name under the serving root")
+    parser.add_argument("--keep", type=int, help="keep only the newest K versions")
+    return parser
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    """Parse ``argv``, push, print the new version; return 0."""
+    args = build_parser().parse_args(argv)
+    from components.push.push import run
+
+    result = run(
+        model_dir=args.model,
+        blessing_file=args.blessing,
+        serving_root=args.serving_root,
+        model_name=args.model_name,
+        keep=args.keep,
+    )
+    print(f"pushed version {result['version']} to {result['path']}")
+    if result["pruned"]:
+        print(f"removed old versions {', '.join(map(str, result['pruned']))}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: returns 0 on success, 2 with ``error: ...`` on a user mistake."""
+    return run_main(_main, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

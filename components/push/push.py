@@ -1,0 +1,189 @@
+"""The push step: copy a blessed SavedModel into the next version of the serving root.
+
+``<serving_root>/<model_name>/<version>/`` receives the SavedModel files directly
+(``saved_model.pb``, ``variables/``, ...; TensorFlow Serving layout) plus ``labels.json``,
+``detector_config.json`` and ``push.json`` (version, metrics, source model, data fingerprint,
+time in UTC).
+
+Guarantees:
+- Local (POSIX) file systems: the version is written in a hidden temporary sibling
+  (``.tmp-push-...``) and renamed into place with one ``rename(2)``, so a server polling the
+  directory sees a version complete or not at all. Two pushes at once never collide: when
+  another push took the number first, the rename fails and the push retries with the next one.
+  A push that fails before its rename removes its temporary directory and leaves the serving
+  root as it was (a killed process can leave a hidden ``.tmp-push-*`` directory, which readers
+  ignore and which is safe to delete).
+- Object stores (gs://, s3://, anything tf.io.gfile supports): there is no atomic rename; the
+  version is staged under a hidden prefix, then copied to the version prefix with
+  ``saved_model.pb`` last, then the staging prefix is deleted. A poller can see the version's
+  prefix before it is complete (TF Serving retries failed loads); concurrent pushes to the same
+  object-store model are not serialised.
+"""
+
+from __future__ import annotations
+
+import datetime
+import errno
+import json
+import os
+import uuid
+
+from components.errors import UserError
+from components.evaluate.baseline import SAVED_MODEL_PB, join, locate_model
+from components.evaluate.fingerprint import model_fingerprint
+from components.push import versions
+
+PUSH_FILE = "push.json"
+EXTRA_FILES = ("labels.json", "detector_config.json")
+MAX_ATTEMPTS = 50
+
+
+def read_blessing(blessing_file: str) -> dict:
+    """The blessing dict of ``blessing_file`` (a blessing.json or the Evaluation dir holding it)."""
+    from tensorflow.io import gfile
+
+    path = blessing_file
+    if gfile.isdir(path):
+        path = join(path.rstrip("/"), "blessing.json")
+    if not gfile.exists(path):
+        raise UserError(f"blessing file {path} does not exist")
+    try:
+        with gfile.GFile(path) as f:
+            data = json.load(f)
+    except ValueError as err:
+        raise UserError(f"{path} is not valid JSON: {err}") from err
+    if not isinstance(data, dict) or not isinstance(data.get("blessed"), bool):
+        raise UserError(f"{path} is not a blessing file (no boolean 'blessed')")
+    return data
+
+
+def _copy_tree(src: str, dst: str, skip: tuple[str, ...] = ()) -> None:
+    """Copy every file below ``src`` to ``dst`` (tf.io.gfile: local or object store).
+
+    Top-level names in ``skip`` are left out; ``saved_model.pb`` is copied last.
+    """
+    from tensorflow.io import gfile
+
+    src = src.rstrip("/")
+    files = []
+    for dirpath, _, names in gfile.walk(src):
+        rel = dirpath[len(src) :].strip("/")
+        files += [join(rel, n) if rel else n for n in names if rel or n not in skip]
+    files.sort(key=lambda f: (f == SAVED_MODEL_PB, f))
+    for rel in files:
+        gfile.makedirs(os.path.dirname(join(dst, rel)) or dst)
+        gfile.copy(join(src, rel), join(dst, rel), overwrite=True)
+
+
+def _stage(location, tmp: str, record: dict) -> None:
+    """Write the SavedModel, labels, config and ``push.json`` of the version into ``tmp``."""
+    from tensorflow.io import gfile
+
+    gfile.makedirs(tmp)
+    _copy_tree(location.saved_model_dir, tmp, skip=(PUSH_FILE,))
+    if location.layout == "artifact":
+        for name in EXTRA_FILES:
+            if gfile.exists(join(location.root, name)):
+                gfile.copy(join(location.root, name), join(tmp, name), overwrite=True)
+    _write_record(tmp, record)
+
+
+def _write_record(directory: str, record: dict) -> None:
+    """Write ``push.json`` of ``record`` into ``directory`` (replacing an earlier one)."""
+    from tensorflow.io import gfile
+
+    path = join(directory, PUSH_FILE)
+    if gfile.exists(path):  # some file systems (ram://) append on "w"
+        gfile.remove(path)
+    with gfile.GFile(path, "w") as f:
+        f.write(json.dumps(record, indent=2) + "\n")
+
+
+def _publish_local(tmp: str, model_root: str, record: dict) -> int:
+    """Rename ``tmp`` to the next free version under local ``model_root``; return it."""
+    for _ in range(MAX_ATTEMPTS):
+        version = versions.next_version(model_root)
+        final = join(model_root, str(version))
+        if os.path.exists(final):  # a concurrent push took it: try the next number
+            versions.write_marker(model_root, version)
+            continue
+        record["version"] = version
+        _write_record(tmp, record)
+        try:
+            os.rename(tmp, final)
+        except OSError as err:
+            if err.errno in (errno.EEXIST, errno.ENOTEMPTY):
+                versions.write_marker(model_root, version)
+                continue
+            raise
+        return version
+    raise UserError(f"could not find a free version under {model_root} after {MAX_ATTEMPTS} tries")
+
+
+def _publish_remote(tmp: str, model_root: str, record: dict) -> int:
+    """Copy staged ``tmp`` to the next version under object-store ``model_root``; return it."""
+    from tensorflow.io import gfile
+
+    version = versions.next_version(model_root)
+    record["version"] = version
+    _write_record(tmp, record)
+    _copy_tree(tmp, join(model_root, str(version)))
+    gfile.rmtree(tmp)
+    return version
+
+
+def run(
+    model_dir: str,
+    blessing_file: str,
+    serving_root: str,
+    model_name: str,
+    keep: int | None = None,
+) -> dict:
+    """Push the blessed model in ``model_dir`` to ``serving_root/model_name/<next version>``.
+
+    Refuses (UserError, nothing written) when the blessing says not blessed or was made for
+    another model. With ``keep``, only the newest ``keep`` versions remain afterwards.
+    Returns ``{"version", "path", "pruned"}``.
+    """
+    from tensorflow.io import gfile
+
+    if keep is not None and keep < 1:
+        raise UserError(f"--keep must be at least 1, got {keep}")
+    if not model_name or "/" in model_name or model_name.startswith("."):
+        raise UserError(f"invalid model name {model_name!r}")
+    decision = read_blessing(blessing_file)
+    if not decision["blessed"]:
+        why = " ".join(decision.get("reasons") or []) or "no reasons given"
+        raise UserError(f"refusing to push {model_dir}: it is not blessed ({why})")
+    location = locate_model(model_dir)
+    fingerprint = model_fingerprint(location.saved_model_dir)
+    blessed_fp = decision.get("model_fingerprint")
+    if blessed_fp and blessed_fp != fingerprint:
+        raise UserError(
+            f"refusing to push {model_dir}: {blessing_file} blesses another model "
+            f"({decision.get('model', 'unknown')}); its SavedModel files differ"
+        )
+    model_root = join(serving_root.rstrip("/"), model_name)
+    gfile.makedirs(model_root)
+    record = {
+        "model_name": model_name,
+        "pushed_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "source_model": model_dir,
+        "model_fingerprint": fingerprint,
+        "data_fingerprint": decision.get("data_fingerprint"),
+        "examples": decision.get("examples"),
+        "metrics": decision.get("candidate"),
+        "blessing": {"blessed": True, "reasons": decision.get("reasons", [])},
+    }
+    tmp = join(model_root, f".tmp-push-{uuid.uuid4().hex[:12]}")
+    remote = "://" in model_root
+    try:
+        _stage(location, tmp, record)
+        publish = _publish_remote if remote else _publish_local
+        version = publish(tmp, model_root, record)
+    finally:
+        if gfile.exists(tmp):
+            gfile.rmtree(tmp)
+    versions.write_marker(model_root, version)
+    pruned = versions.prune(model_root, keep, protect=version) if keep else []
+    return {"version": version, "path": join(model_root, str(version)), "pruned": pruned}

@@ -1,0 +1,152 @@
+"""The Architecture artifact: trial rows from the tuner project, and the files of the output.
+
+Files (DESIGN.md): ``architecture.json`` (a complete detector config), ``hyperparameters.json``
+(the KerasTuner values of the best trial) and ``trials.csv`` (every trial: id, status, score,
+AP, AP50, FLOPs, params, seconds, values, error). Trial rows are read from the KerasTuner
+project on disk (``trial_*/trial.json``, written by the oracle), so they are the same whether
+the search ran in this process, in worker processes or in worker pods.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import glob
+import json
+import math
+import os
+
+from components.search.tuners import EVENTS_FILE, SCORE
+
+ARCHITECTURE_FILE = "architecture.json"
+HYPERPARAMETERS_FILE = "hyperparameters.json"
+TRIALS_FILE = "trials.csv"
+COMPLETED = "COMPLETED"
+FAILED = "FAILED"
+CSV_FIELDS = (
+    "trial_id",
+    "status",
+    "score",
+    "AP",
+    "AP50",
+    "FLOPs",
+    "params",
+    "seconds",
+    "values",
+    "error",
+)
+
+
+@dataclasses.dataclass
+class TrialRow:
+    """One trial of a search: its status, hyperparameter values and measured numbers.
+
+    Numbers are NaN when the trial did not produce them (failed or still running).
+    ``error`` is the last line of the failure message (empty when none).
+    """
+
+    trial_id: str
+    status: str
+    values: dict
+    score: float = math.nan
+    AP: float = math.nan
+    AP50: float = math.nan
+    FLOPs: float = math.nan
+    params: float = math.nan
+    seconds: float = math.nan
+    error: str = ""
+
+    def csv_row(self) -> dict:
+        """Return the row as a dict of CSV cells (``values`` as JSON, NaN as an empty cell)."""
+        row = {}
+        for name in CSV_FIELDS:
+            value = getattr(self, name)
+            if name == "values":
+                value = json.dumps(value, sort_keys=True)
+            elif isinstance(value, float):
+                value = "" if math.isnan(value) else repr(value)
+            row[name] = value
+        return row
+
+
+def _last_value(metrics: dict, name: str) -> float:
+    entry = metrics.get(name)
+    if not entry or not entry.get("observations"):
+        return math.nan
+    value = entry["observations"][-1]["value"]
+    value = value[-1] if isinstance(value, list) else value
+    return float(value)
+
+
+def _event_seconds(project_dir: str) -> dict[str, float]:
+    """Seconds between the last begin and end event of each trial (from events.jsonl)."""
+    path = os.path.join(project_dir, EVENTS_FILE)
+    begins: dict[str, float] = {}
+    seconds: dict[str, float] = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                event = json.loads(line)
+                if event["event"] == "begin":
+                    begins[event["trial_id"]] = event["time"]
+                elif event["trial_id"] in begins:
+                    seconds[event["trial_id"]] = event["time"] - begins[event["trial_id"]]
+    return seconds
+
+
+def read_trials(project_dir: str) -> list[TrialRow]:
+    """Return every trial of the KerasTuner project in ``project_dir``, ordered by trial id."""
+    event_seconds = _event_seconds(project_dir)
+    rows = []
+    for path in sorted(glob.glob(os.path.join(project_dir, "trial_*", "trial.json"))):
+        with open(path) as f:
+            state = json.load(f)
+        metrics = (state.get("metrics") or {}).get("metrics") or {}
+        message = (state.get("message") or "").strip()
+        values = {
+            k: v
+            for k, v in ((state.get("hyperparameters") or {}).get("values") or {}).items()
+            if not k.startswith("tuner/")
+        }
+        row = TrialRow(
+            trial_id=str(state["trial_id"]),
+            status=str(state.get("status", "")),
+            values=values,
+            score=_last_value(metrics, SCORE),
+            AP=_last_value(metrics, "AP"),
+            AP50=_last_value(metrics, "AP50"),
+            FLOPs=_last_value(metrics, "FLOPs"),
+            params=_last_value(metrics, "params"),
+            seconds=_last_value(metrics, "seconds"),
+            error=message.splitlines()[-1] if message else "",
+        )
+        if math.isnan(row.seconds):
+            row.seconds = event_seconds.get(row.trial_id, math.nan)
+        rows.append(row)
+    return rows
+
+
+def best_trial(rows: list[TrialRow]) -> TrialRow | None:
+    """Return the completed trial with the highest score (the earliest on ties), or None."""
+    done = [r for r in rows if r.status == COMPLETED and not math.isnan(r.score)]
+    if not done:
+        return None
+    return max(done, key=lambda r: (r.score, -rows.index(r)))
+
+
+def write_trials_csv(rows: list[TrialRow], path: str) -> None:
+    """Write ``rows`` to ``path`` as CSV with the columns of CSV_FIELDS."""
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(row.csv_row())
+
+
+def write_architecture(out_dir: str, config_json: str, hyperparameters: dict) -> None:
+    """Write ``architecture.json`` (config JSON text) and ``hyperparameters.json`` in ``out_dir``."""
+    with open(os.path.join(out_dir, ARCHITECTURE_FILE), "w") as f:
+        f.write(config_json)
+    with open(os.path.join(out_dir, HYPERPARAMETERS_FILE), "w") as f:
+        json.dump(hyperparameters, f, indent=2, sort_keys=True)
+        f.write("\n")

@@ -1,0 +1,98 @@
+"""``nasdet search`` / ``python -m components.search``: search an architecture, write the artifact."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from components.cli_args import StepArgumentParser, run_main
+
+
+def _int_at_least(minimum: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}")
+        return value
+
+    return parse
+
+
+def build_parser() -> StepArgumentParser:
+    """Return the argument parser of ``nasdet search``."""
+    parser = StepArgumentParser(
+        prog="nasdet search",
+        description="Search a detector architecture with KerasTuner and write the Architecture "
+        "artifact (architecture.json, hyperparameters.json, trials.csv, report.md). Running the "
+        "same command again on the same output resumes the search.",
+    )
+    parser.add_argument("--examples", required=True, help="Examples directory (nasdet ingest output)")
+    parser.add_argument("--output", required=True, help="Architecture artifact directory to write")
+    parser.add_argument(
+        "--algorithm", default="random", choices=("random", "bayesian", "hyperband")
+    )
+    parser.add_argument("--max-trials", type=_int_at_least(1), default=3, help="trials in all")
+    parser.add_argument(
+        "--epochs", type=_int_at_least(1), default=1, help="epochs per trial (Hyperband: at most)"
+    )
+    parser.add_argument(
+        "--workers",
+        type=_int_at_least(0),
+        default=0,
+        help="distributed search with N workers (subprocesses, or pods inside a cluster)",
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--space", default="small", choices=("small", "large"))
+    parser.add_argument("--objective", default="AP", choices=("AP", "AP50"))
+    parser.add_argument(
+        "--flops-weight",
+        type=float,
+        default=0.0,
+        help="latency-aware reward AP * (FLOPs/target)^w (MnasNet: -0.07; 0 = AP alone)",
+    )
+    parser.add_argument(
+        "--reuse-architecture",
+        metavar="FILE|PRESET",
+        help="skip the search and pass this architecture on",
+    )
+    parser.add_argument(
+        "--work-dir", help="tuner working directory kept for resuming (default: <output>.work)"
+    )
+    parser.add_argument("--train-images", type=_int_at_least(1), help="cap on training images")
+    parser.add_argument("--eval-images", type=_int_at_least(1), help="cap on eval images")
+    parser.add_argument("-v", "--verbose", action="store_true", help="Keras progress output")
+    return parser
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    args = build_parser().parse_args(argv)
+    from components.search.step import run, summary_json
+
+    summary = run(
+        args.examples,
+        args.output,
+        algorithm=args.algorithm,
+        max_trials=args.max_trials,
+        epochs=args.epochs,
+        workers=args.workers,
+        seed=args.seed,
+        space=args.space,
+        objective=args.objective,
+        reuse_architecture=args.reuse_architecture,
+        work_dir=args.work_dir,
+        flops_weight=args.flops_weight,
+        train_images=args.train_images,
+        eval_images=args.eval_images,
+        verbose="auto" if args.verbose else 0,
+    )
+    sys.stdout.write(summary_json(summary) + "\n")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``nasdet search`` with ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
+    return run_main(_main, argv)

@@ -1,0 +1,225 @@
+"""The KerasTuner HyperModel of the search: sample a detector config, build, train and score it.
+
+``build(hp)`` samples the search space (the NASNet-style cell, with the choices of block ``b``
+inside a conditional scope that is active only when the cell has more than ``b`` blocks; cells
+per stage; base width; BiFPN width and depth; head depth; input size; learning rate) into a
+complete :class:`~components.detector.config.DetectorConfig` and returns the compiled training
+model of the train step (targets and loss inside). ``fit(hp, model, ...)`` trains it with the
+tuner's callbacks (so KerasTuner saves the trial checkpoint), then scores the detector on the
+eval split and returns the metrics dict the oracle records: ``score`` (the objective, possibly
+latency-aware), ``AP``, ``AP50``, ``FLOPs``, ``params`` and ``seconds``. A NaN/inf loss or an
+out-of-memory error raises ``FailedTrialError``: the trial is recorded as failed and the
+search goes on.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import keras
+import keras_tuner
+from keras_tuner.errors import FailedTrialError
+
+from components.detector.config import DetectorConfig, get_preset
+from components.search.objective import coco_metrics, latency_reward
+from components.search.space import SearchSpace
+from components.search.tuners import SCORE
+
+SEARCHED_NAME = "searched"
+EAGER_MAX_STEPS = 4
+
+
+def sample_config(
+    hp: keras_tuner.HyperParameters, space: SearchSpace, num_classes: int, epochs: int
+) -> DetectorConfig:
+    """Sample (or read back) every searched dimension from ``hp``; return the detector config.
+
+    The config starts from ``space.base_preset`` with a cell backbone; ``num_classes`` and the
+    trial's ``epochs`` and ``space.batch_size`` complete it, so it is ready to train.
+    """
+    max_blocks = space.num_blocks.high
+    num_blocks = hp.Int("num_blocks", space.num_blocks.low, max_blocks)
+    blocks = []
+    for b in range(max_blocks):
+        active = list(range(b + 1, max_blocks + 1))
+        with hp.conditional_scope("num_blocks", active):
+            block = {
+                "inputs": [
+                    hp.Int(f"block{b}_input_a", 0, b + 1),
+                    hp.Int(f"block{b}_input_b", 0, b + 1),
+                ],
+                "ops": [
+                    hp.Choice(f"block{b}_op_a", list(space.operations)),
+                    hp.Choice(f"block{b}_op_b", list(space.operations)),
+                ],
+            }
+        if b < num_blocks:
+            blocks.append(block)
+    width = hp.Choice("base_width", list(space.base_width))
+    overrides = {
+        "name": SEARCHED_NAME,
+        "num_classes": num_classes,
+        "image_size": hp.Choice("image_size", list(space.image_size)),
+        "backbone.kind": "cells",
+        "backbone.cells.stem_width": width,
+        "backbone.cells.filters": width,
+        "backbone.cells.cells_per_stage": hp.Int(
+            "cells_per_stage", space.cells_per_stage.low, space.cells_per_stage.high
+        ),
+        "backbone.cells.normal_blocks": blocks,
+        "backbone.cells.reduction_blocks": [],
+        "bifpn.width": hp.Choice("bifpn_width", list(space.bifpn_width)),
+        "bifpn.depth": hp.Int("bifpn_depth", space.bifpn_depth.low, space.bifpn_depth.high),
+        "head.depth": hp.Int("head_depth", space.head_depth.low, space.head_depth.high),
+        "train.learning_rate": hp.Float(
+            "learning_rate", space.learning_rate.low, space.learning_rate.high, sampling="log"
+        ),
+        "train.batch_size": space.batch_size,
+        "train.epochs": epochs,
+    }
+    return get_preset(space.base_preset).with_overrides(overrides)
+
+
+def config_from_values(
+    values: dict, space: SearchSpace, num_classes: int, epochs: int
+) -> DetectorConfig:
+    """Return the config of a finished trial from its hyperparameter ``values``."""
+    hp = keras_tuner.HyperParameters()
+    hp.values.update(values)
+    return sample_config(hp, space, num_classes, epochs)
+
+
+def count_flops(detector: keras.Model) -> float:
+    """Return the multiply-adds of one forward pass of ``detector`` for one image."""
+    from components.detector.flops import count_macs
+
+    return float(count_macs(detector))
+
+
+def _bad_loss(history: keras.callbacks.History) -> float | None:
+    for name, values in history.history.items():
+        if "loss" in name:
+            for value in values:
+                if not math.isfinite(float(value)):
+                    return float(value)
+    return None
+
+
+class DetectorHyperModel(keras_tuner.HyperModel):
+    """Samples, trains and scores detectors on one Examples artifact.
+
+    ``train_count`` is the number of training images (for the schedule); ``train_images`` /
+    ``eval_images`` cap the images a trial uses (None: all). ``flops_weight`` is the exponent
+    of the latency-aware reward (0: the score is the COCO number itself).
+    """
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        examples_dir: str,
+        num_classes: int,
+        train_count: int,
+        epochs: int,
+        objective: str = "AP",
+        flops_weight: float = 0.0,
+        train_images: int | None = None,
+        eval_images: int | None = None,
+        seed: int = 0,
+        verbose: int | str = 0,
+    ) -> None:
+        super().__init__(name="nasdet_detector", tunable=True)
+        self.space = space
+        self.examples_dir = examples_dir
+        self.num_classes = num_classes
+        self.train_count = min(train_count, train_images) if train_images else train_count
+        self.epochs = epochs
+        self.objective = objective
+        self.flops_weight = flops_weight
+        self.train_images = train_images
+        self.eval_images = eval_images
+        self.seed = seed
+        self.verbose = verbose
+
+    @property
+    def batch_size(self) -> int:
+        """Images per training step (the space's batch size, at most the training images)."""
+        return max(1, min(self.space.batch_size, self.train_count))
+
+    def config(self, hp: keras_tuner.HyperParameters) -> DetectorConfig:
+        """Return the detector config that ``hp`` describes."""
+        return sample_config(hp, self.space, self.num_classes, self.epochs)
+
+    def declare_hyperparameters(self, hp: keras_tuner.HyperParameters) -> None:
+        """Register every searched hyperparameter (conditional ones included) in ``hp``."""
+        self.config(hp)
+
+    def build(self, hp: keras_tuner.HyperParameters) -> keras.Model:
+        """Sample a config from ``hp`` and return the compiled training model of the train step.
+
+        Trials of at most EAGER_MAX_STEPS training steps run eagerly: for them, tracing the
+        train step costs more than it saves.
+        """
+        from components.train.trainer import build_trainer
+
+        config = self.config(hp)
+        steps = max(self.train_count // self.batch_size, 1)
+        model = build_trainer(config, steps, self.epochs, self.batch_size)
+        if steps * self.epochs <= EAGER_MAX_STEPS:
+            model.run_eagerly = True
+        return model
+
+    def train_dataset(self, config: DetectorConfig):
+        """Return the training ``tf.data.Dataset`` of a trial (augmented, batched, capped)."""
+        from components.data import input_pipeline, schema
+
+        dataset = input_pipeline.make_dataset(
+            self.examples_dir,
+            schema.TRAIN_SPLIT,
+            config.image_size,
+            self.batch_size,
+            True,
+            seed=self.seed,
+        )
+        if self.train_images:
+            dataset = dataset.take(max(1, self.train_images // self.batch_size))
+        return dataset
+
+    def fit(self, hp: keras_tuner.HyperParameters, model: keras.Model, *args, **kwargs) -> dict:
+        """Train ``model`` with the tuner's ``callbacks`` and return the trial's metrics dict.
+
+        ``epochs`` / ``initial_epoch`` in ``kwargs`` come from the tuner (Hyperband). Raises
+        ``FailedTrialError`` for a non-finite loss or when memory runs out.
+        """
+        import tensorflow as tf
+
+        started = time.time()
+        config = self.config(hp)
+        callbacks = list(kwargs.pop("callbacks", None) or [])
+        callbacks.append(keras.callbacks.TerminateOnNaN())
+        epochs = int(kwargs.pop("epochs", self.epochs))
+        initial_epoch = int(kwargs.pop("initial_epoch", 0))
+        try:
+            history = model.fit(
+                self.train_dataset(config),
+                epochs=epochs,
+                initial_epoch=initial_epoch,
+                callbacks=callbacks,
+                verbose=self.verbose,
+            )
+            bad = _bad_loss(history)
+            if bad is not None:
+                raise FailedTrialError(f"the training loss became {bad} (diverged)")
+            metrics = coco_metrics(model.detector, config, self.examples_dir, self.eval_images)
+        except tf.errors.ResourceExhaustedError as err:
+            raise FailedTrialError(f"out of memory: {err.message.splitlines()[0]}") from err
+        flops = count_flops(model.detector)
+        value = metrics[self.objective]
+        return {
+            SCORE: latency_reward(value, flops, self.space.target_flops, self.flops_weight),
+            "AP": metrics["AP"],
+            "AP50": metrics["AP50"],
+            "FLOPs": flops,
+            "params": float(model.detector.count_params()),
+            "seconds": time.time() - started,
+        }

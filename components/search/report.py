@@ -1,0 +1,114 @@
+"""``report.md`` of a search: the trial table and a plot of AP against FLOPs (Pareto front marked)."""
+
+from __future__ import annotations
+
+import math
+import os
+
+from components.search.artifact import COMPLETED, TrialRow
+
+PLOT_FILE = "ap_vs_flops.png"
+REPORT_FILE = "report.md"
+
+
+def pareto_front(rows: list[TrialRow]) -> list[TrialRow]:
+    """Return the completed trials no other completed trial beats on both AP and FLOPs.
+
+    A trial is dominated when another has AP >= and FLOPs <= with one of them strictly better.
+    The front is returned by increasing FLOPs.
+    """
+    done = [r for r in rows if r.status == COMPLETED and not math.isnan(r.AP + r.FLOPs)]
+    front = []
+    for r in done:
+        dominated = any(
+            o.AP >= r.AP and o.FLOPs <= r.FLOPs and (o.AP > r.AP or o.FLOPs < r.FLOPs)
+            for o in done
+        )
+        if not dominated:
+            front.append(r)
+    return sorted(front, key=lambda r: (r.FLOPs, -r.AP))
+
+
+def plot_ap_vs_flops(rows: list[TrialRow], path: str, objective: str = "AP") -> bool:
+    """Draw AP against FLOPs of the completed trials (Pareto front joined) into PNG ``path``.
+
+    Returns False (and writes nothing) when no trial completed.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    done = [r for r in rows if r.status == COMPLETED and not math.isnan(r.AP + r.FLOPs)]
+    if not done:
+        return False
+    front = pareto_front(rows)
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    ax.scatter([r.FLOPs for r in done], [r.AP for r in done], color="tab:blue", label="trial")
+    ax.plot(
+        [r.FLOPs for r in front],
+        [r.AP for r in front],
+        color="tab:red",
+        marker="o",
+        label="Pareto front",
+    )
+    for r in done:
+        ax.annotate(r.trial_id, (r.FLOPs, r.AP), textcoords="offset points", xytext=(4, 4))
+    ax.set_xscale("log")
+    ax.set_xlabel("FLOPs (multiply-adds, log scale)")
+    ax.set_ylabel("COCO AP (eval split)")
+    ax.set_title(f"Architecture search: AP vs FLOPs (objective {objective})")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, format="png")
+    plt.close(fig)
+    return True
+
+
+def _fmt(value: float, spec: str) -> str:
+    return "-" if math.isnan(value) else format(value, spec)
+
+
+def write_report(
+    out_dir: str, rows: list[TrialRow], best: TrialRow | None, settings: dict
+) -> str:
+    """Write ``report.md`` (and the PNG plot) into ``out_dir``; return the report path.
+
+    ``settings`` (algorithm, trials, epochs, space, objective, ...) is listed at the top.
+    """
+    has_plot = plot_ap_vs_flops(rows, os.path.join(out_dir, PLOT_FILE), settings.get("objective", "AP"))
+    front_ids = {r.trial_id for r in pareto_front(rows)}
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    lines = ["# Architecture search", ""]
+    lines += [f"- {key}: {value}" for key, value in settings.items()]
+    lines.append("- trials: " + ", ".join(f"{n} {s.lower()}" for s, n in sorted(counts.items())))
+    if best is not None:
+        lines.append(
+            f"- best trial: {best.trial_id} (score {best.score:.4f}, AP {best.AP:.4f}, "
+            f"AP50 {best.AP50:.4f}, {best.FLOPs / 1e6:.1f} M FLOPs)"
+        )
+    lines += [
+        "",
+        "| trial | status | score | AP | AP50 | MFLOPs | params | seconds | Pareto |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r.trial_id} | {r.status} | {_fmt(r.score, '.4f')} | {_fmt(r.AP, '.4f')} | "
+            f"{_fmt(r.AP50, '.4f')} | {_fmt(r.FLOPs / 1e6, '.1f')} | {_fmt(r.params, '.0f')} | "
+            f"{_fmt(r.seconds, '.1f')} | {'yes' if r.trial_id in front_ids else ''} |"
+        )
+    failed = [r for r in rows if r.error]
+    if failed:
+        lines += ["", "## Failed trials", ""]
+        lines += [f"- {r.trial_id}: {r.error}" for r in failed]
+    if has_plot:
+        lines += ["", f"![AP vs FLOPs]({PLOT_FILE})", ""]
+        lines.append("FLOPs are multiply-adds at the trial's input size; red: the Pareto front.")
+    path = os.path.join(out_dir, REPORT_FILE)
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return path

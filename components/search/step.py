@@ -1,0 +1,188 @@
+"""The search step: run (or resume) an architecture search and write the Architecture artifact.
+
+The KerasTuner project lives in a persistent working directory (``<output>.work`` unless
+``work_dir`` is given) so that the same command run again continues the search; the output
+directory is written atomically at the end. With ``reuse_architecture`` the search is skipped
+and the given architecture (a file or a preset name) is passed on.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+
+from components.atomic_output import atomic_output_dir
+from components.errors import UserError
+from components.search import artifact, report
+from components.search.space import get_space
+from components.search.tuners import SearchSpec
+
+SPEC_FILE = "search_spec.json"
+WORKER_BACKENDS = ("auto", "local", "kubernetes")
+
+
+def _check_resume(spec: SearchSpec, work_dir: str) -> None:
+    """Refuse a working directory that holds a search with other settings; record ours."""
+    os.makedirs(work_dir, exist_ok=True)
+    path = os.path.join(work_dir, SPEC_FILE)
+    if os.path.exists(path):
+        with open(path) as f:
+            previous = SearchSpec.from_json(f.read())
+        if previous.resume_key() != spec.resume_key():
+            changed = sorted(
+                k for k, v in spec.resume_key().items() if previous.resume_key()[k] != v
+            )
+            raise UserError(
+                f"the working directory {work_dir} holds a search with other settings "
+                f"({', '.join(changed)} differ); remove it or choose another output"
+            )
+    with open(path, "w") as f:
+        f.write(spec.to_json())
+
+
+def _reuse(reuse_architecture: str, examples_dir: str | None, output_dir: str) -> dict:
+    from components.detector.config import load_architecture
+
+    config = load_architecture(reuse_architecture)
+    if examples_dir and os.path.isdir(examples_dir):
+        from components.train.trainer import read_labels
+
+        config = config.replace(num_classes=len(read_labels(examples_dir)["classes"]))
+    with atomic_output_dir(output_dir) as tmp:
+        artifact.write_architecture(tmp, config.to_json(), {})
+        artifact.write_trials_csv([], os.path.join(tmp, artifact.TRIALS_FILE))
+        with open(os.path.join(tmp, report.REPORT_FILE), "w") as f:
+            f.write(
+                "# Architecture search\n\nSkipped: the architecture "
+                f"`{reuse_architecture}` was reused as given ({config.name}).\n"
+            )
+    return {
+        "output_dir": os.path.abspath(output_dir),
+        "reused": reuse_architecture,
+        "architecture": os.path.join(os.path.abspath(output_dir), artifact.ARCHITECTURE_FILE),
+        "trials": 0,
+    }
+
+
+def _run_workers(spec: SearchSpec, workers: int, backend: str) -> dict:
+    from components.search import distributed, k8s_job
+
+    if backend not in WORKER_BACKENDS:
+        raise UserError(f"unknown worker backend {backend!r} (choose from {WORKER_BACKENDS})")
+    if backend == "kubernetes" or (backend == "auto" and k8s_job.in_cluster()):
+        return distributed.run_kubernetes(spec, workers)
+    return distributed.run_local(spec, workers)
+
+
+def run(
+    examples_dir: str,
+    output_dir: str,
+    algorithm: str = "random",
+    max_trials: int = 3,
+    epochs: int = 1,
+    workers: int = 0,
+    seed: int = 0,
+    space: str = "small",
+    objective: str = "AP",
+    reuse_architecture: str | None = None,
+    *,
+    work_dir: str | None = None,
+    flops_weight: float = 0.0,
+    train_images: int | None = None,
+    eval_images: int | None = None,
+    worker_backend: str = "auto",
+    verbose: int | str = 0,
+) -> dict:
+    """Search a detector architecture on ``examples_dir``; write the Architecture artifact.
+
+    ``algorithm`` random | bayesian | hyperband; ``max_trials`` trials of ``epochs`` epochs
+    (Hyperband: at most ``epochs``); ``workers`` > 0 runs KerasTuner's distributed mode (local
+    subprocesses, or worker pods inside a cluster); ``space`` small | large; ``objective``
+    AP | AP50 on the eval split, times ``(FLOPs / target) ** flops_weight`` when
+    ``flops_weight`` is not 0 (MnasNet uses -0.07). ``reuse_architecture`` (a file or preset)
+    skips the search. ``work_dir`` (default ``<output_dir>.work``) keeps the tuner project:
+    the same call again resumes. Returns a summary dict (best trial, its numbers, counts,
+    paths). Raises UserError on bad input or when no trial completed.
+    """
+    if reuse_architecture:
+        return _reuse(reuse_architecture, examples_dir, output_dir)
+    started = time.time()
+    if not os.path.isdir(examples_dir):
+        raise UserError(f"--examples {examples_dir}: not a directory")
+    if workers < 0:
+        raise UserError(f"--workers must be >= 0, got {workers}")
+    search_space = get_space(space)
+    work_dir = os.path.abspath(work_dir or f"{os.path.abspath(output_dir).rstrip('/')}.work")
+    spec = SearchSpec(
+        examples_dir=os.path.abspath(examples_dir),
+        directory=work_dir,
+        algorithm=algorithm,
+        max_trials=max_trials,
+        epochs=epochs,
+        seed=seed,
+        space=space,
+        objective=objective,
+        flops_weight=flops_weight,
+        train_images=train_images,
+        eval_images=eval_images,
+    )
+    _check_resume(spec, work_dir)
+    from components.search.search_loop import make_hypermodel, search_in_process
+
+    distributed_result = None
+    if workers > 0:
+        make_hypermodel(spec)  # bad input fails here, before any process starts
+        distributed_result = _run_workers(spec, workers, worker_backend)
+    else:
+        search_in_process(spec, verbose)
+
+    rows = artifact.read_trials(spec.project_dir)
+    best = artifact.best_trial(rows)
+    if best is None:
+        errors = "; ".join(sorted({r.error for r in rows if r.error})) or "no trial ran"
+        raise UserError(f"no search trial completed ({len(rows)} trials): {errors}")
+    from components.search.hypermodel import config_from_values
+
+    num_classes = make_hypermodel(spec).num_classes
+    config = config_from_values(best.values, search_space, num_classes, epochs)
+    settings = {
+        "algorithm": algorithm,
+        "max trials": max_trials,
+        "epochs per trial": epochs,
+        "workers": workers,
+        "seed": seed,
+        "search space": space,
+        "objective": objective if not flops_weight else f"{objective} * (FLOPs/target)^{flops_weight}",
+    }
+    with atomic_output_dir(output_dir) as tmp:
+        artifact.write_architecture(tmp, config.to_json(), best.values)
+        artifact.write_trials_csv(rows, os.path.join(tmp, artifact.TRIALS_FILE))
+        report.write_report(tmp, rows, best, settings)
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    out = os.path.abspath(output_dir)
+    summary = {
+        "output_dir": out,
+        "architecture": os.path.join(out, artifact.ARCHITECTURE_FILE),
+        "work_dir": work_dir,
+        "best_trial": best.trial_id,
+        "score": best.score,
+        "AP": best.AP,
+        "AP50": best.AP50,
+        "FLOPs": best.FLOPs,
+        "params": best.params,
+        "trials": len(rows),
+        "status_counts": counts,
+        "seconds": round(time.time() - started, 1),
+    }
+    if distributed_result is not None:
+        summary["distributed"] = distributed_result
+    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in summary.items()}
+
+
+def summary_json(summary: dict) -> str:
+    """Return ``summary`` as one line of JSON (what the command line prints)."""
+    return json.dumps(summary, sort_keys=True, default=str)

@@ -1,0 +1,176 @@
+"""KerasTuner tuners for the search: random, Bayesian optimisation and Hyperband.
+
+A search is described by a :class:`SearchSpec` (plain JSON, so worker processes and pods get
+the very same description). :func:`make_tuner` builds the tuner on the spec's project directory
+with ``overwrite=False``: running the same spec again reloads the oracle and continues where it
+stopped (finished trials are kept; a trial interrupted while running is run again from scratch).
+Every trial start and end is appended to ``events.jsonl`` in the project directory.
+
+A trial that raises is recorded by the oracle as FAILED (no retries) and the search goes on:
+the consecutive-failure limit is set above ``max_trials``, so only ``max_trials`` bounds a search.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+
+import keras_tuner
+
+from components.errors import UserError
+
+ALGORITHMS = ("random", "bayesian", "hyperband")
+OBJECTIVES = ("AP", "AP50")
+SCORE = "score"  # the oracle's objective: the (optionally latency-aware) reward, maximised
+PROJECT_NAME = "search"
+EVENTS_FILE = "events.jsonl"
+HYPERBAND_FACTOR = 3
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchSpec:
+    """Everything a tuner process needs to take part in a search (JSON round trip).
+
+    ``directory`` holds the KerasTuner project ``search/``. ``epochs`` is the number of epochs
+    per trial (for Hyperband: the most epochs any trial gets). ``flops_weight`` is the exponent
+    of the latency-aware reward ``AP * (FLOPs / target) ** w``; 0 rewards AP alone.
+    ``train_images``/``eval_images`` cap the images a trial reads (None: all).
+    """
+
+    examples_dir: str
+    directory: str
+    algorithm: str = "random"
+    max_trials: int = 3
+    epochs: int = 1
+    seed: int = 0
+    space: str = "small"
+    objective: str = "AP"
+    flops_weight: float = 0.0
+    train_images: int | None = None
+    eval_images: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.algorithm not in ALGORITHMS:
+            raise UserError(
+                f"unknown search algorithm {self.algorithm!r} (choose from: {', '.join(ALGORITHMS)})"
+            )
+        if self.objective not in OBJECTIVES:
+            raise UserError(
+                f"unknown objective {self.objective!r} (choose from: {', '.join(OBJECTIVES)})"
+            )
+        if self.max_trials < 1:
+            raise UserError(f"--max-trials must be at least 1, got {self.max_trials}")
+        if self.epochs < 1:
+            raise UserError(f"--epochs must be at least 1, got {self.epochs}")
+
+    def to_json(self) -> str:
+        """Return the spec as a JSON string."""
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> SearchSpec:
+        """Parse a spec written by :meth:`to_json`."""
+        return cls(**json.loads(text))
+
+    @property
+    def project_dir(self) -> str:
+        """The KerasTuner project directory (``<directory>/search``)."""
+        return os.path.join(self.directory, PROJECT_NAME)
+
+    def resume_key(self) -> dict:
+        """The fields that must match for a later run to continue this search."""
+        keep = ("algorithm", "seed", "space", "objective", "flops_weight", "epochs")
+        return {k: v for k, v in dataclasses.asdict(self).items() if k in keep}
+
+
+class _TrialEvents:
+    """Tuner mixin: trial events in ``events.jsonl``, and a cheap declaration of the space.
+
+    KerasTuner finds conditional hyperparameters by building models until every conditional
+    scope was active once; the detector hypermodel declares all of them in one cheap pass
+    (``declare_hyperparameters`` samples a config, builds nothing), so that is used instead.
+    """
+
+    def _populate_initial_space(self):
+        hp = self.oracle.get_space()
+        self.hypermodel.declare_hyperparameters(hp)
+        self.oracle.update_space(hp)
+
+    def _event(self, trial, kind: str) -> None:
+        record = {
+            "event": kind,
+            "trial_id": trial.trial_id,
+            "tuner_id": self.tuner_id,
+            "pid": os.getpid(),
+            "status": str(trial.status),
+            "time": time.time(),
+        }
+        with open(os.path.join(self.project_dir, EVENTS_FILE), "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def on_trial_begin(self, trial):
+        super().on_trial_begin(trial)
+        self._event(trial, "begin")
+
+    def on_trial_end(self, trial):
+        super().on_trial_end(trial)
+        self._event(trial, "end")
+
+
+class RandomTuner(_TrialEvents, keras_tuner.RandomSearch):
+    """Random search with trial events."""
+
+
+class BayesianTuner(_TrialEvents, keras_tuner.BayesianOptimization):
+    """Gaussian-process Bayesian optimisation with trial events."""
+
+
+class HyperbandTuner(_TrialEvents, keras_tuner.Hyperband):
+    """Hyperband (successive halving over epochs) with trial events."""
+
+
+def make_tuner(spec: SearchSpec, hypermodel: keras_tuner.HyperModel) -> keras_tuner.Tuner:
+    """Return the tuner of ``spec.algorithm`` for ``hypermodel`` on ``spec.project_dir``.
+
+    An existing project is reloaded (resume). Hyperband gets ``max_epochs = spec.epochs`` and
+    is stopped after ``spec.max_trials`` trials like the other algorithms.
+    """
+    os.makedirs(spec.directory, exist_ok=True)
+    common = dict(
+        objective=keras_tuner.Objective(SCORE, direction="max"),
+        seed=spec.seed,
+        max_retries_per_trial=0,
+        max_consecutive_failed_trials=spec.max_trials + 1,
+        directory=spec.directory,
+        project_name=PROJECT_NAME,
+        overwrite=False,
+    )
+    if spec.algorithm == "random":
+        return RandomTuner(hypermodel, max_trials=spec.max_trials, **common)
+    if spec.algorithm == "bayesian":
+        return BayesianTuner(
+            hypermodel,
+            max_trials=spec.max_trials,
+            num_initial_points=max(2, spec.max_trials // 3),
+            **common,
+        )
+    tuner = HyperbandTuner(
+        hypermodel,
+        max_epochs=spec.epochs,
+        factor=HYPERBAND_FACTOR,
+        hyperband_iterations=None,
+        **common,
+    )
+    tuner.oracle.max_trials = spec.max_trials
+    return tuner
+
+
+def read_events(project_dir: str) -> list[dict]:
+    """Return the trial events of a project (empty when none were written)."""
+    path = os.path.join(project_dir, EVENTS_FILE)
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]

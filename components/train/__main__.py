@@ -1,0 +1,7 @@
+"""``python -m components.train``."""
+
+import sys
+
+from components.train.cli import main
+
+sys.exit(main())

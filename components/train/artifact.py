@@ -1,0 +1,70 @@
+"""Write the Model artifact: saved_model/, model.weights.h5, detector_config.json, labels.json,
+history.csv and logs/ (TensorBoard), all at once through an atomic output directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import keras
+
+from components.atomic_output import atomic_output_dir
+from components.detector import export
+from components.train import callbacks
+
+CONFIG_FILE = "detector_config.json"
+LABELS_FILE = "labels.json"
+WEIGHTS_FILE = "model.weights.h5"
+SAVED_MODEL_DIR = export.SAVED_MODEL_DIR
+
+
+def write_model_artifact(
+    output_dir: str,
+    model: keras.Model,
+    config,
+    labels: dict,
+    work_dir: str,
+    tflite: bool = False,
+) -> dict:
+    """Write the Model artifact of ``model`` (the float32 detector with its final weights).
+
+    ``config`` is the DetectorConfig the model was built from, ``labels`` the ``labels.json`` dict
+    of the Examples, ``work_dir`` the training working directory (``history.csv`` and ``logs/``
+    are copied from it). The directory appears at ``output_dir`` complete or not at all.
+    Returns the paths written: ``{"saved_model", "weights", "config", "labels", "history",
+    "logs"}`` (plus ``"tflite"`` when requested).
+    """
+    with atomic_output_dir(output_dir) as tmp:
+        export.export_saved_model(model, config, labels, tmp, tflite=tflite)
+        model.save_weights(os.path.join(tmp, WEIGHTS_FILE))
+        with open(os.path.join(tmp, CONFIG_FILE), "w", encoding="utf-8") as f:
+            f.write(config.to_json())
+        history = os.path.join(work_dir, callbacks.HISTORY_FILE)
+        if os.path.exists(history):
+            shutil.copy(history, os.path.join(tmp, callbacks.HISTORY_FILE))
+        else:
+            callbacks.write_history_csv([], os.path.join(tmp, callbacks.HISTORY_FILE))
+        logs = os.path.join(work_dir, callbacks.LOGS_DIR)
+        if os.path.isdir(logs):
+            shutil.copytree(logs, os.path.join(tmp, callbacks.LOGS_DIR))
+        else:
+            os.makedirs(os.path.join(tmp, callbacks.LOGS_DIR))
+    paths = {
+        "saved_model": os.path.join(output_dir, SAVED_MODEL_DIR),
+        "weights": os.path.join(output_dir, WEIGHTS_FILE),
+        "config": os.path.join(output_dir, CONFIG_FILE),
+        "labels": os.path.join(output_dir, LABELS_FILE),
+        "history": os.path.join(output_dir, callbacks.HISTORY_FILE),
+        "logs": os.path.join(output_dir, callbacks.LOGS_DIR),
+    }
+    if tflite:
+        paths["tflite"] = os.path.join(output_dir, export.TFLITE_FILE)
+    return paths
+
+
+def read_labels(path: str) -> dict:
+    """Return the parsed ``labels.json`` at ``path`` (a dict with a ``classes`` list)."""
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)

@@ -1,0 +1,150 @@
+"""Callbacks of the train step: per-epoch checkpoint + resume state, history, early stopping, EMA.
+
+The working directory (it survives a crash) holds::
+
+    ckpt/ckpt-N.{index,data-*}   model, EMA shadows and optimizer state after epoch N
+    state.json                  epochs done, history rows, early-stopping state, run fingerprint
+    history.csv                 one row per finished epoch (rewritten from state.json)
+    best.weights.h5             the exported weights (EMA when enabled) of the best epoch
+    logs/                       TensorBoard event files
+
+``state.json`` is written (atomically) only after its checkpoint, so a crash at any point resumes
+from a consistent epoch.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, field
+
+import keras
+import tensorflow as tf
+
+STATE_FILE = "state.json"
+HISTORY_FILE = "history.csv"
+BEST_WEIGHTS_FILE = "best.weights.h5"
+CKPT_DIR = "ckpt"
+LOGS_DIR = "logs"
+
+
+@dataclass
+class TrainState:
+    """What a resumed run needs besides the checkpoint: progress, history and early stopping."""
+
+    fingerprint: dict
+    epochs_done: int = 0
+    checkpoint: str | None = None
+    history: list[dict] = field(default_factory=list)
+    monitor: str = "val_loss"
+    best: float | None = None
+    best_epoch: int | None = None
+    wait: int = 0
+    stopped_early: bool = False
+
+    @classmethod
+    def load(cls, work_dir: str) -> TrainState | None:
+        """Return the state saved in ``work_dir``, or None when there is none."""
+        path = os.path.join(work_dir, STATE_FILE)
+        if not os.path.exists(path):
+            return None
+        with open(path, encoding="utf-8") as f:
+            return cls(**json.load(f))
+
+    def save(self, work_dir: str) -> None:
+        """Write ``state.json`` and ``history.csv`` in ``work_dir`` atomically (tmp + rename)."""
+        _atomic_write(os.path.join(work_dir, STATE_FILE), json.dumps(asdict(self), indent=2))
+        write_history_csv(self.history, os.path.join(work_dir, HISTORY_FILE))
+
+
+def _atomic_write(path: str, text: str) -> None:
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def write_history_csv(rows: list[dict], path: str) -> None:
+    """Write ``rows`` (one dict per epoch, key ``epoch`` first) as CSV to ``path``."""
+    keys: list[str] = ["epoch"]
+    for row in rows:
+        keys.extend(k for k in row if k not in keys)
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, path)
+
+
+class EmaEvaluation(keras.callbacks.Callback):
+    """Evaluate with the EMA weights: swap them in for validation and back for training."""
+
+    def __init__(self, average) -> None:
+        super().__init__()
+        self.average = average
+
+    def on_test_begin(self, logs=None) -> None:  # noqa: D102 - Keras hook
+        self.average.swap()
+
+    def on_test_end(self, logs=None) -> None:  # noqa: D102 - Keras hook
+        self.average.swap()
+
+
+class EpochCheckpoint(keras.callbacks.Callback):
+    """After each epoch: checkpoint, record history, keep the best weights, stop early.
+
+    ``checkpoint`` is a ``tf.train.Checkpoint`` of the trainer and its optimizer,
+    ``export_weights`` a function ``(path) -> None`` that saves the weights to export (the EMA
+    weights when enabled) as ``.weights.h5``. Early stopping watches ``state.monitor`` with
+    ``patience`` epochs (0 disables it); improvements smaller than ``min_delta`` do not count.
+    """
+
+    def __init__(
+        self,
+        work_dir: str,
+        state: TrainState,
+        checkpoint: tf.train.Checkpoint,
+        export_weights,
+        patience: int,
+        min_delta: float = 0.0,
+        max_to_keep: int = 2,
+    ) -> None:
+        super().__init__()
+        self.work_dir = work_dir
+        self.state = state
+        self.export_weights = export_weights
+        self.patience = int(patience)
+        self.min_delta = float(min_delta)
+        self.manager = tf.train.CheckpointManager(
+            checkpoint, os.path.join(work_dir, CKPT_DIR), max_to_keep=max_to_keep
+        )
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:  # noqa: D102 - Keras hook
+        logs = dict(logs or {})
+        row = {"epoch": epoch + 1}
+        row.update({k: _number(v) for k, v in logs.items()})
+        state = self.state
+        value = row.get(state.monitor)
+        if value is not None and math.isfinite(value):
+            if state.best is None or value < state.best - self.min_delta:
+                state.best, state.best_epoch, state.wait = value, epoch + 1, 0
+                self.export_weights(os.path.join(self.work_dir, BEST_WEIGHTS_FILE))
+            else:
+                state.wait += 1
+        if self.patience > 0 and state.wait >= self.patience:
+            state.stopped_early = True
+            self.model.stop_training = True
+        state.checkpoint = self.manager.save(checkpoint_number=epoch + 1)
+        state.epochs_done = epoch + 1
+        state.history = [r for r in state.history if r["epoch"] <= epoch] + [row]
+        state.save(self.work_dir)
+
+
+def _number(value) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")

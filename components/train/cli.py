@@ -1,0 +1,73 @@
+"""``nasdet train`` / ``python -m components.train``: train a detector, write the Model artifact."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+
+from components.cli_args import StepArgumentParser, run_main
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        import argparse
+
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def build_parser() -> StepArgumentParser:
+    """Return the argument parser of ``nasdet train``."""
+    parser = StepArgumentParser(
+        prog="nasdet train",
+        description="Train a detector on an Examples artifact and write the Model artifact "
+        "(saved_model/, detector_config.json, labels.json, history.csv, logs/).",
+    )
+    parser.add_argument("--examples", required=True, help="Examples directory (nasdet ingest output)")
+    parser.add_argument(
+        "--architecture", required=True, help="architecture.json file or preset (tiny, d0 .. d7)"
+    )
+    parser.add_argument("--output", required=True, help="Model artifact directory to write")
+    parser.add_argument("--epochs", type=_positive_int, help="epochs (default: the config's)")
+    parser.add_argument(
+        "--batch-size", type=_positive_int, help="images per step (default: the config's)"
+    )
+    parser.add_argument(
+        "--warm-start", metavar="DIR", help="start from the weights of this Model artifact"
+    )
+    parser.add_argument(
+        "--checkpoint-dir",
+        metavar="DIR",
+        help="working directory for checkpoints (default: <output>.work); a crashed run "
+        "started again with the same arguments resumes from its last epoch",
+    )
+    parser.add_argument("--tflite", action="store_true", help="also write a float32 model.tflite")
+    return parser
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    args = build_parser().parse_args(argv)
+    from components.train.trainer import run
+
+    summary = run(
+        args.examples,
+        args.architecture,
+        args.output,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        warm_start=args.warm_start,
+        work_dir=args.checkpoint_dir,
+        tflite=args.tflite,
+    )
+    sys.stdout.write(json.dumps(summary, indent=2) + "\n")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``nasdet train`` with ``argv``; return the exit status (2 with ``error: ...``)."""
+    return run_main(_main, argv)

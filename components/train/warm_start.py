@@ -1,0 +1,71 @@
+"""Warm start: load the weights of a previously exported Model artifact of the same architecture.
+
+Scheduled retraining starts from the production model: the Model artifact stores the Keras
+weights next to its SavedModel (``model.weights.h5``) and its ``detector_config.json``; both are
+read here. A different architecture (backbone, BiFPN, heads, anchors per location, classes)
+is a ``UserError``.
+"""
+
+from __future__ import annotations
+
+import os
+
+import keras
+
+from components.detector.config import DetectorConfig
+from components.errors import UserError
+from components.train import artifact
+
+
+def architecture_signature(config: DetectorConfig) -> dict:
+    """Return the parts of ``config`` that decide the weights' shapes (for comparison)."""
+    data = config.to_dict()
+    backbone = dict(data["backbone"])
+    backbone.pop("weights", None)
+    if backbone.get("kind") == "cells":
+        backbone.pop("variant", None)
+    else:
+        backbone.pop("cells", None)
+    return {
+        "num_classes": data["num_classes"],
+        "backbone": backbone,
+        "bifpn": data["bifpn"],
+        "head": data["head"],
+        "anchors_per_location": config.anchors.per_location,
+    }
+
+
+def _differences(ours: dict, theirs: dict, prefix: str = "") -> list[str]:
+    keys = sorted(set(ours) | set(theirs))
+    out: list[str] = []
+    for key in keys:
+        a, b = ours.get(key), theirs.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out.extend(_differences(a, b, f"{prefix}{key}."))
+        elif a != b:
+            out.append(f"{prefix}{key}: {b!r} in the model, {a!r} here")
+    return out
+
+
+def load_warm_start(model: keras.Model, config: DetectorConfig, model_dir: str) -> str:
+    """Load the weights of the Model artifact ``model_dir`` into ``model`` (built from ``config``).
+
+    Raises UserError when ``model_dir`` is not a Model artifact with Keras weights, or when its
+    architecture differs from ``config``. Returns the weights file that was loaded.
+    """
+    weights = os.path.join(model_dir, artifact.WEIGHTS_FILE)
+    config_file = os.path.join(model_dir, artifact.CONFIG_FILE)
+    for path in (weights, config_file):
+        if not os.path.isfile(path):
+            raise UserError(f"--warm-start {model_dir}: no {os.path.basename(path)} (not a Model artifact)")
+    theirs = DetectorConfig.load(config_file)
+    diff = _differences(architecture_signature(config), architecture_signature(theirs))
+    if diff:
+        raise UserError(
+            f"--warm-start {model_dir}: a different architecture ({'; '.join(diff[:3])})"
+        )
+    try:
+        model.load_weights(weights)
+    except (ValueError, KeyError, OSError) as err:
+        raise UserError(f"--warm-start {model_dir}: cannot load {weights}: {err}") from err
+    return weights

@@ -1,0 +1,262 @@
+"""The KFP lightweight components: one thin wrapper per step that calls the step's ``run()``.
+
+The bodies are shipped to the container as source (KFP lightweight components), so each one
+imports what it needs inside the function and never refers to module globals. They import the
+step only when they run: compiling the pipeline imports neither the steps nor TensorFlow.
+``make_components(image)`` turns them into components whose base image is the nasdet image and
+whose command installs nothing (``install_kfp_package=False``).
+
+Each component publishes the KFP UI's view of its step: the key numbers as ``Metrics`` and its
+report as ``Markdown`` (evaluation also as ``HTML``). ``evaluate_model`` returns a plain ``bool``
+(blessed) so that ``dsl.If(task.outputs["Output"] == True)`` works on clusters and in kfp.local.
+
+This module does not use ``from __future__ import annotations``: KFP reads the component
+interfaces from the real annotation objects.
+"""
+
+import dataclasses
+
+from kfp import dsl
+from kfp.dsl import HTML, Artifact, Dataset, Input, Markdown, Metrics, Model, Output
+
+
+def ingest_examples(
+    data_path: str,
+    data_format: str,
+    images_dir: str,
+    classes_file: str,
+    eval_fraction: float,
+    beam_args: str,
+    examples: Output[Dataset],
+    statistics: Output[Metrics],
+    report: Output[Markdown],
+):
+    """Ingest labelled images (COCO, VOC, YOLO) into train/eval tf.Example shards.
+
+    Args:
+        data_path: Annotations (COCO JSON or a VOC / YOLO folder); empty: the bundled sample.
+        data_format: coco, voc or yolo.
+        images_dir: Folder of the images; empty: next to the annotations.
+        classes_file: YOLO class names file; empty: none.
+        eval_fraction: Fraction of images held out for evaluation.
+        beam_args: Apache Beam options, space separated.
+    """
+    import os
+    import shlex
+
+    from components.ingest import run
+    from pipelines import step_io
+
+    if not data_path:
+        data_path, sample_images = step_io.bundled_sample()
+        images_dir = images_dir or sample_images
+    summary = run(
+        input_path=data_path,
+        fmt=data_format,
+        output_dir=examples.path,
+        images_dir=images_dir or None,
+        classes_file=classes_file or None,
+        eval_fraction=eval_fraction,
+        beam_args=shlex.split(beam_args),
+    )
+    step_io.log_metrics(statistics, summary)
+    examples.metadata["data_path"] = data_path
+    examples.metadata["data_format"] = data_format
+    step_io.publish_report(
+        report.path,
+        [os.path.join(examples.path, "report.md")],
+        step_io.summary_markdown("Ingestion", summary),
+    )
+
+
+def search_architecture(
+    examples: Input[Dataset],
+    reuse_architecture: str,
+    algorithm: str,
+    max_trials: int,
+    epochs: int,
+    workers: int,
+    space: str,
+    seed: int,
+    architecture: Output[Artifact],
+    metrics: Output[Metrics],
+    report: Output[Markdown],
+):
+    """Search a detector architecture with KerasTuner, or take the given one.
+
+    Args:
+        reuse_architecture: A preset name or architecture file to use instead of searching.
+        algorithm: random, bayesian or hyperband.
+        max_trials: Number of trials.
+        epochs: Epochs per trial.
+        workers: Parallel workers (0: in process).
+        space: Search space name.
+        seed: Random seed.
+    """
+    import os
+
+    from components.search import run
+    from pipelines import step_io
+
+    summary = run(
+        examples_dir=examples.path,
+        output_dir=architecture.path,
+        algorithm=algorithm,
+        max_trials=max_trials,
+        epochs=epochs,
+        workers=workers,
+        seed=seed,
+        space=space,
+        reuse_architecture=reuse_architecture or None,
+    )
+    step_io.log_metrics(metrics, summary)
+    table = step_io.csv_to_markdown(os.path.join(architecture.path, "trials.csv"))
+    fallback = step_io.summary_markdown("Architecture search", summary)
+    if table:
+        fallback += "\n## Trials\n\n" + table
+    step_io.publish_report(report.path, [os.path.join(architecture.path, "report.md")], fallback)
+
+
+def train_model(
+    examples: Input[Dataset],
+    architecture: Input[Artifact],
+    epochs: int,
+    batch_size: int,
+    warm_start: str,
+    model: Output[Model],
+    metrics: Output[Metrics],
+):
+    """Train the architecture on the examples and export the SavedModel.
+
+    Args:
+        epochs: Training epochs (0: the architecture's default).
+        batch_size: Batch size (0: the architecture's default).
+        warm_start: Model directory to initialise from; empty: from scratch.
+    """
+    import os
+
+    from components.train import run
+    from pipelines import step_io
+
+    summary = run(
+        examples_dir=examples.path,
+        architecture=os.path.join(architecture.path, "architecture.json"),
+        output_dir=model.path,
+        epochs=epochs or None,
+        batch_size=batch_size or None,
+        warm_start=warm_start or None,
+    )
+    step_io.log_metrics(metrics, summary)
+    model.metadata["framework"] = "tensorflow"
+
+
+def evaluate_model(
+    model: Input[Model],
+    examples: Input[Dataset],
+    baseline_model: str,
+    serving_root: str,
+    model_name: str,
+    min_ap: float,
+    tolerance: float,
+    evaluation: Output[Artifact],
+    metrics: Output[Metrics],
+    report: Output[Markdown],
+    report_html: Output[HTML],
+) -> bool:
+    """Evaluate the exported model with the COCO metrics and decide whether it is blessed.
+
+    Args:
+        baseline_model: Model to compare against; empty: the newest pushed version.
+        serving_root: Where pushed versions live.
+        model_name: Model name under serving_root.
+        min_ap: Minimum AP to bless.
+        tolerance: Allowed AP drop against the baseline.
+
+    Returns:
+        True when the model is blessed (then the push step runs).
+    """
+    import os
+
+    from components.evaluate import run
+    from pipelines import step_io
+
+    summary = run(
+        model_dir=model.path,
+        examples_dir=examples.path,
+        output_dir=evaluation.path,
+        baseline_dir=baseline_model or None,
+        serving_root=serving_root or None,
+        model_name=model_name or None,
+        min_ap=min_ap,
+        tolerance=tolerance,
+    )
+    blessed = bool(summary["blessed"])
+    step_io.log_metrics(metrics, summary.get("metrics") or {})
+    metrics.log_metric("blessed", 1.0 if blessed else 0.0)
+    evaluation.metadata["blessed"] = blessed
+    fallback = step_io.summary_markdown("Evaluation", summary)
+    step_io.publish_report(report.path, [os.path.join(evaluation.path, "report.md")], fallback)
+    step_io.publish_report(
+        report_html.path,
+        [os.path.join(evaluation.path, "report.html")],
+        "<html><body><pre>" + fallback + "</pre></body></html>",
+    )
+    return blessed
+
+
+def push_model(
+    model: Input[Model],
+    evaluation: Input[Artifact],
+    serving_root: str,
+    model_name: str,
+    keep_versions: int,
+    pushed_model: Output[Artifact],
+):
+    """Push the blessed model to serving_root/model_name/<next version>/.
+
+    Args:
+        serving_root: The serving location.
+        model_name: Model name under serving_root.
+        keep_versions: Versions to keep (0: all).
+    """
+    import os
+
+    from components.push import run
+    from pipelines import step_io
+
+    summary = run(
+        model_dir=model.path,
+        blessing_file=os.path.join(evaluation.path, "blessing.json"),
+        serving_root=serving_root,
+        model_name=model_name,
+        keep=keep_versions or None,
+    )
+    pushed_model.metadata["version"] = summary["version"]
+    pushed_model.metadata["path"] = str(summary["path"])
+    step_io.write_json(pushed_model.path, summary)
+
+
+@dataclasses.dataclass(frozen=True)
+class Components:
+    """The step components built for one image."""
+
+    ingest: object
+    search: object
+    train: object
+    evaluate: object
+    push: object
+
+
+def make_components(image: str) -> Components:
+    """Build the five components with base image ``image`` and no package installation."""
+
+    def make(func):
+        return dsl.component(func, base_image=image, install_kfp_package=False)
+
+    return Components(
+        ingest=make(ingest_examples),
+        search=make(search_architecture),
+        train=make(train_model),
+        evaluate=make(evaluate_model),
+        push=make(push_model),
+    )

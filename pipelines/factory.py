@@ -1,0 +1,123 @@
+"""The one pipeline factory: the DAG used by the local runner and by the compiler alike.
+
+ingest -> search (or take the given architecture) -> train -> evaluate -> push, where push runs
+only when evaluate returns True (``dsl.If`` on the component's plain ``bool`` output). The
+pipeline's parameters, defaults and descriptions come from ``pipelines.parameters``; the image,
+resources and placement of each task from the cluster profile.
+
+This module does not use ``from __future__ import annotations``: KFP reads the pipeline
+parameters from the real annotation objects.
+"""
+
+from kfp import dsl
+
+from pipelines import parameters
+from pipelines.components import make_components
+from pipelines.profile import Profile, apply_to_task
+
+PIPELINE_NAME = "nasdet"
+PIPELINE_DESCRIPTION = (
+    "Keeps an object detector in production: ingest labelled images, search a detector "
+    "architecture (NAS with KerasTuner), train it, evaluate it with the COCO metrics, and push "
+    "it to the serving location only when it is good enough."
+)
+
+# Display names of the tasks in the KFP UI and in kfp.local's logs, by profile step name.
+TASK_NAMES = {
+    "ingest": "ingest-examples",
+    "search": "search-architecture",
+    "train": "train-model",
+    "evaluate": "evaluate-model",
+    "push": "push-model",
+}
+
+D = parameters.DEFAULTS
+
+
+def make_pipeline(profile: Profile):
+    """Return the nasdet pipeline (a KFP ``GraphComponent``) for ``profile``.
+
+    Calling the result runs it (under ``kfp.local.init``); ``kfp.compiler.Compiler`` compiles it.
+    """
+    ops = make_components(profile.image)
+
+    def nasdet(
+        data_path: str = D["data_path"],
+        data_format: str = D["data_format"],
+        images_dir: str = D["images_dir"],
+        classes_file: str = D["classes_file"],
+        eval_fraction: float = D["eval_fraction"],
+        beam_args: str = D["beam_args"],
+        architecture: str = D["architecture"],
+        search_algorithm: str = D["search_algorithm"],
+        search_max_trials: int = D["search_max_trials"],
+        search_epochs: int = D["search_epochs"],
+        search_workers: int = D["search_workers"],
+        search_space: str = D["search_space"],
+        seed: int = D["seed"],
+        train_epochs: int = D["train_epochs"],
+        train_batch_size: int = D["train_batch_size"],
+        warm_start: str = D["warm_start"],
+        min_ap: float = D["min_ap"],
+        tolerance: float = D["tolerance"],
+        baseline_model: str = D["baseline_model"],
+        serving_root: str = D["serving_root"],
+        model_name: str = D["model_name"],
+        keep_versions: int = D["keep_versions"],
+    ):
+        ingest = ops.ingest(
+            data_path=data_path,
+            data_format=data_format,
+            images_dir=images_dir,
+            classes_file=classes_file,
+            eval_fraction=eval_fraction,
+            beam_args=beam_args,
+        )
+        search = ops.search(
+            examples=ingest.outputs["examples"],
+            reuse_architecture=architecture,
+            algorithm=search_algorithm,
+            max_trials=search_max_trials,
+            epochs=search_epochs,
+            workers=search_workers,
+            space=search_space,
+            seed=seed,
+        )
+        train = ops.train(
+            examples=ingest.outputs["examples"],
+            architecture=search.outputs["architecture"],
+            epochs=train_epochs,
+            batch_size=train_batch_size,
+            warm_start=warm_start,
+        )
+        evaluate = ops.evaluate(
+            model=train.outputs["model"],
+            examples=ingest.outputs["examples"],
+            baseline_model=baseline_model,
+            serving_root=serving_root,
+            model_name=model_name,
+            min_ap=min_ap,
+            tolerance=tolerance,
+        )
+        tasks = {"ingest": ingest, "search": search, "train": train, "evaluate": evaluate}
+        with dsl.If(evaluate.outputs["Output"] == True, name="blessed"):  # noqa: E712
+            tasks["push"] = ops.push(
+                model=train.outputs["model"],
+                evaluation=evaluate.outputs["evaluation"],
+                serving_root=serving_root,
+                model_name=model_name,
+                keep_versions=keep_versions,
+            )
+        for step, task in tasks.items():
+            task.set_display_name(TASK_NAMES[step])
+            # Every step reads something outside its inputs (the data folder, the serving
+            # location) or writes there: a cached result would be stale.
+            task.set_caching_options(False)
+            apply_to_task(task, profile, step)
+
+    nasdet.__doc__ = parameters.docstring(PIPELINE_DESCRIPTION)
+    return dsl.pipeline(
+        name=PIPELINE_NAME,
+        description=PIPELINE_DESCRIPTION,
+        pipeline_root=profile.pipeline_root,
+    )(nasdet)

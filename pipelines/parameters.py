@@ -1,0 +1,184 @@
+"""The pipeline parameters: name, type, default and description, in one place.
+
+The pipeline function (``pipelines.factory``) takes exactly these parameters with these
+defaults; the descriptions become the parameter descriptions of the compiled pipeline (the KFP
+UI shows them), the README's parameter table is generated from them, and ``nasdet submit`` /
+``nasdet schedule`` / ``nasdet run --set`` convert ``NAME=VALUE`` strings with their types.
+The local presets of ``nasdet run`` are small sets of overrides of these defaults.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from components.errors import UserError
+
+
+@dataclasses.dataclass(frozen=True)
+class Parameter:
+    """One pipeline parameter: its name, Python type (str, int, float), default and description."""
+
+    name: str
+    type: type
+    default: Any
+    description: str
+
+
+PARAMETERS: tuple[Parameter, ...] = (
+    Parameter(
+        "data_path",
+        str,
+        "",
+        "Annotations to ingest: the COCO instances JSON, or the folder of VOC XML / YOLO txt "
+        "files. Empty: the raccoon sample bundled in the image (VOC).",
+    ),
+    Parameter("data_format", str, "voc", "Annotation format of data_path: coco, voc or yolo."),
+    Parameter(
+        "images_dir",
+        str,
+        "",
+        "Folder of the image files. Empty: the folder of data_path (VOC, YOLO) or of the JSON (COCO).",
+    ),
+    Parameter(
+        "classes_file",
+        str,
+        "",
+        "YOLO class names: a text file with one name per line or an Ultralytics data YAML.",
+    ),
+    Parameter(
+        "eval_fraction",
+        float,
+        0.2,
+        "Fraction of the images held out for evaluation when the source has no splits.",
+    ),
+    Parameter(
+        "beam_args",
+        str,
+        "",
+        "Apache Beam pipeline options for ingestion, space separated "
+        "(e.g. --runner=FlinkRunner --flink_master=flink:8081). Empty: DirectRunner.",
+    ),
+    Parameter(
+        "architecture",
+        str,
+        "",
+        "Skip the search and train this architecture: a preset (tiny, d0..d7) or the path of an "
+        "architecture.json. Empty: search one.",
+    ),
+    Parameter(
+        "search_algorithm", str, "bayesian", "KerasTuner algorithm: random, bayesian or hyperband."
+    ),
+    Parameter("search_max_trials", int, 20, "Number of architectures the search tries."),
+    Parameter("search_epochs", int, 5, "Training epochs per search trial."),
+    Parameter(
+        "search_workers",
+        int,
+        0,
+        "Parallel search workers (KerasTuner distributed mode). 0: trials run in the search task.",
+    ),
+    Parameter("search_space", str, "small", "Search space: small or large."),
+    Parameter("seed", int, 0, "Random seed of the search (and of its trials)."),
+    Parameter(
+        "train_epochs", int, 0, "Training epochs of the final model. 0: the architecture's default."
+    ),
+    Parameter("train_batch_size", int, 0, "Training batch size. 0: the architecture's default."),
+    Parameter(
+        "warm_start",
+        str,
+        "",
+        "Initialise training from this model (a Model artifact or a pushed version directory). "
+        "Empty: train from scratch.",
+    ),
+    Parameter(
+        "min_ap",
+        float,
+        0.0,
+        "Minimum COCO AP (0..1) for the model to be blessed and pushed.",
+    ),
+    Parameter(
+        "tolerance",
+        float,
+        0.01,
+        "How much lower than the baseline's AP the candidate's AP may be and still be blessed.",
+    ),
+    Parameter(
+        "baseline_model",
+        str,
+        "",
+        "Model to compare against. Empty: the newest version pushed under serving_root/model_name.",
+    ),
+    Parameter(
+        "serving_root",
+        str,
+        "/mnt/serving",
+        "Serving location: blessed models are pushed to serving_root/model_name/<version>/ "
+        "(TensorFlow Serving layout). Mount a volume there (see the cluster profile).",
+    ),
+    Parameter("model_name", str, "nasdet", "Model name under serving_root."),
+    Parameter(
+        "keep_versions", int, 0, "Pushed versions to keep (oldest removed first). 0: keep all."
+    ),
+)
+
+BY_NAME: dict[str, Parameter] = {p.name: p for p in PARAMETERS}
+DEFAULTS: dict[str, Any] = {p.name: p.default for p in PARAMETERS}
+
+
+def convert(name: str, value: str) -> Any:
+    """Convert the string ``value`` of parameter ``name`` to its type; UserError when it cannot."""
+    if name not in BY_NAME:
+        raise UserError(
+            f"unknown pipeline parameter {name!r} (known: {', '.join(sorted(BY_NAME))})"
+        )
+    kind = BY_NAME[name].type
+    try:
+        return kind(value)
+    except ValueError:
+        raise UserError(
+            f"parameter {name} needs a {kind.__name__}, got {value!r}"
+        ) from None
+
+
+def parse_assignments(items: Iterable[str]) -> dict[str, Any]:
+    """Parse ``NAME=VALUE`` strings into a ``{name: typed value}`` dict; UserError on bad input."""
+    values: dict[str, Any] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise UserError(f"expected NAME=VALUE, got {item!r}")
+        values[name.strip()] = convert(name.strip(), value)
+    return values
+
+
+def check_values(values: Mapping[str, Any]) -> None:
+    """Raise UserError when ``values`` holds an unknown name or a value of the wrong type."""
+    for name, value in values.items():
+        if name not in BY_NAME:
+            raise UserError(f"unknown pipeline parameter {name!r}")
+        kind = BY_NAME[name].type
+        ok = isinstance(value, kind) and not isinstance(value, bool)
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            ok = True
+        if not ok:
+            raise UserError(f"parameter {name} needs a {kind.__name__}, got {value!r}")
+
+
+def docstring(summary: str) -> str:
+    """A Google-style docstring: ``summary`` then an ``Args:`` entry per parameter.
+
+    KFP reads the descriptions of pipeline parameters from the pipeline function's docstring.
+    """
+    lines = [summary, "", "Args:"]
+    lines += [f"    {p.name}: {p.description}" for p in PARAMETERS]
+    return "\n".join(lines) + "\n"
+
+
+def markdown_table() -> str:
+    """The parameter table of the README (name, type, default, description), one row each."""
+    rows = ["| Parameter | Type | Default | Description |", "|---|---|---|---|"]
+    for p in PARAMETERS:
+        default = f"`{p.default}`" if p.default != "" else '`""`'
+        rows.append(f"| `{p.name}` | {p.type.__name__} | {default} | {p.description} |")
+    return "\n".join(rows) + "\n"

@@ -1,0 +1,301 @@
+"""The cluster profile: where and with what resources each pipeline step runs.
+
+A profile is a YAML file loaded into typed dataclasses; unknown keys, unknown steps, undefined
+volume or secret names and malformed values are rejected with a ``UserError`` naming the key.
+It holds the image, the pipeline root, and per step: accelerator (GPU) type and count, CPU and
+memory requests/limits, node selector, tolerations, the volumes (PVCs) to mount and the
+secrets to expose as environment variables. ``apply_to_task`` applies a step's settings with
+the KFP task setters and ``kfp.kubernetes``. Without ``--profile`` the default profile
+(``pipelines/profiles/default.yaml``) is used.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from typing import Any
+
+import yaml
+
+from components.errors import UserError
+
+STEPS = ("ingest", "search", "train", "evaluate", "push")
+PROFILES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "profiles")
+DEFAULT_PROFILE = os.path.join(PROFILES_DIR, "default.yaml")
+
+_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
+_K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+
+
+@dataclasses.dataclass(frozen=True)
+class Toleration:
+    """A Kubernetes toleration (``operator``: Equal or Exists)."""
+
+    key: str
+    operator: str = "Equal"
+    value: str | None = None
+    effect: str | None = None
+    toleration_seconds: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Volume:
+    """A PersistentVolumeClaim ``pvc`` mounted at ``mount_path``."""
+
+    pvc: str
+    mount_path: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Secret:
+    """A Kubernetes Secret ``secret`` exposed as environment variables ``{ENV_VAR: secret key}``."""
+
+    secret: str
+    env: dict[str, str]
+
+
+@dataclasses.dataclass(frozen=True)
+class StepSettings:
+    """Resources and placement of one step (all optional)."""
+
+    accelerator_type: str | None = None
+    accelerator_count: int = 0
+    cpu_request: str | None = None
+    cpu_limit: str | None = None
+    memory_request: str | None = None
+    memory_limit: str | None = None
+    node_selector: dict[str, str] = dataclasses.field(default_factory=dict)
+    tolerations: tuple[Toleration, ...] = ()
+    volumes: tuple[str, ...] = ()
+    secrets: tuple[str, ...] = ()
+    env: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class Profile:
+    """A cluster profile: image, pipeline root, named volumes and secrets, settings per step."""
+
+    image: str
+    pipeline_root: str | None = None
+    image_pull_secrets: tuple[str, ...] = ()
+    volumes: dict[str, Volume] = dataclasses.field(default_factory=dict)
+    secrets: dict[str, Secret] = dataclasses.field(default_factory=dict)
+    steps: dict[str, StepSettings] = dataclasses.field(default_factory=dict)
+
+    def step(self, name: str) -> StepSettings:
+        """The settings of step ``name`` (empty settings when the profile has none)."""
+        return self.steps.get(name, StepSettings())
+
+    def with_image(self, image: str) -> Profile:
+        """A copy of this profile with another image."""
+        return dataclasses.replace(self, image=image)
+
+
+def _fields(cls: type, data: Any, where: str) -> dict[str, Any]:
+    """Check that ``data`` is a mapping whose keys are fields of ``cls``; return it as a dict."""
+    if not isinstance(data, dict):
+        raise UserError(f"{where}: expected a mapping, got {type(data).__name__}")
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise UserError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})")
+    return dict(data)
+
+
+def _str(value: Any, where: str, pattern: re.Pattern[str] | None = None) -> str:
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise UserError(f"{where}: expected a string, got {value!r}")
+    text = str(value)
+    if pattern is not None and not pattern.match(text):
+        raise UserError(f"{where}: invalid value {text!r}")
+    return text
+
+
+def _str_map(value: Any, where: str, key_pattern: re.Pattern[str] | None = None) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise UserError(f"{where}: expected a mapping, got {type(value).__name__}")
+    return {
+        _str(k, f"{where} key", key_pattern): _str(v, f"{where}.{k}") for k, v in value.items()
+    }
+
+
+def _str_list(value: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise UserError(f"{where}: expected a list, got {type(value).__name__}")
+    return tuple(_str(v, f"{where}[{i}]") for i, v in enumerate(value))
+
+
+def _toleration(data: Any, where: str) -> Toleration:
+    d = _fields(Toleration, data, where)
+    if "key" not in d:
+        raise UserError(f"{where}: missing key 'key'")
+    operator = _str(d.get("operator", "Equal"), f"{where}.operator")
+    if operator not in ("Equal", "Exists"):
+        raise UserError(f"{where}.operator: expected Equal or Exists, got {operator!r}")
+    effect = d.get("effect")
+    if effect is not None and effect not in _EFFECTS:
+        raise UserError(f"{where}.effect: expected one of {', '.join(_EFFECTS)}, got {effect!r}")
+    seconds = d.get("toleration_seconds")
+    if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, int)):
+        raise UserError(f"{where}.toleration_seconds: expected an integer, got {seconds!r}")
+    value = d.get("value")
+    return Toleration(
+        key=_str(d["key"], f"{where}.key"),
+        operator=operator,
+        value=None if value is None else _str(value, f"{where}.value"),
+        effect=effect,
+        toleration_seconds=seconds,
+    )
+
+
+def _step(data: Any, where: str) -> StepSettings:
+    d = _fields(StepSettings, data or {}, where)
+    out: dict[str, Any] = {}
+    for key in ("cpu_request", "cpu_limit", "memory_request", "memory_limit"):
+        if d.get(key) is not None:
+            out[key] = _str(d[key], f"{where}.{key}", _QUANTITY)
+    if d.get("accelerator_type") is not None:
+        out["accelerator_type"] = _str(d["accelerator_type"], f"{where}.accelerator_type")
+    count = d.get("accelerator_count", 0)
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise UserError(f"{where}.accelerator_count: expected an integer >= 0, got {count!r}")
+    if count and not out.get("accelerator_type"):
+        raise UserError(f"{where}: accelerator_count needs accelerator_type (e.g. nvidia.com/gpu)")
+    out["accelerator_count"] = count
+    if "node_selector" in d:
+        out["node_selector"] = _str_map(d["node_selector"], f"{where}.node_selector")
+    if "tolerations" in d:
+        if not isinstance(d["tolerations"], list):
+            raise UserError(f"{where}.tolerations: expected a list")
+        out["tolerations"] = tuple(
+            _toleration(t, f"{where}.tolerations[{i}]") for i, t in enumerate(d["tolerations"])
+        )
+    for key in ("volumes", "secrets"):
+        if key in d:
+            out[key] = _str_list(d[key], f"{where}.{key}")
+    if "env" in d:
+        out["env"] = _str_map(d["env"], f"{where}.env", _ENV_NAME)
+    return StepSettings(**out)
+
+
+def from_dict(data: Any, source: str = "profile") -> Profile:
+    """Build a ``Profile`` from parsed YAML; UserError naming the key on any problem.
+
+    Messages start with ``source`` (e.g. ``profile my.yaml``) and name the key path.
+    """
+    d = _fields(Profile, data, source)
+    if not d.get("image"):
+        raise UserError(f"{source}: missing key 'image'")
+    source = f"{source}: "
+    for key in ("volumes", "secrets", "steps"):
+        if not isinstance(d.get(key) or {}, dict):
+            raise UserError(f"{source}{key}: expected a mapping")
+    volumes = {
+        _str(name, f"{source}volumes key", _K8S_NAME): Volume(
+            **{
+                k: _str(v, f"{source}volumes.{name}.{k}")
+                for k, v in _fields(Volume, spec, f"{source}volumes.{name}").items()
+            }
+        )
+        for name, spec in (d.get("volumes") or {}).items()
+    }
+    for name, vol in volumes.items():
+        if not vol.mount_path.startswith("/"):
+            raise UserError(f"{source}volumes.{name}.mount_path: must be an absolute path")
+    secrets = {}
+    for name, spec in (d.get("secrets") or {}).items():
+        s = _fields(Secret, spec, f"{source}secrets.{name}")
+        if "secret" not in s or "env" not in s:
+            raise UserError(f"{source}secrets.{name}: needs 'secret' and 'env'")
+        secrets[_str(name, f"{source}secrets key", _K8S_NAME)] = Secret(
+            secret=_str(s["secret"], f"{source}secrets.{name}.secret", _K8S_NAME),
+            env=_str_map(s["env"], f"{source}secrets.{name}.env", _ENV_NAME),
+        )
+    steps_data = d.get("steps") or {}
+    steps = {}
+    for name, spec in steps_data.items():
+        if name not in STEPS:
+            raise UserError(f"{source}steps: unknown step {name!r} (known: {', '.join(STEPS)})")
+        step = _step(spec, f"{source}steps.{name}")
+        for vol in step.volumes:
+            if vol not in volumes:
+                raise UserError(f"{source}steps.{name}.volumes: undefined volume {vol!r}")
+        for sec in step.secrets:
+            if sec not in secrets:
+                raise UserError(f"{source}steps.{name}.secrets: undefined secret {sec!r}")
+        steps[name] = step
+    root = d.get("pipeline_root")
+    return Profile(
+        image=_str(d["image"], f"{source}image"),
+        pipeline_root=None if root in (None, "") else _str(root, f"{source}pipeline_root"),
+        image_pull_secrets=_str_list(d.get("image_pull_secrets") or [], f"{source}image_pull_secrets"),
+        volumes=volumes,
+        secrets=secrets,
+        steps=steps,
+    )
+
+
+def load(path: str | None = None) -> Profile:
+    """Load the profile YAML at ``path`` (the default profile when None); UserError on problems."""
+    path = path or DEFAULT_PROFILE
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = yaml.safe_load(f)
+    except FileNotFoundError:
+        raise UserError(f"profile {path} does not exist") from None
+    except (OSError, yaml.YAMLError) as err:
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise UserError(f"profile {path} cannot be read: {reason}") from None
+    return from_dict(data, f"profile {path}")
+
+
+def apply_to_task(task: Any, profile: Profile, step: str) -> Any:
+    """Apply ``profile``'s settings for ``step`` to the KFP ``task``; return the task.
+
+    Uses ``set_accelerator_type/limit``, ``set_cpu_*``, ``set_memory_*``, ``set_env_variable``
+    and ``kfp.kubernetes`` (node selector, tolerations, PVC mounts, secrets as env, image pull
+    secrets). ``kfp.local`` ignores the Kubernetes settings, so local runs are unaffected.
+    """
+    from kfp import kubernetes
+
+    s = profile.step(step)
+    if s.accelerator_type and s.accelerator_count:
+        task.set_accelerator_type(s.accelerator_type)
+        task.set_accelerator_limit(s.accelerator_count)
+    if s.cpu_request:
+        task.set_cpu_request(s.cpu_request)
+    if s.cpu_limit:
+        task.set_cpu_limit(s.cpu_limit)
+    if s.memory_request:
+        task.set_memory_request(s.memory_request)
+    if s.memory_limit:
+        task.set_memory_limit(s.memory_limit)
+    for key, value in sorted(s.env.items()):
+        task.set_env_variable(key, value)
+    for key, value in sorted(s.node_selector.items()):
+        kubernetes.add_node_selector(task, label_key=key, label_value=value)
+    for t in s.tolerations:
+        kubernetes.add_toleration(
+            task,
+            key=t.key,
+            operator=t.operator,
+            value=t.value,
+            effect=t.effect,
+            toleration_seconds=t.toleration_seconds,
+        )
+    for name in s.volumes:
+        vol = profile.volumes[name]
+        kubernetes.mount_pvc(task, pvc_name=vol.pvc, mount_path=vol.mount_path)
+    for name in s.secrets:
+        sec = profile.secrets[name]
+        kubernetes.use_secret_as_env(
+            task,
+            secret_name=sec.secret,
+            secret_key_to_env={key: env for env, key in sorted(sec.env.items())},
+        )
+    if profile.image_pull_secrets:
+        kubernetes.set_image_pull_secrets(task, list(profile.image_pull_secrets))
+    return task

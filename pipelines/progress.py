@@ -1,0 +1,95 @@
+"""Progress lines for local runs, distilled from kfp.local's (very verbose) output.
+
+kfp.local prints its own status lines and every task's streamed output to ``sys.stdout``.
+``ProgressStream`` stands in for ``sys.stdout`` during a run: it copies everything to the log
+file, prints one short line when a task starts, finishes or is skipped, and keeps the last lines
+of each task's output so that a failure can be shown without the whole log.
+"""
+
+from __future__ import annotations
+
+import collections
+import io
+import re
+import time
+from typing import TextIO
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_START = re.compile(r"Executing task '?([\w.-]+)'?")
+_END = re.compile(r"Task '?([\w.-]+)'? finished with status (\w+)")
+_SKIP_CONDITION = re.compile(r"Skipping conditional task ([\w.-]+)")
+_SKIP_UPSTREAM = re.compile(r"Skipping task ([\w.-]+): upstream")
+
+
+class ProgressStream(io.TextIOBase):
+    """A write-only text stream: full copy to ``log``, short progress lines to ``out``."""
+
+    def __init__(self, log: TextIO, out: TextIO, skipped_note: dict[str, str] | None = None):
+        """``skipped_note`` maps a condition group name prefix to what to print when skipped."""
+        super().__init__()
+        self.log = log
+        self.out = out
+        self.started = time.monotonic()
+        self.skipped_note = skipped_note or {}
+        self.task_started: dict[str, float] = {}
+        self.status: dict[str, str] = {}
+        self.seconds: dict[str, float] = {}
+        self.tails: dict[str, collections.deque[str]] = {}
+        self.current: str | None = None
+        self._partial = ""
+
+    def writable(self) -> bool:
+        """Always True: this is an output stream."""
+        return True
+
+    def write(self, text: str) -> int:
+        """Copy ``text`` to the log; react to every complete line. Returns ``len(text)``."""
+        self.log.write(text)
+        lines = (self._partial + text).split("\n")
+        self._partial = lines.pop()
+        for line in lines:
+            self._line(_ANSI.sub("", line))
+        return len(text)
+
+    def flush(self) -> None:
+        """Flush the log and the progress output."""
+        self.log.flush()
+        self.out.flush()
+
+    def elapsed(self) -> str:
+        """Time since the run started as ``MM:SS``."""
+        seconds = int(time.monotonic() - self.started)
+        return f"{seconds // 60:02d}:{seconds % 60:02d}"
+
+    def say(self, message: str) -> None:
+        """Print ``[MM:SS] message`` to the progress output."""
+        self.out.write(f"[{self.elapsed()}] {message}\n")
+        self.out.flush()
+
+    def _line(self, line: str) -> None:
+        if m := _START.search(line):
+            name = m.group(1)
+            self.current = name
+            self.task_started[name] = time.monotonic()
+            self.tails[name] = collections.deque(maxlen=40)
+            self.status[name] = "RUNNING"
+            self.say(f"{name}: running")
+        elif m := _END.search(line):
+            name, status = m.group(1), m.group(2)
+            self.status[name] = status
+            self.seconds[name] = time.monotonic() - self.task_started.get(name, self.started)
+            self.say(f"{name}: {status} ({self.seconds[name]:.0f} s)")
+            self.current = None
+        elif m := _SKIP_CONDITION.search(line):
+            group = m.group(1)
+            note = next((v for k, v in self.skipped_note.items() if group.startswith(k)), group)
+            self.say(f"skipped: {note}")
+        elif m := _SKIP_UPSTREAM.search(line):
+            self.status[m.group(1)] = "SKIPPED"
+            self.say(f"{m.group(1)}: skipped (an upstream task failed)")
+        elif self.current is not None:
+            self.tails[self.current].append(line)
+
+    def failed_tasks(self) -> list[str]:
+        """Names of the tasks that finished with a status other than SUCCESS."""
+        return [n for n, s in self.status.items() if s not in ("SUCCESS", "SKIPPED", "RUNNING")]

@@ -1,0 +1,267 @@
+"""``nasdet run``: the whole pipeline on this machine with kfp.local (no cluster, no Docker).
+
+``nasdet run [--data PATH] [--format coco|voc|yolo] [--images DIR] [--classes FILE]
+[--work-dir DIR] [--preset quick|full] [--set NAME=VALUE ...] [--verbose]``
+
+The same pipeline that ``nasdet compile`` writes runs with
+``kfp.local.init(runner=SubprocessRunner(use_venv=False))``: every step is a subprocess of this
+Python environment. Input defaults to the bundled raccoon sample. Under ``--work-dir``
+(default ``./work``): ``pipeline_root/`` (the artifacts of every run), ``serving/`` (pushed
+models) and ``logs/`` (the full log of each run). It prints one line per task and a summary:
+AP, blessed or not and why, the pushed version and its path. Exit status: 0 when the pipeline
+succeeded (blessed or not), 1 when a step failed, 2 on bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import json
+import os
+import sys
+import time
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+from components.cli_args import StepArgumentParser, run_main
+from components.errors import UserError
+from pipelines import parameters, step_io
+from pipelines.factory import TASK_NAMES
+from pipelines.progress import ProgressStream
+
+FORMATS = ("coco", "voc", "yolo")
+
+# Overrides of the pipeline defaults per preset. quick: a two-trial search in the small space
+# and a short training, sized so that the bundled sample runs in a few minutes on two CPU
+# cores. full: the pipeline defaults (the cluster settings: hours on a CPU).
+PRESETS: dict[str, dict[str, Any]] = {
+    "quick": {
+        "search_algorithm": "random",
+        "search_max_trials": 2,
+        "search_epochs": 1,
+        "search_space": "small",
+        "train_epochs": 3,
+    },
+    "full": {},
+}
+
+
+def _parser() -> StepArgumentParser:
+    parser = StepArgumentParser(
+        prog="nasdet run",
+        description="Run the whole pipeline locally (kfp.local) and print a summary.",
+    )
+    parser.add_argument(
+        "--data", help="annotations: COCO JSON, or a VOC / YOLO folder (default: bundled sample)"
+    )
+    parser.add_argument(
+        "--format", choices=FORMATS, help="annotation format (default: guessed from --data)"
+    )
+    parser.add_argument("--images", help="folder of the images (default: next to --data)")
+    parser.add_argument("--classes", help="YOLO class names file")
+    parser.add_argument("--work-dir", default="work", help="where runs write (default: ./work)")
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="quick", help="run size")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a pipeline parameter (see the README's parameter table); repeatable",
+    )
+    parser.add_argument(
+        "--verbose", action="store_true", help="stream every step's output, not just progress"
+    )
+    return parser
+
+
+def guess_format(path: str) -> str:
+    """Guess the annotation format of ``path``: a .json file is COCO, a folder of .xml VOC,
+    a folder of .txt YOLO. Raises UserError when it cannot tell."""
+    if os.path.isfile(path) and path.lower().endswith(".json"):
+        return "coco"
+    if os.path.isdir(path):
+        names = os.listdir(path)
+        if any(n.lower().endswith(".xml") for n in names):
+            return "voc"
+        if any(n.lower().endswith(".txt") for n in names):
+            return "yolo"
+    raise UserError(f"cannot tell the annotation format of {path}: pass --format coco|voc|yolo")
+
+
+def resolve_arguments(args: argparse.Namespace) -> dict[str, Any]:
+    """The pipeline arguments for the command line ``args``: preset, data, --set, local paths.
+
+    Paths are made absolute (the steps run in subprocesses). Raises UserError on bad input.
+    """
+    values = dict(PRESETS[args.preset])
+    if args.data:
+        if not os.path.exists(args.data):
+            raise UserError(f"data path {args.data} does not exist")
+        values["data_path"] = os.path.abspath(args.data)
+        values["data_format"] = args.format or guess_format(args.data)
+    else:
+        if args.format not in (None, "voc"):
+            raise UserError("--format needs --data (the bundled sample is VOC)")
+        values["data_path"], values["images_dir"] = step_io.bundled_sample()
+        values["data_format"] = "voc"
+    for flag, name in (("images", "images_dir"), ("classes", "classes_file")):
+        path = getattr(args, flag)
+        if path:
+            if not os.path.exists(path):
+                raise UserError(f"--{flag} path {path} does not exist")
+            values[name] = os.path.abspath(path)
+    work = os.path.abspath(args.work_dir)
+    values["serving_root"] = os.path.join(work, "serving")
+    values.update(parameters.parse_assignments(args.set))
+    for name in ("data_path", "images_dir", "classes_file", "warm_start", "baseline_model"):
+        if values.get(name):
+            values[name] = os.path.abspath(values[name])
+    values["serving_root"] = os.path.abspath(values["serving_root"])
+    if values.get("data_format") not in FORMATS:
+        raise UserError(f"unknown format {values.get('data_format')!r} (choose from: coco, voc, yolo)")
+    parameters.check_values(values)
+    return values
+
+
+def _read_json(path: str) -> Any:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def collect_results(run_dir: str) -> dict[str, Any]:
+    """Read a finished local run's artifacts: AP, blessing, push; ``{}`` parts when missing."""
+    task = {step: os.path.join(run_dir, name) for step, name in TASK_NAMES.items()}
+    evaluation = os.path.join(task["evaluate"], "evaluation")
+    return {
+        "run_dir": run_dir,
+        "architecture": os.path.join(task["search"], "architecture", "architecture.json"),
+        "model": os.path.join(task["train"], "model"),
+        "metrics": _read_json(os.path.join(evaluation, "metrics.json")) or {},
+        "blessing": _read_json(os.path.join(evaluation, "blessing.json")) or {},
+        "report": os.path.join(evaluation, "report.html"),
+        "pushed": _read_json(os.path.join(task["push"], "pushed_model")),
+    }
+
+
+def _reasons(blessing: dict[str, Any]) -> str:
+    reasons = blessing.get("reasons") or []
+    if isinstance(reasons, str):
+        return reasons
+    return "; ".join(str(r) for r in reasons) or "no reason given"
+
+
+def format_summary(results: dict[str, Any], seconds: float, log_path: str) -> str:
+    """The final summary printed by ``nasdet run`` (one item per line)."""
+    metrics, blessing, pushed = results["metrics"], results["blessing"], results["pushed"]
+    rel = os.path.relpath
+    lines = [f"nasdet run finished in {int(seconds) // 60}m{int(seconds) % 60:02d}s"]
+
+    def num(key: str) -> str:
+        value = metrics.get(key)
+        return f"{value:.4f}" if isinstance(value, (int, float)) else "n/a"
+
+    lines.append(f"  AP            {num('AP')} (AP50 {num('AP50')}, AR100 {num('AR100')})")
+    if blessing:
+        verdict = "yes" if blessing.get("blessed") else "no"
+        lines.append(f"  blessed       {verdict}: {_reasons(blessing)}")
+    if pushed:
+        lines.append(f"  pushed        version {pushed.get('version')} -> {pushed.get('path')}")
+    else:
+        lines.append("  pushed        no (the push step was skipped: the model is not blessed)")
+    lines.append(f"  architecture  {rel(results['architecture'])}")
+    lines.append(f"  model         {rel(results['model'])}")
+    if os.path.isfile(results["report"]):
+        lines.append(f"  report        {rel(results['report'])}")
+    lines.append(f"  full log      {rel(log_path)}")
+    return "\n".join(lines) + "\n"
+
+
+def run_pipeline(
+    arguments: dict[str, Any], work_dir: str, verbose: bool = False
+) -> tuple[bool, dict[str, Any], ProgressStream, str]:
+    """Run the pipeline with kfp.local; return ``(succeeded, results, progress, log_path)``."""
+    from kfp import local
+
+    from pipelines import profile
+    from pipelines.factory import make_pipeline
+
+    work_dir = os.path.abspath(work_dir)
+    pipeline_root = os.path.join(work_dir, "pipeline_root")
+    logs = os.path.join(work_dir, "logs")
+    os.makedirs(pipeline_root, exist_ok=True)
+    os.makedirs(logs, exist_ok=True)
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+    log_path = os.path.join(logs, f"run-{stamp}.log")
+    before = set(os.listdir(pipeline_root))
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")  # stream the steps' output as it comes
+    pipeline = make_pipeline(profile.load())
+    with open(log_path, "w", encoding="utf-8") as log:
+        stream = (_Tee if verbose else ProgressStream)(
+            log,
+            sys.stdout,
+            skipped_note={"condition": "push-model (evaluate-model did not bless the model)"},
+        )
+        with contextlib.redirect_stdout(stream), warnings.catch_warnings():
+            # The SubprocessRunner warns that the image is not a Python image: it ignores it.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            # ... and that resources and placement have no effect locally: expected.
+            warnings.filterwarnings("ignore", message=".*no effect in the current local runner")
+            local.init(
+                runner=local.SubprocessRunner(use_venv=False),
+                pipeline_root=pipeline_root,
+                raise_on_error=False,
+            )
+            pipeline(**arguments)
+    new = sorted(set(os.listdir(pipeline_root)) - before)
+    run_dir = os.path.join(pipeline_root, new[-1]) if new else pipeline_root
+    results = collect_results(run_dir)
+    ok = not stream.failed_tasks() and bool(results["blessing"])
+    return ok, results, stream, log_path
+
+
+class _Tee(ProgressStream):
+    """``--verbose``: everything to the log and to the terminal."""
+
+    def write(self, text: str) -> int:
+        """Write ``text`` to both the log and the terminal."""
+        self.out.write(text)
+        return super().write(text)
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    args = _parser().parse_args(argv)
+    arguments = resolve_arguments(args)
+    started = time.monotonic()
+    data = arguments["data_path"]
+    print(
+        f"nasdet run: preset {args.preset}, data {os.path.relpath(data)} "
+        f"({arguments['data_format']}), work dir {os.path.relpath(os.path.abspath(args.work_dir))}"
+    )
+    ok, results, progress, log_path = run_pipeline(arguments, args.work_dir, args.verbose)
+    if not ok:
+        failed = progress.failed_tasks() or ["the pipeline"]
+        sys.stderr.write(f"error: {failed[0]} failed; its last output lines:\n")
+        for line in list(progress.tails.get(failed[0], []))[-20:]:
+            sys.stderr.write(f"  | {line}\n")
+        sys.stderr.write(f"error: {failed[0]} failed (full log: {os.path.relpath(log_path)})\n")
+        return 1
+    sys.stdout.write(format_summary(results, time.monotonic() - started, log_path))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``nasdet run``: run the pipeline locally; return the exit status (0, 1 or 2)."""
+    try:
+        return run_main(_main, argv)
+    except SystemExit as exit_:  # argparse: --help (0) or a usage error already printed (2)
+        return 0 if exit_.code is None else exit_.code if isinstance(exit_.code, int) else 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""What the component bodies share: publish a step's summary and reports as KFP artifacts.
+
+Imported inside the component functions (in the container or the local subprocess), never by
+the compiler's code path. It imports neither TensorFlow nor KFP: it works on the artifact
+objects it is given (``log_metric``, ``path``, ``metadata``) and on plain files.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import shutil
+from collections.abc import Mapping
+from typing import Any
+
+SAMPLE_SUBDIR = ("sample", "raccoon")
+
+
+def bundled_sample() -> tuple[str, str]:
+    """The bundled raccoon sample: ``(annotations_dir, images_dir)`` (VOC)."""
+    import components.data
+
+    root = os.path.join(os.path.dirname(os.path.abspath(components.data.__file__)), *SAMPLE_SUBDIR)
+    return os.path.join(root, "annotations"), os.path.join(root, "images")
+
+
+def flatten_numbers(summary: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
+    """The finite numbers of a (nested) summary dict as ``{"a.b": value}``; booleans as 0/1."""
+    out: dict[str, float] = {}
+    for key, value in summary.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(flatten_numbers(value, f"{name}."))
+        elif isinstance(value, bool):
+            out[name] = 1.0 if value else 0.0
+        elif isinstance(value, (int, float)) and math.isfinite(float(value)):
+            out[name] = float(value)
+    return out
+
+
+def log_metrics(metrics: Any, summary: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
+    """Log the numbers of ``summary`` on the KFP ``Metrics`` artifact; return what was logged."""
+    numbers = flatten_numbers(summary, prefix)
+    for name, value in numbers.items():
+        metrics.log_metric(name, value)
+    return numbers
+
+
+def write_json(path: str, data: Any) -> None:
+    """Write ``data`` as indented JSON to the file ``path`` (parents created)."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2, sort_keys=True, default=str)
+        f.write("\n")
+
+
+def csv_to_markdown(path: str, max_rows: int = 50) -> str:
+    """A Markdown table of the CSV file ``path`` (first ``max_rows`` rows); "" when absent."""
+    if not os.path.isfile(path):
+        return ""
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    if not rows:
+        return ""
+    header, body = rows[0], rows[1 : max_rows + 1]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in body]
+    return "\n".join(lines) + "\n"
+
+
+def summary_markdown(title: str, summary: Mapping[str, Any]) -> str:
+    """A Markdown page: ``title`` then one bullet per top-level summary entry."""
+    lines = [f"# {title}", ""]
+    for key, value in summary.items():
+        text = json.dumps(value, default=str) if isinstance(value, (dict, list)) else str(value)
+        lines.append(f"- **{key}**: {text}")
+    return "\n".join(lines) + "\n"
+
+
+def publish_report(target_path: str, candidates: list[str], fallback: str) -> str:
+    """Copy the first existing file of ``candidates`` to ``target_path``, else write ``fallback``.
+
+    Returns the source file copied, or "" when the fallback text was written.
+    """
+    os.makedirs(os.path.dirname(os.path.abspath(target_path)), exist_ok=True)
+    for candidate in candidates:
+        if os.path.isfile(candidate):
+            shutil.copyfile(candidate, target_path)
+            return candidate
+    with open(target_path, "w", encoding="utf-8") as f:
+        f.write(fallback)
+    return ""

@@ -1,0 +1,123 @@
+"""End to end on a tiny detector trained here: train -> evaluate -> push -> evaluate vs pushed."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+TRAIN_IMAGES = 6
+EVAL_IMAGES = 4
+
+
+def _voc_example(xml_path, images_dir):
+    """A tf.Example (Object Detection keys) of one VOC annotation of the bundled sample."""
+    import tensorflow as tf
+
+    root = ET.parse(xml_path).getroot()
+    width = int(root.findtext("size/width"))
+    height = int(root.findtext("size/height"))
+    encoded = (images_dir / root.findtext("filename")).read_bytes()
+    rows = []
+    for obj in root.iter("object"):
+        box = obj.find("bndbox")
+        xmin, ymin, xmax, ymax = (float(box.findtext(k)) for k in ("xmin", "ymin", "xmax", "ymax"))
+        rows.append((ymin / height, xmin / width, ymax / height, xmax / width))
+
+    def floats(i):
+        return tf.train.Feature(float_list=tf.train.FloatList(value=[r[i] for r in rows]))
+
+    def ints(values):
+        return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
+
+    def strings(values):
+        return tf.train.Feature(bytes_list=tf.train.BytesList(value=values))
+
+    feature = {
+        "image/encoded": strings([encoded]),
+        "image/format": strings([b"jpeg"]),
+        "image/height": ints([height]),
+        "image/width": ints([width]),
+        "image/filename": strings([root.findtext("filename").encode()]),
+        "image/source_id": strings([xml_path.stem.encode()]),
+        "image/object/bbox/ymin": floats(0),
+        "image/object/bbox/xmin": floats(1),
+        "image/object/bbox/ymax": floats(2),
+        "image/object/bbox/xmax": floats(3),
+        "image/object/class/label": ints([1] * len(rows)),
+        "image/object/class/text": strings([b"raccoon"] * len(rows)),
+        "image/object/is_crowd": ints([0] * len(rows)),
+    }
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+
+
+@pytest.fixture
+def sample_examples(tmp_path, sample_dir):
+    """An Examples artifact of 6 train and 4 eval images of the bundled raccoon sample."""
+    import tensorflow as tf
+
+    xmls = sorted((sample_dir / "annotations").glob("*.xml"))[: TRAIN_IMAGES + EVAL_IMAGES]
+    root = tmp_path / "examples"
+    options = tf.io.TFRecordOptions(compression_type="GZIP")
+    for split, part in (("train", xmls[:TRAIN_IMAGES]), ("eval", xmls[TRAIN_IMAGES:])):
+        (root / f"Split-{split}").mkdir(parents=True)
+        path = root / f"Split-{split}" / "data_tfrecord-00000-of-00001.gz"
+        with tf.io.TFRecordWriter(str(path), options) as writer:
+            for xml in part:
+                writer.write(_voc_example(xml, sample_dir / "images"))
+    labels = {"classes": [{"id": 1, "name": "raccoon", "source_id": 1}]}
+    (root / "labels.json").write_text(json.dumps(labels))
+    return str(root)
+
+
+class _Images(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.sources: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "img":
+            self.sources.append(dict(attrs)["src"])
+
+
+def test_tiny_trained_model_evaluate_push_and_compare(tmp_path, sample_examples):
+    from components import push, train
+    from components.evaluate import run as evaluate_run
+
+    model = str(tmp_path / "model")
+    train.run(sample_examples, "tiny", model, epochs=1, batch_size=2)
+
+    first = tmp_path / "eval1"
+    result = evaluate_run(model, sample_examples, str(first))
+    assert sorted(p.name for p in first.iterdir()) == [
+        "blessing.json",
+        "metrics.json",
+        "pr_curves.json",
+        "report.html",
+        "report.md",
+    ]
+    metrics = result["metrics"]
+    assert metrics["num_images"] == EVAL_IMAGES and metrics["num_ground_truth"] >= EVAL_IMAGES
+    assert 0.0 <= metrics["AP"] <= 1.0 and 0.0 <= metrics["AR100"] <= 1.0
+    assert result["blessed"] is True  # min_ap 0 and no baseline
+    parser = _Images()
+    parser.feed((first / "report.html").read_text())
+    assert len(parser.sources) == 1 + EVAL_IMAGES
+    assert all(src.startswith("data:image/") for src in parser.sources)
+
+    serving = tmp_path / "serving"
+    pushed = push.run(model, str(first / "blessing.json"), str(serving), "raccoon")
+    assert pushed["version"] == 1
+
+    # The pushed version is the baseline now; the same model is within tolerance of itself.
+    second = tmp_path / "eval2"
+    again = evaluate_run(
+        model, sample_examples, str(second), serving_root=str(serving), model_name="raccoon"
+    )
+    assert again["baseline_metrics"]["AP"] == pytest.approx(metrics["AP"], abs=1e-12)
+    assert again["metrics"]["AP"] == pytest.approx(metrics["AP"], abs=1e-12)
+    assert again["blessed"] is True

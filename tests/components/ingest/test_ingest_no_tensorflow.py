@@ -1,0 +1,54 @@
+"""The ingest pipeline never imports TensorFlow, in the driver or in multi-processing workers."""
+
+from __future__ import annotations
+
+import filecmp
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+from components.ingest import run
+
+SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    import components.ingest.pipeline
+    after_import = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras"))
+    from components.ingest import run
+    summary = run(sys.argv[1], "voc", sys.argv[2], beam_args=sys.argv[3:])
+    after_run = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras"))
+    print(json.dumps({"import": after_import, "run": after_run, "accepted": summary["images"]["accepted"]}))
+    """
+)
+
+
+def test_import_and_run_do_not_import_tensorflow(sample_dir, tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(sample_dir / "annotations"), str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result == {"import": [], "run": [], "accepted": 50}
+
+
+def test_multi_processing_gives_identical_output(sample_dir, tmp_path):
+    """Two worker processes write the same bytes as in_memory (and workers load no TensorFlow)."""
+    annotations = str(sample_dir / "annotations")
+    run(annotations, "voc", str(tmp_path / "a"), beam_args=["--direct_running_mode=in_memory"])
+    summary = run(
+        annotations,
+        "voc",
+        str(tmp_path / "b"),
+        beam_args=["--direct_running_mode=multi_processing", "--direct_num_workers=2"],
+    )
+    assert "multi_processing, 2 worker(s)" in summary["runner"]
+    for root, _, files in os.walk(tmp_path / "a"):
+        for name in files:
+            if name.endswith((".gz", ".json", ".jsonl")):
+                a = os.path.join(root, name)
+                assert filecmp.cmp(a, a.replace(str(tmp_path / "a"), str(tmp_path / "b")), shallow=False)

@@ -1,0 +1,157 @@
+"""The ingest DoFns and PTransforms, each on Beam's TestPipeline."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import apache_beam as beam
+from apache_beam.testing import test_pipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from components.data.labels import build_label_map
+from components.data.records import QuarantineRecord, SourceBox, SourceClass, SourceImage
+from components.ingest import tfrecord
+from components.ingest.stats import ImageStats, StatsCombineFn
+from components.ingest.transforms import (
+    QUARANTINE_TAG,
+    STATS_TAG,
+    ValidateImageFn,
+    WriteQuarantine,
+    WriteSortedShards,
+    WriteStats,
+)
+
+LABELS = build_label_map([SourceClass(1, "raccoon")])
+
+
+def _sample_image(sample_dir, stem: str, boxes=()) -> SourceImage:
+    return SourceImage(stem, f"{stem}.jpg", str(sample_dir / "images" / f"{stem}.jpg"), tuple(boxes))
+
+
+def test_validate_image_fn_outputs(sample_dir):
+    good = _sample_image(sample_dir, "raccoon-1", [SourceBox(1, 10, 10, 50, 60), SourceBox(1, 5, 5, 5, 9, index=1)])
+    missing = SourceImage("gone", "gone.jpg", str(sample_dir / "images" / "gone.jpg"), (SourceBox(1, 1, 1, 2, 2),))
+    with test_pipeline.TestPipeline() as p:
+        out = (
+            p
+            | beam.Create([("train", good), ("eval", missing)])
+            | beam.ParDo(ValidateImageFn(LABELS, {"train": 3, "eval": 1})).with_outputs(
+                QUARANTINE_TAG, STATS_TAG, main="examples"
+            )
+        )
+
+        def check_examples(items):
+            assert len(items) == 1
+            (split, shard), (image_id, example) = items[0]
+            assert (split, image_id) == ("train", "raccoon-1") and 0 <= shard < 3
+            assert isinstance(example, bytes) and len(example) > 1000
+
+        assert_that(out.examples, check_examples, label="examples")
+        assert_that(
+            out[QUARANTINE_TAG] | beam.Map(lambda q: (q.kind, q.reason, q.image_id, q.boxes)),
+            equal_to([("box", "degenerate box", "raccoon-1", 1), ("image", "missing image file", "gone", 1)]),
+            label="quarantine",
+        )
+        assert_that(
+            out[STATS_TAG] | beam.Map(lambda s: (s.split, s.accepted, s.boxes_read, s.boxes_accepted)),
+            equal_to([("train", True, 2, 1), ("eval", False, 1, 0)]),
+            label="stats",
+        )
+
+
+def test_write_sorted_shards_sorted_and_empty_shards(tmp_path):
+    items = [(("train", i % 2), (f"id{i:03d}", f"example-{i}".encode())) for i in range(40)]
+    random.Random(0).shuffle(items)
+    with test_pipeline.TestPipeline() as p:
+        written = p | beam.Create(items) | WriteSortedShards(str(tmp_path), {"train": 2, "eval": 1})
+        assert_that(
+            written | beam.Map(lambda d: (d["split"], d["shard"], d["examples"])),
+            equal_to([("train", 0, 20), ("train", 1, 20), ("eval", 0, 0)]),
+        )
+    shard0 = tmp_path / "Split-train" / "data_tfrecord-00000-of-00002.gz"
+    records = list(tfrecord.read_gzip_tfrecord(str(shard0)))
+    assert records == [f"example-{i}".encode() for i in range(0, 40, 2)]
+    empty = tmp_path / "Split-eval" / "data_tfrecord-00000-of-00001.gz"
+    assert list(tfrecord.read_gzip_tfrecord(str(empty))) == []
+
+
+def test_write_quarantine_sorted_lines(tmp_path):
+    records = [
+        QuarantineRecord("box", "b.xml", "degenerate box", "b", 1, "box #2"),
+        QuarantineRecord("image", "a.jpg", "missing image file", "a", 3),
+        QuarantineRecord("box", "b.xml", "degenerate box", "b", 1, "box #1"),
+    ]
+    path = tmp_path / "quarantine.jsonl"
+    with test_pipeline.TestPipeline() as p:
+        _ = p | beam.Create(records) | WriteQuarantine(str(path))
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [(d["source"], d["detail"]) for d in lines] == [("a.jpg", ""), ("b.xml", "box #1"), ("b.xml", "box #2")]
+    assert set(lines[0]) == {"kind", "source", "reason", "image_id", "boxes", "detail"}
+    empty = tmp_path / "none.jsonl"
+    with test_pipeline.TestPipeline() as p:
+        _ = p | beam.Create([], reshuffle=False) | WriteQuarantine(str(empty))
+    assert empty.read_text() == ""
+
+
+def _stats(split, accepted, boxes_read, boxes, classes=(), quarantine=()):
+    return ImageStats(
+        split=split,
+        accepted=accepted,
+        width=100 if accepted else 0,
+        height=50 if accepted else 0,
+        image_format="jpeg" if accepted else "",
+        size_mismatch=False,
+        reencoded=False,
+        clipped_boxes=0,
+        boxes_read=boxes_read,
+        boxes_accepted=len(boxes),
+        class_counts=tuple(classes),
+        box_sizes=tuple(boxes),
+        quarantine=tuple(quarantine),
+    )
+
+
+ITEMS = [
+    _stats("train", True, 2, [(10.0, 10.0), (40.0, 40.0)], [("cat", 2)]),
+    _stats("eval", True, 2, [(100.0, 100.0)], [("dog", 1)], [("box", "degenerate box", 1)]),
+    _stats("train", False, 3, [], quarantine=[("image", "missing image file", 3)]),
+    QuarantineRecord("box", "x.json", "unknown category id", "7", 1),
+]
+CONTEXT = {"classes": ["cat", "dog"], "num_shards": {"train": 1, "eval": 1}, "eval_fraction": 0.2, "split_source": "hash"}
+
+
+def test_stats_combine_fn_and_stats_json(tmp_path):
+    path = tmp_path / "stats.json"
+    with test_pipeline.TestPipeline() as p:
+        result = p | beam.Create(ITEMS) | WriteStats(str(path), images_read=3, boxes_read=8, context=CONTEXT)
+        assert_that(
+            result | beam.Map(lambda s: (s["images"]["accepted"], s["boxes"]["quarantined"], s["reconciled"])),
+            equal_to([(2, 5, True)]),
+        )
+    stats = json.loads(path.read_text())
+    assert stats["images"] == {"read": 3, "accepted": 2, "quarantined": 1}
+    assert stats["boxes"] == {"read": 8, "accepted": 3, "quarantined": 5}
+    assert stats["splits"]["train"] == {"images": 1, "boxes": 2, "shards": 1, "classes": {"cat": 2}}
+    assert stats["classes"]["dog"] == {"id": 2, "boxes": 1, "images": 1}
+    assert stats["box_size"]["coco_area"] == {"small": 1, "medium": 1, "large": 1}
+    assert stats["box_size"]["width"] == {"min": 10.0, "max": 100.0, "mean": 50.0}
+    reasons = {(q["kind"], q["reason"]): (q["records"], q["boxes"]) for q in stats["quarantine"]}
+    assert reasons[("image", "missing image file")] == (1, 3)
+    assert reasons[("box", "unknown category id")] == (1, 1)
+
+
+def test_stats_merge_order_does_not_matter():
+    fn = StatsCombineFn()
+    parts = []
+    for chunk in (ITEMS[:1], ITEMS[1:3], ITEMS[3:]):
+        acc = fn.create_accumulator()
+        for item in chunk:
+            acc = fn.add_input(acc, item)
+        parts.append(acc)
+    from components.ingest.stats import to_stats_json
+
+    forward = to_stats_json(fn.merge_accumulators(parts), 3, 8, CONTEXT)
+    backward = to_stats_json(fn.merge_accumulators(parts[::-1]), 3, 8, CONTEXT)
+    assert forward == backward
+    assert not to_stats_json(fn.merge_accumulators(parts), 4, 8, CONTEXT)["reconciled"]

@@ -1,0 +1,91 @@
+"""Fixtures of the search tests: a tiny Examples artifact made from the bundled sample."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pathlib
+
+import pytest
+
+SAMPLE = pathlib.Path(__file__).resolve().parents[3] / "components" / "data" / "sample" / "raccoon"
+
+
+def write_examples(out_dir: pathlib.Path, n_train: int, n_eval: int, max_side: int = 96) -> str:
+    """Write an Examples artifact of the first ``n_train + n_eval`` sample images.
+
+    Images are downscaled (longer side ``max_side``) so trials stay fast; boxes are normalised,
+    so they do not change. Returns the directory as a string.
+    """
+    import tensorflow as tf
+    from PIL import Image
+
+    from components.data import schema
+    from components.data.example_codec import encode_example
+    from components.data.voc import read_voc
+
+    dataset = read_voc(str(SAMPLE / "annotations"), str(SAMPLE / "images"))
+    images = sorted(dataset.images, key=lambda i: i.image_id)[: n_train + n_eval]
+    names = {c.source_id: c.name for c in dataset.classes}
+    labels = {cid: i + 1 for i, cid in enumerate(sorted(names))}
+    splits = {schema.TRAIN_SPLIT: images[:n_train], schema.EVAL_SPLIT: images[n_train:]}
+    for split, items in splits.items():
+        split_dir = out_dir / schema.SPLIT_DIR.format(split=split)
+        split_dir.mkdir(parents=True)
+        path = split_dir / f"{schema.SHARD_PREFIX}-00000-of-00001{schema.SHARD_SUFFIX}"
+        with tf.io.TFRecordWriter(str(path), options="GZIP") as writer:
+            for item in items:
+                image = Image.open(item.path).convert("RGB")
+                width, height = image.size
+                scale = max_side / max(width, height)
+                image = image.resize((max(1, round(width * scale)), max(1, round(height * scale))))
+                buf = io.BytesIO()
+                image.save(buf, format="JPEG", quality=90)
+                boxes = item.boxes
+                writer.write(
+                    encode_example(
+                        bytes_features={
+                            schema.IMAGE_ENCODED: [buf.getvalue()],
+                            schema.IMAGE_FORMAT: [b"jpeg"],
+                            schema.IMAGE_FILENAME: [item.file_name.encode()],
+                            schema.IMAGE_SOURCE_ID: [item.image_id.encode()],
+                            schema.CLASS_TEXT: [names[b.source_class_id].encode() for b in boxes],
+                        },
+                        int64_features={
+                            schema.IMAGE_HEIGHT: [image.size[1]],
+                            schema.IMAGE_WIDTH: [image.size[0]],
+                            schema.CLASS_LABEL: [labels[b.source_class_id] for b in boxes],
+                            schema.IS_CROWD: [0 for _ in boxes],
+                        },
+                        float_features={
+                            schema.BBOX_XMIN: [b.xmin / width for b in boxes],
+                            schema.BBOX_YMIN: [b.ymin / height for b in boxes],
+                            schema.BBOX_XMAX: [b.xmax / width for b in boxes],
+                            schema.BBOX_YMAX: [b.ymax / height for b in boxes],
+                            schema.AREA: [
+                                (b.xmax - b.xmin) * (b.ymax - b.ymin) * scale * scale
+                                for b in boxes
+                            ],
+                        },
+                    )
+                )
+    classes = [
+        {"id": labels[cid], "name": names[cid], "source_id": cid} for cid in sorted(names)
+    ]
+    with open(out_dir / schema.LABELS_FILE, "w") as f:
+        json.dump({"classes": classes}, f)
+    return str(out_dir)
+
+
+@pytest.fixture(scope="session")
+def tiny_examples(tmp_path_factory) -> str:
+    """An Examples artifact of 8 train and 4 eval sample images (longer side 96 px)."""
+    return write_examples(tmp_path_factory.mktemp("search_examples"), 8, 4)
+
+
+@pytest.fixture
+def search_env(monkeypatch):
+    """Quiet TensorFlow logs for subprocesses started by a test."""
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "2")
+    return dict(os.environ)

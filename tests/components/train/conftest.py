@@ -1,0 +1,77 @@
+"""Fixtures of the train-step tests: small Examples artifacts made from the bundled sample."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import xml.etree.ElementTree as ET
+
+import pytest
+
+SAMPLE = pathlib.Path(__file__).resolve().parents[3] / "components" / "data" / "sample" / "raccoon"
+OVERFIT_IMAGES = [f"raccoon-{i}.jpg" for i in (1, 2, 3, 4, 5, 6, 7, 8)]
+
+
+def _voc_boxes(xml_path: pathlib.Path) -> tuple[int, int, list[tuple[float, float, float, float]]]:
+    root = ET.parse(xml_path).getroot()
+    width = int(root.findtext("size/width"))
+    height = int(root.findtext("size/height"))
+    boxes = []
+    for obj in root.iter("object"):
+        bb = obj.find("bndbox")
+        xmin, ymin, xmax, ymax = (float(bb.findtext(k)) for k in ("xmin", "ymin", "xmax", "ymax"))
+        boxes.append((ymin / height, xmin / width, ymax / height, xmax / width))
+    return height, width, boxes
+
+
+def write_examples(out_dir: pathlib.Path, splits: dict[str, list[str]]) -> pathlib.Path:
+    """Write an Examples artifact (GZIP TFRecord shards + labels.json) of sample images.
+
+    ``splits`` maps a split name to sample image file names. Returns ``out_dir``.
+    """
+    import tensorflow as tf
+
+    from components.data import example_codec, schema
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for split, names in splits.items():
+        split_dir = out_dir / schema.SPLIT_DIR.format(split=split)
+        split_dir.mkdir()
+        shard = split_dir / f"{schema.SHARD_PREFIX}-00000-of-00001{schema.SHARD_SUFFIX}"
+        with tf.io.TFRecordWriter(str(shard), options="GZIP") as writer:
+            for name in names:
+                image = (SAMPLE / "images" / name).read_bytes()
+                height, width, boxes = _voc_boxes(SAMPLE / "annotations" / name.replace(".jpg", ".xml"))
+                writer.write(
+                    example_codec.encode_example(
+                        bytes_features={
+                            schema.IMAGE_ENCODED: [image],
+                            schema.IMAGE_FORMAT: [b"jpeg"],
+                            schema.IMAGE_FILENAME: [name.encode()],
+                            schema.IMAGE_SOURCE_ID: [name.encode()],
+                            schema.CLASS_TEXT: [b"raccoon"] * len(boxes),
+                        },
+                        int64_features={
+                            schema.IMAGE_HEIGHT: [height],
+                            schema.IMAGE_WIDTH: [width],
+                            schema.CLASS_LABEL: [1] * len(boxes),
+                            schema.IS_CROWD: [0] * len(boxes),
+                        },
+                        float_features={
+                            schema.BBOX_YMIN: [b[0] for b in boxes],
+                            schema.BBOX_XMIN: [b[1] for b in boxes],
+                            schema.BBOX_YMAX: [b[2] for b in boxes],
+                            schema.BBOX_XMAX: [b[3] for b in boxes],
+                        },
+                    )
+                )
+    labels = {"classes": [{"id": 1, "name": "raccoon", "source_id": 1}]}
+    (out_dir / schema.LABELS_FILE).write_text(json.dumps(labels))
+    return out_dir
+
+
+@pytest.fixture(scope="session")
+def overfit_examples(tmp_path_factory) -> pathlib.Path:
+    """Examples with the same 8 sample images in Split-train and Split-eval."""
+    out = tmp_path_factory.mktemp("overfit") / "examples"
+    return write_examples(out, {"train": OVERFIT_IMAGES, "eval": OVERFIT_IMAGES})
