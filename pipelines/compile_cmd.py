@@ -1,8 +1,8 @@
 """``nasdet compile``: write the pipeline as KFP v2 IR YAML for a cluster profile.
 
 ``nasdet compile --output FILE [--image IMAGE] [--profile FILE]``; ``--golden`` regenerates the
-golden files under ``pipelines/golden/`` that the tests compare against
-(``python -m pipelines.compile_cmd --golden``). Compiling imports neither TensorFlow nor the
+golden files under ``pipelines/golden/`` that the tests compare against, and the parameter
+table of the README (``python -m pipelines.compile_cmd --golden``). Compiling imports neither TensorFlow nor the
 steps.
 """
 
@@ -15,9 +15,11 @@ from collections.abc import Sequence
 
 from components.cli_args import StepArgumentParser, run_main
 from components.errors import UserError
+from pipelines import parameters
 from pipelines import profile as profile_lib
 
 GOLDEN_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden")
+README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
 # golden file name -> profile it is compiled with
 GOLDEN = {
     "nasdet-default.yaml": profile_lib.DEFAULT_PROFILE,
@@ -50,12 +52,21 @@ def compile_pipeline(output: str, profile: profile_lib.Profile) -> str:
 
 
 def write_golden() -> list[str]:
-    """Regenerate the golden YAML files; return their paths."""
+    """Regenerate the golden YAML files and the README's parameter table; return the paths."""
     os.makedirs(GOLDEN_DIR, exist_ok=True)
-    return [
+    paths = [
         compile_pipeline(os.path.join(GOLDEN_DIR, name), profile_lib.load(path))
         for name, path in GOLDEN.items()
     ]
+    if os.path.isfile(README):
+        with open(README, encoding="utf-8") as f:
+            text = f.read()
+        updated = parameters.replace_table(text)
+        if updated != text:
+            with open(README, "w", encoding="utf-8") as f:
+                f.write(updated)
+            paths.append(README)
+    return paths
 
 
 def _parser() -> StepArgumentParser:

@@ -39,7 +39,7 @@ PARAMETERS: tuple[Parameter, ...] = (
         "images_dir",
         str,
         "",
-        "Folder of the image files. Empty: the folder of data_path (VOC, YOLO) or of the JSON (COCO).",
+        "Folder of the image files. Empty: looked up beside the annotations (their folder, ../images, ...).",
     ),
     Parameter(
         "classes_file",
@@ -173,6 +173,18 @@ def docstring(summary: str) -> str:
     lines = [summary, "", "Args:"]
     lines += [f"    {p.name}: {p.description}" for p in PARAMETERS]
     return "\n".join(lines) + "\n"
+
+
+TABLE_START = "<!-- parameter table: generated from pipelines/parameters.py (a test keeps it in sync) -->"
+TABLE_END = "<!-- end of parameter table -->"
+
+
+def replace_table(text: str) -> str:
+    """``text`` (the README) with the part between the table markers replaced by the table."""
+    start, end = text.find(TABLE_START), text.find(TABLE_END)
+    if start < 0 or end < start:
+        return text
+    return text[: start + len(TABLE_START)] + "\n" + markdown_table() + text[end:]
 
 
 def markdown_table() -> str:

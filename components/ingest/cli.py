@@ -18,13 +18,22 @@ def build_parser() -> StepArgumentParser:
         description="Validate labelled images and write the Examples artifact (gzip TFRecord shards "
         "per split, labels.json, stats.json, quarantine.jsonl, report.md) with Apache Beam.",
     )
-    parser.add_argument("--input", required=True, help="COCO instances JSON, or the VOC / YOLO label folder")
+    parser.add_argument(
+        "--input", required=True, help="COCO instances JSON, or the VOC / YOLO label folder"
+    )
     parser.add_argument("--format", required=True, choices=FORMATS, help="annotation format")
     parser.add_argument("--images", default=None, help="image folder (default: beside the labels)")
-    parser.add_argument("--classes", default=None, help="YOLO class names: a text file or a data YAML")
-    parser.add_argument("--output", required=True, help="output directory (local path or gs:// / s3:// URI)")
     parser.add_argument(
-        "--eval-fraction", type=float, default=0.2, help="share of images hashed into eval (default 0.2)"
+        "--classes", default=None, help="YOLO class names: a text file or a data YAML"
+    )
+    parser.add_argument(
+        "--output", required=True, help="output directory (local path or gs:// / s3:// URI)"
+    )
+    parser.add_argument(
+        "--eval-fraction",
+        type=float,
+        default=0.2,
+        help="share of images hashed into eval (default 0.2)",
     )
     parser.add_argument(
         "--beam-arg",

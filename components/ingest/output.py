@@ -16,7 +16,6 @@ directory is staged:
 from __future__ import annotations
 
 import contextlib
-import os
 import posixpath
 import uuid
 from collections.abc import Iterator
@@ -25,14 +24,12 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from components.atomic_output import atomic_output_dir, is_remote
-from components.data import schema
+from components.data import schema, source_fs
 
 
 def join(root: str, *parts: str) -> str:
     """Join path parts onto ``root`` with ``/`` for URIs (gs://, s3://) and ``os.sep`` locally."""
-    if is_remote(root):
-        return posixpath.join(root, *parts)
-    return os.path.join(root, *parts)
+    return source_fs.join(root, *parts)
 
 
 def read_bytes(path: str) -> bytes:
@@ -97,5 +94,5 @@ def _move_tree(src: str, dst: str) -> None:
     last = [f for f in files if posixpath.basename(f) == schema.STATS_FILE]
     ordered = [f for f in files if f not in last] + last
     targets = [dst + f[len(src) :] for f in ordered]
-    for source, target in zip(ordered, targets):
+    for source, target in zip(ordered, targets, strict=True):
         FileSystems.rename([source], [target])

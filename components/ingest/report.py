@@ -55,7 +55,9 @@ def render_markdown(stats: dict, with_plot: bool) -> str:
     classes = stats["classes"]
     largest = max((c["boxes"] for c in classes.values()), default=0)
     for name, c in sorted(classes.items(), key=lambda kv: (-kv[1]["boxes"], kv[1]["id"])):
-        lines.append(f"| {c['id']} | {name} | {c['boxes']} | {c['images']} | `{_bar(c['boxes'], largest)}` |")
+        lines.append(
+            f"| {c['id']} | {name} | {c['boxes']} | {c['images']} | `{_bar(c['boxes'], largest)}` |"
+        )
     box = stats["box_size"]
     lines += ["", "## Box sizes", ""]
     if box["width"]:
@@ -76,7 +78,8 @@ def render_markdown(stats: dict, with_plot: bool) -> str:
     if stats["quarantine"]:
         lines += ["| kind | reason | records | boxes |", "|---|---|---:|---:|"]
         lines += [
-            f"| {q['kind']} | {q['reason']} | {q['records']} | {q['boxes']} |" for q in stats["quarantine"]
+            f"| {q['kind']} | {q['reason']} | {q['records']} | {q['boxes']} |"
+            for q in stats["quarantine"]
         ]
         lines += ["", "Every record is listed in `quarantine.jsonl`."]
     else:
@@ -100,7 +103,9 @@ def render_plot(stats: dict) -> bytes | None:
     fig = Figure(figsize=(11, 4), dpi=80)
     left, right = fig.subplots(1, 2)
     left.bar(range(len(classes)), [c["boxes"] for _, c in classes], color="tab:blue")
-    left.set_xticks(range(len(classes)), [n for n, _ in classes], rotation=60, ha="right", fontsize=7)
+    left.set_xticks(
+        range(len(classes)), [n for n, _ in classes], rotation=60, ha="right", fontsize=7
+    )
     left.set_title("boxes per class" + (" (top 30)" if len(stats["classes"]) > 30 else ""))
     right.bar(range(len(sizes)), list(sizes.values()), color="tab:orange")
     right.set_xticks(range(len(sizes)), list(sizes), rotation=45, ha="right", fontsize=7)

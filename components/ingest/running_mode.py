@@ -39,7 +39,9 @@ def _flag_value(args: Sequence[str], flag: str) -> str | None:
     return value
 
 
-def choose(beam_args: Sequence[str], num_images: int, cpus: int | None = None) -> tuple[list[str], str]:
+def choose(
+    beam_args: Sequence[str], num_images: int, cpus: int | None = None
+) -> tuple[list[str], str]:
     """Return ``(beam args to use, one-line description of the choice)``.
 
     ``beam_args`` are the user's ``--beam-arg`` values; ``num_images`` the input size; ``cpus``

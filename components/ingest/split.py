@@ -13,10 +13,9 @@ import hashlib
 import math
 from collections.abc import Sequence
 
-from components.data import schema
+from components.data import schema, source_fs
 from components.data.records import SourceImage
 from components.errors import UserError
-from components.ingest.output import join
 
 SPLITS = (schema.TRAIN_SPLIT, schema.EVAL_SPLIT)
 # About 1,000 images (~150 MB of typical JPEGs) per shard: big enough for sequential reads,
@@ -39,7 +38,9 @@ def check_eval_fraction(eval_fraction: float) -> float:
     try:
         value = float(eval_fraction)
     except (TypeError, ValueError):
-        raise UserError(f"--eval-fraction must be a number in [0, 1), got {eval_fraction!r}") from None
+        raise UserError(
+            f"--eval-fraction must be a number in [0, 1), got {eval_fraction!r}"
+        ) from None
     if not 0.0 <= value < 1.0 or math.isnan(value):
         raise UserError(f"--eval-fraction must be in [0, 1), got {eval_fraction}")
     return value
@@ -53,7 +54,9 @@ def _unit_hash(text: str) -> float:
 
 def hash_split(image_id: str, eval_fraction: float) -> str:
     """Return ``"eval"`` when the hash of ``image_id`` falls below ``eval_fraction``, else ``"train"``."""
-    return schema.EVAL_SPLIT if _unit_hash(f"split:{image_id}") < eval_fraction else schema.TRAIN_SPLIT
+    return (
+        schema.EVAL_SPLIT if _unit_hash(f"split:{image_id}") < eval_fraction else schema.TRAIN_SPLIT
+    )
 
 
 def source_split(image: SourceImage) -> str | None:
@@ -97,5 +100,4 @@ def shard_index(image_id: str, shards: int) -> int:
 def shard_path(root: str, split: str, index: int, shards: int) -> str:
     """Return ``root/Split-<split>/data_tfrecord-<index>-of-<shards>.gz`` (5-digit numbers)."""
     name = f"{schema.SHARD_PREFIX}-{index:05d}-of-{shards:05d}{schema.SHARD_SUFFIX}"
-    return join(root, schema.SPLIT_DIR.format(split=split), name)
-
+    return source_fs.join(root, schema.SPLIT_DIR.format(split=split), name)

@@ -13,6 +13,7 @@ import bisect
 import dataclasses
 import math
 from collections import Counter
+
 import apache_beam as beam
 
 from components.data.records import QuarantineRecord
@@ -74,7 +75,7 @@ def _bucket(edges: tuple, value: float) -> int:
 
 
 def _labels(edges: tuple) -> list[str]:
-    return [f"{lo}-{hi}" for lo, hi in zip(edges, edges[1:])] + [f">={edges[-1]}"]
+    return [f"{lo}-{hi}" for lo, hi in zip(edges, edges[1:], strict=False)] + [f">={edges[-1]}"]
 
 
 def _empty() -> dict:
@@ -179,7 +180,7 @@ class StatsCombineFn(beam.CombineFn):
                 elif key in ("image_wh", "box_wh"):
                     _merge_range(merged[key], value)
                 elif isinstance(value, list):
-                    merged[key] = [x + y for x, y in zip(merged[key], value)]
+                    merged[key] = [x + y for x, y in zip(merged[key], value, strict=True)]
                 else:
                     merged[key] += value
         return merged
@@ -242,7 +243,12 @@ def to_stats_json(acc: dict, images_read: int, boxes_read: int, context: dict) -
         "boxes": boxes,
         "reconciled": reconciled,
         "quarantine": [
-            {"kind": kind, "reason": reason, "records": count, "boxes": acc["reason_boxes"][(kind, reason)]}
+            {
+                "kind": kind,
+                "reason": reason,
+                "records": count,
+                "boxes": acc["reason_boxes"][(kind, reason)],
+            }
             for (kind, reason), count in sorted(acc["reasons"].items())
         ],
         "splits": splits,
@@ -255,13 +261,19 @@ def to_stats_json(acc: dict, images_read: int, boxes_read: int, context: dict) -
         "clipped_boxes": acc["clipped_boxes"],
         "image_size": {
             **_range_json(acc["image_wh"], acc["images_accepted"]),
-            "longer_side_histogram": dict(zip(_labels(IMAGE_SIDE_EDGES), acc["image_side"])),
+            "longer_side_histogram": dict(
+                zip(_labels(IMAGE_SIDE_EDGES), acc["image_side"], strict=True)
+            ),
         },
         "box_size": {
             **_range_json(acc["box_wh"], n_boxes),
-            "coco_area": dict(zip(("small", "medium", "large"), acc["coco"])),
-            "sqrt_area_histogram": dict(zip(_labels(SQRT_AREA_EDGES), acc["sqrt_area"])),
-            "relative_size_histogram": dict(zip(_labels(RELATIVE_EDGES), acc["relative"])),
-            "aspect_ratio_histogram": dict(zip(_labels(ASPECT_EDGES), acc["aspect"])),
+            "coco_area": dict(zip(("small", "medium", "large"), acc["coco"], strict=True)),
+            "sqrt_area_histogram": dict(
+                zip(_labels(SQRT_AREA_EDGES), acc["sqrt_area"], strict=True)
+            ),
+            "relative_size_histogram": dict(
+                zip(_labels(RELATIVE_EDGES), acc["relative"], strict=True)
+            ),
+            "aspect_ratio_histogram": dict(zip(_labels(ASPECT_EDGES), acc["aspect"], strict=True)),
         },
     }

@@ -53,12 +53,14 @@ def run(
     assigned = Counter(splits)
     num_shards = {name: split.num_shards(assigned[name]) for name in split.SPLITS}
     args, runner_line = running_mode.choose(beam_args, len(dataset.images))
-    LOG.info("ingest: %d images, %d classes: %s", len(dataset.images), label_map.num_classes, runner_line)
+    LOG.info(
+        "ingest: %d images, %d classes: %s", len(dataset.images), label_map.num_classes, runner_line
+    )
     split_source = "source" if any(image.split for image in dataset.images) else "hash"
     with output.staged_output(output_dir) as root:
         plan = pipeline.IngestPlan(
             root=root,
-            items=list(zip(splits, dataset.images)),
+            items=list(zip(splits, dataset.images, strict=True)),
             label_map=label_map,
             num_shards=num_shards,
             read_quarantine=list(dataset.quarantine),
@@ -93,7 +95,13 @@ def run(
 def _check(stats: dict) -> None:
     """Refuse a dataset where no image passed validation; fail loudly if counts do not reconcile."""
     if not stats["reconciled"]:
-        raise RuntimeError(f"ingest counts do not reconcile: images {stats['images']}, boxes {stats['boxes']}")
+        raise RuntimeError(
+            f"ingest counts do not reconcile: images {stats['images']}, boxes {stats['boxes']}"
+        )
     if stats["images"]["accepted"] == 0:
-        reasons = ", ".join(f"{q['reason']} ({q['records']})" for q in stats["quarantine"] if q["kind"] == "image")
-        raise UserError(f"no image passed validation: {stats['images']['read']} read, all quarantined: {reasons}")
+        reasons = ", ".join(
+            f"{q['reason']} ({q['records']})" for q in stats["quarantine"] if q["kind"] == "image"
+        )
+        raise UserError(
+            f"no image passed validation: {stats['images']['read']} read, all quarantined: {reasons}"
+        )

@@ -27,7 +27,12 @@ def frame(record: bytes) -> bytes:
     """Return ``record`` framed as one TFRecord (length, CRCs and data)."""
     length = struct.pack("<Q", len(record))
     return b"".join(
-        (length, struct.pack("<I", _masked_crc(length)), record, struct.pack("<I", _masked_crc(record)))
+        (
+            length,
+            struct.pack("<I", _masked_crc(length)),
+            record,
+            struct.pack("<I", _masked_crc(record)),
+        )
     )
 
 

@@ -31,7 +31,9 @@ def broken_corpus():
 
 def shard_files(examples_dir, split: str) -> list[str]:
     """Return the sorted shard paths of ``split`` in an Examples directory."""
-    return sorted(glob.glob(os.path.join(str(examples_dir), f"Split-{split}", "data_tfrecord-*.gz")))
+    return sorted(
+        glob.glob(os.path.join(str(examples_dir), f"Split-{split}", "data_tfrecord-*.gz"))
+    )
 
 
 def read_examples_tf(examples_dir) -> dict[str, list[dict]]:
@@ -125,18 +127,25 @@ def coco_source(json_path, images_dir) -> tuple[dict[str, dict], list[dict]]:
         result[str(image["id"])] = {"boxes": [], "width": width, "height": height}
     for ann in data["annotations"]:
         x, y, w, h = ann["bbox"]
-        result[str(ann["image_id"])]["boxes"].append((x, y, x + w, y + h, names[ann["category_id"]]))
+        result[str(ann["image_id"])]["boxes"].append(
+            (x, y, x + w, y + h, names[ann["category_id"]])
+        )
     return result, categories
 
 
-def check_examples_match(examples: dict[str, list[dict]], source: dict[str, dict], label_of: dict) -> int:
+def check_examples_match(
+    examples: dict[str, list[dict]], source: dict[str, dict], label_of: dict
+) -> int:
     """Assert every example's boxes equal its source boxes normalised (1e-6); return box count."""
     seen = 0
     for split_examples in examples.values():
         ids = [e["image/source_id"] for e in split_examples]
         for example in split_examples:
             src = source[example["image/source_id"]]
-            assert (example["image/width"], example["image/height"]) == (src["width"], src["height"])
+            assert (example["image/width"], example["image/height"]) == (
+                src["width"],
+                src["height"],
+            )
             want = expected_boxes(src["boxes"], src["width"], src["height"])
             got = list(
                 zip(
@@ -145,10 +154,11 @@ def check_examples_match(examples: dict[str, list[dict]], source: dict[str, dict
                     example["image/object/bbox/xmax"],
                     example["image/object/bbox/ymax"],
                     example["image/object/class/text"],
+                    strict=True,
                 )
             )
             assert len(got) == len(want), example["image/source_id"]
-            for g, w in zip(got, want):
+            for g, w in zip(got, want, strict=True):
                 assert g[4] == w[4]
                 assert g[:4] == pytest.approx(w[:4], abs=1e-6)
             assert example["image/object/class/label"] == [label_of[w[4]] for w in want]

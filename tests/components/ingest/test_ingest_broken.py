@@ -11,7 +11,11 @@ from components.ingest import run
 
 def _ingest(corpus, out) -> tuple[dict, list[dict], dict]:
     summary = run(
-        corpus.input_path, corpus.fmt, str(out), images_dir=corpus.images_dir, classes_file=corpus.classes_file
+        corpus.input_path,
+        corpus.fmt,
+        str(out),
+        images_dir=corpus.images_dir,
+        classes_file=corpus.classes_file,
     )
     lines = [json.loads(line) for line in (out / "quarantine.jsonl").read_text().splitlines()]
     stats = json.loads((out / "stats.json").read_text())
@@ -42,7 +46,9 @@ def test_broken_corpus_end_to_end(broken_corpus, tmp_path, helpers, builder):
         by_reason[(q["kind"], q["reason"])] = by_reason.get((q["kind"], q["reason"]), 0) + 1
     assert {(q["kind"], q["reason"]): q["records"] for q in stats["quarantine"]} == by_reason
     examples = helpers.read_examples_tf(out)
-    formats = {e["image/source_id"]: e["image/format"] for split in examples.values() for e in split}
+    formats = {
+        e["image/source_id"]: e["image/format"] for split in examples.values() for e in split
+    }
     assert len(formats) == corpus.images_accepted
     for image_id, fmt in corpus.formats.items():
         assert formats[image_id] == fmt
@@ -60,10 +66,23 @@ def test_coco_corpus_counts_formats_and_notes(broken_corpus, tmp_path):
 
 def test_yolo_gives_the_same_boxes_as_coco(broken_corpus, tmp_path, helpers):
     corpus = broken_corpus.make_coco_case(tmp_path / "in", "png_named_jpg")
-    labels_dir, names = broken_corpus.coco_to_yolo(corpus.input_path, corpus.images_dir, str(tmp_path / "yolo"))
+    labels_dir, names = broken_corpus.coco_to_yolo(
+        corpus.input_path, corpus.images_dir, str(tmp_path / "yolo")
+    )
     run(corpus.input_path, "coco", str(tmp_path / "coco_out"), images_dir=corpus.images_dir)
-    run(labels_dir, "yolo", str(tmp_path / "yolo_out"), images_dir=corpus.images_dir, classes_file=names)
-    keys = ("image/object/bbox/xmin", "image/object/bbox/ymin", "image/object/bbox/xmax", "image/object/bbox/ymax")
+    run(
+        labels_dir,
+        "yolo",
+        str(tmp_path / "yolo_out"),
+        images_dir=corpus.images_dir,
+        classes_file=names,
+    )
+    keys = (
+        "image/object/bbox/xmin",
+        "image/object/bbox/ymin",
+        "image/object/bbox/xmax",
+        "image/object/bbox/ymax",
+    )
 
     def by_file(out):
         examples = helpers.read_examples_tf(out)

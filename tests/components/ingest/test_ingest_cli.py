@@ -19,7 +19,19 @@ def _no_output(tmp_path, out) -> None:
 
 def test_cli_success_prints_summary(sample_dir, tmp_path, capsys):
     out = tmp_path / "examples"
-    status = nasdet_main(["ingest", "--input", str(sample_dir / "annotations"), "--format", "voc", "--output", str(out), "--eval-fraction", "0.3"])
+    status = nasdet_main(
+        [
+            "ingest",
+            "--input",
+            str(sample_dir / "annotations"),
+            "--format",
+            "voc",
+            "--output",
+            str(out),
+            "--eval-fraction",
+            "0.3",
+        ]
+    )
     assert status == 0
     line = capsys.readouterr().out.strip().splitlines()[-1]
     assert line.startswith("ingest: 50 images accepted, 0 quarantined; 53 boxes accepted")
@@ -30,7 +42,17 @@ def test_cli_success_prints_summary(sample_dir, tmp_path, capsys):
 def test_python_dash_m_unknown_format(tmp_path):
     out = tmp_path / "examples"
     proc = subprocess.run(
-        [sys.executable, "-m", "components.ingest", "--input", str(tmp_path), "--format", "pascal", "--output", str(out)],
+        [
+            sys.executable,
+            "-m",
+            "components.ingest",
+            "--input",
+            str(tmp_path),
+            "--format",
+            "pascal",
+            "--output",
+            str(out),
+        ],
         capture_output=True,
         text=True,
         timeout=120,
@@ -45,10 +67,20 @@ def test_python_dash_m_unknown_format(tmp_path):
 
 @pytest.mark.parametrize(
     "case",
-    ["coco_missing_file", "coco_unparsable", "coco_empty", "coco_duplicate_ids", "voc_missing_folder", "voc_empty", "yolo_empty"],
+    [
+        "coco_missing_file",
+        "coco_unparsable",
+        "coco_empty",
+        "coco_duplicate_ids",
+        "voc_missing_folder",
+        "voc_empty",
+        "yolo_empty",
+    ],
 )
 def test_refusals_exit_2_with_one_line_and_no_output(broken_corpus, tmp_path, capsys, case):
-    fmt, input_path, images, classes, message = broken_corpus.make_refusal_case(tmp_path / "in", case)
+    fmt, input_path, images, classes, message = broken_corpus.make_refusal_case(
+        tmp_path / "in", case
+    )
     out = tmp_path / "nested" / "examples"
     argv = ["--input", input_path, "--format", fmt, "--output", str(out)]
     argv += ["--images", images] if images else []
@@ -73,9 +105,26 @@ def test_all_images_quarantined_is_refused(broken_corpus, tmp_path, capsys):
     corpus = broken_corpus.make_coco_case(tmp_path / "in", "truncated_jpeg")
     (tmp_path / "in" / "images" / "good.jpg").unlink()  # now no image is usable
     out = tmp_path / "examples"
-    assert main(["--input", corpus.input_path, "--images", corpus.images_dir, "--format", "coco", "--output", str(out)]) == 2
+    assert (
+        main(
+            [
+                "--input",
+                corpus.input_path,
+                "--images",
+                corpus.images_dir,
+                "--format",
+                "coco",
+                "--output",
+                str(out),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1].startswith("error: no image passed validation") and "missing image file (1)" in err[-1]
+    assert (
+        err[-1].startswith("error: no image passed validation")
+        and "missing image file (1)" in err[-1]
+    )
     _no_output(tmp_path, out)
 
 
@@ -86,5 +135,8 @@ def test_existing_output_is_replaced_only_on_success(sample_dir, tmp_path, broke
     fmt, input_path, _, _, _ = broken_corpus.make_refusal_case(tmp_path / "in", "coco_unparsable")
     assert main(["--input", input_path, "--format", fmt, "--output", str(out)]) == 2
     assert (out / "old.txt").read_text() == "old"
-    assert main(["--input", str(sample_dir / "annotations"), "--format", "voc", "--output", str(out)]) == 0
+    assert (
+        main(["--input", str(sample_dir / "annotations"), "--format", "voc", "--output", str(out)])
+        == 0
+    )
     assert not (out / "old.txt").exists() and (out / "stats.json").exists()

@@ -20,24 +20,58 @@ SCRIPT = textwrap.dedent(
     summary = run(sys.argv[1], "voc", sys.argv[2], beam_args=sys.argv[3:])
     after_run = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras"))
     print(json.dumps({"import": after_import, "run": after_run, "accepted": summary["images"]["accepted"]}))
+
+    # In worker processes: run the real validation DoFn, then look at the worker's modules.
+    import apache_beam as beam
+    from components.data.readers import read_dataset
+    from components.data.labels import build_label_map
+    from components.ingest import running_mode
+    from components.ingest.transforms import ValidateImageFn
+
+    def probe(element):
+        loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras"))
+        if loaded or "components.data.validate" not in sys.modules:
+            raise RuntimeError(f"worker modules: {loaded}")
+        return element
+
+    dataset = read_dataset("voc", sys.argv[1])
+    items = [("train", image) for image in dataset.images[:6]]
+    args = ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]
+    with running_mode.make_pipeline(args) as p:
+        _ = (
+            p
+            | beam.Create(items, reshuffle=True)
+            | beam.ParDo(ValidateImageFn(build_label_map(dataset.classes), {"train": 1}))
+            | beam.Map(probe)
+        )
+    print("workers ok")
     """
 )
 
 
 def test_import_and_run_do_not_import_tensorflow(sample_dir, tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(sample_dir / "annotations"), str(tmp_path / "out")],
+        [
+            sys.executable,
+            "-c",
+            SCRIPT,
+            str(sample_dir / "annotations"),
+            str(tmp_path / "out"),
+            "--direct_running_mode=in_memory",
+        ],
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    lines = proc.stdout.strip().splitlines()
+    assert lines[-1] == "workers ok"
+    result = json.loads(lines[-2])
     assert result == {"import": [], "run": [], "accepted": 50}
 
 
 def test_multi_processing_gives_identical_output(sample_dir, tmp_path):
-    """Two worker processes write the same bytes as in_memory (and workers load no TensorFlow)."""
+    """Two worker processes write the same bytes as in_memory."""
     annotations = str(sample_dir / "annotations")
     run(annotations, "voc", str(tmp_path / "a"), beam_args=["--direct_running_mode=in_memory"])
     summary = run(
@@ -51,4 +85,6 @@ def test_multi_processing_gives_identical_output(sample_dir, tmp_path):
         for name in files:
             if name.endswith((".gz", ".json", ".jsonl")):
                 a = os.path.join(root, name)
-                assert filecmp.cmp(a, a.replace(str(tmp_path / "a"), str(tmp_path / "b")), shallow=False)
+                assert filecmp.cmp(
+                    a, a.replace(str(tmp_path / "a"), str(tmp_path / "b")), shallow=False
+                )

@@ -40,7 +40,9 @@ def _check_layout_and_stats(out, examples) -> dict:
 
 def test_sample_round_trip_and_rerun_identical(sample_dir, tmp_path, helpers):
     out, again = tmp_path / "examples", tmp_path / "again"
-    summary = run(str(sample_dir / "annotations"), "voc", str(out), images_dir=str(sample_dir / "images"))
+    summary = run(
+        str(sample_dir / "annotations"), "voc", str(out), images_dir=str(sample_dir / "images")
+    )
     run(str(sample_dir / "annotations"), "voc", str(again))
     assert summary["images"] == {"read": 50, "accepted": 50, "quarantined": 0}
     assert summary["splits"]["train"] > 0 and summary["splits"]["eval"] > 0

@@ -31,7 +31,9 @@ def test_user_choice_is_kept():
     args, line = running_mode.choose(user, 5, cpus=2)
     assert args[:3] == user and "--direct_running_mode=in_memory" not in args
     assert "multi_threading, 3 worker(s) (from --beam-arg)" in line
-    args, line = running_mode.choose(["--runner=FlinkRunner", "--flink_master=host:8081"], 10_000, cpus=8)
+    args, line = running_mode.choose(
+        ["--runner=FlinkRunner", "--flink_master=host:8081"], 10_000, cpus=8
+    )
     assert args == ["--runner=FlinkRunner", "--flink_master=host:8081"]
     assert line == "FlinkRunner (from --beam-arg)"
 

@@ -10,7 +10,9 @@ from components.ingest import split
 
 
 def _images(n: int, source_split: str | None = None) -> list[SourceImage]:
-    return [SourceImage(f"img-{i}", f"{i}.jpg", f"/x/{i}.jpg", split=source_split) for i in range(n)]
+    return [
+        SourceImage(f"img-{i}", f"{i}.jpg", f"/x/{i}.jpg", split=source_split) for i in range(n)
+    ]
 
 
 def test_hash_split_is_stable_and_near_the_fraction():
@@ -51,4 +53,7 @@ def test_shards_count_and_index():
     assert indices == [split.shard_index(f"id{i}", 4) for i in range(400)]
     path = split.shard_path("/out", "train", 2, 3)
     assert path == "/out/Split-train/data_tfrecord-00002-of-00003.gz"
-    assert split.shard_path("gs://b/x", "eval", 0, 1) == "gs://b/x/Split-eval/data_tfrecord-00000-of-00001.gz"
+    assert (
+        split.shard_path("gs://b/x", "eval", 0, 1)
+        == "gs://b/x/Split-eval/data_tfrecord-00000-of-00001.gz"
+    )

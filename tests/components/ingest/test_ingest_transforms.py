@@ -26,12 +26,18 @@ LABELS = build_label_map([SourceClass(1, "raccoon")])
 
 
 def _sample_image(sample_dir, stem: str, boxes=()) -> SourceImage:
-    return SourceImage(stem, f"{stem}.jpg", str(sample_dir / "images" / f"{stem}.jpg"), tuple(boxes))
+    return SourceImage(
+        stem, f"{stem}.jpg", str(sample_dir / "images" / f"{stem}.jpg"), tuple(boxes)
+    )
 
 
 def test_validate_image_fn_outputs(sample_dir):
-    good = _sample_image(sample_dir, "raccoon-1", [SourceBox(1, 10, 10, 50, 60), SourceBox(1, 5, 5, 5, 9, index=1)])
-    missing = SourceImage("gone", "gone.jpg", str(sample_dir / "images" / "gone.jpg"), (SourceBox(1, 1, 1, 2, 2),))
+    good = _sample_image(
+        sample_dir, "raccoon-1", [SourceBox(1, 10, 10, 50, 60), SourceBox(1, 5, 5, 5, 9, index=1)]
+    )
+    missing = SourceImage(
+        "gone", "gone.jpg", str(sample_dir / "images" / "gone.jpg"), (SourceBox(1, 1, 1, 2, 2),)
+    )
     with test_pipeline.TestPipeline() as p:
         out = (
             p
@@ -50,11 +56,17 @@ def test_validate_image_fn_outputs(sample_dir):
         assert_that(out.examples, check_examples, label="examples")
         assert_that(
             out[QUARANTINE_TAG] | beam.Map(lambda q: (q.kind, q.reason, q.image_id, q.boxes)),
-            equal_to([("box", "degenerate box", "raccoon-1", 1), ("image", "missing image file", "gone", 1)]),
+            equal_to(
+                [
+                    ("box", "degenerate box", "raccoon-1", 1),
+                    ("image", "missing image file", "gone", 1),
+                ]
+            ),
             label="quarantine",
         )
         assert_that(
-            out[STATS_TAG] | beam.Map(lambda s: (s.split, s.accepted, s.boxes_read, s.boxes_accepted)),
+            out[STATS_TAG]
+            | beam.Map(lambda s: (s.split, s.accepted, s.boxes_read, s.boxes_accepted)),
             equal_to([("train", True, 2, 1), ("eval", False, 1, 0)]),
             label="stats",
         )
@@ -86,7 +98,11 @@ def test_write_quarantine_sorted_lines(tmp_path):
     with test_pipeline.TestPipeline() as p:
         _ = p | beam.Create(records) | WriteQuarantine(str(path))
     lines = [json.loads(line) for line in path.read_text().splitlines()]
-    assert [(d["source"], d["detail"]) for d in lines] == [("a.jpg", ""), ("b.xml", "box #1"), ("b.xml", "box #2")]
+    assert [(d["source"], d["detail"]) for d in lines] == [
+        ("a.jpg", ""),
+        ("b.xml", "box #1"),
+        ("b.xml", "box #2"),
+    ]
     assert set(lines[0]) == {"kind", "source", "reason", "image_id", "boxes", "detail"}
     empty = tmp_path / "none.jsonl"
     with test_pipeline.TestPipeline() as p:
@@ -118,15 +134,27 @@ ITEMS = [
     _stats("train", False, 3, [], quarantine=[("image", "missing image file", 3)]),
     QuarantineRecord("box", "x.json", "unknown category id", "7", 1),
 ]
-CONTEXT = {"classes": ["cat", "dog"], "num_shards": {"train": 1, "eval": 1}, "eval_fraction": 0.2, "split_source": "hash"}
+CONTEXT = {
+    "classes": ["cat", "dog"],
+    "num_shards": {"train": 1, "eval": 1},
+    "eval_fraction": 0.2,
+    "split_source": "hash",
+}
 
 
 def test_stats_combine_fn_and_stats_json(tmp_path):
     path = tmp_path / "stats.json"
     with test_pipeline.TestPipeline() as p:
-        result = p | beam.Create(ITEMS) | WriteStats(str(path), images_read=3, boxes_read=8, context=CONTEXT)
+        result = (
+            p
+            | beam.Create(ITEMS)
+            | WriteStats(str(path), images_read=3, boxes_read=8, context=CONTEXT)
+        )
         assert_that(
-            result | beam.Map(lambda s: (s["images"]["accepted"], s["boxes"]["quarantined"], s["reconciled"])),
+            result
+            | beam.Map(
+                lambda s: (s["images"]["accepted"], s["boxes"]["quarantined"], s["reconciled"])
+            ),
             equal_to([(2, 5, True)]),
         )
     stats = json.loads(path.read_text())

@@ -1,0 +1,100 @@
+"""Sampling the search space: deterministic with a seed; every sampled point builds and runs."""
+
+from __future__ import annotations
+
+import keras_tuner
+import numpy as np
+import pytest
+
+from components.errors import UserError
+from components.search.hypermodel import config_from_values, sample_config
+from components.search.objective import latency_reward
+from components.search.space import LARGE, SMALL, get_space
+
+
+def _sample(space, seed: int, n: int) -> list[dict]:
+    """Draw ``n`` points of ``space`` with KerasTuner's random oracle seeded with ``seed``."""
+    oracle = keras_tuner.oracles.RandomSearchOracle(
+        objective=keras_tuner.Objective("score", "max"), max_trials=n, seed=seed
+    )
+    hp = oracle.get_space()
+    sample_config(hp, space, 1, 1)  # declares every hyperparameter, conditional ones included
+    oracle.update_space(hp)
+    return [oracle.populate_space(str(i))["values"] for i in range(n)]
+
+
+def test_sampling_with_a_seed_is_deterministic():
+    first, again, other = _sample(SMALL, 7, 6), _sample(SMALL, 7, 6), _sample(SMALL, 8, 6)
+    assert first == again
+    assert first != other
+    assert len({str(sorted(v.items())) for v in first}) > 1
+
+
+def test_conditional_block_choices_follow_the_number_of_blocks():
+    for values in _sample(SMALL, 3, 12):
+        config = config_from_values(values, SMALL, 1, 1)
+        blocks = config.backbone.cells.normal_blocks
+        assert len(blocks) == values["num_blocks"]
+        for b in range(SMALL.num_blocks.high):
+            assert (f"block{b}_op_a" in values) == (b < values["num_blocks"])
+        for i, block in enumerate(blocks):
+            assert all(0 <= j <= i + 1 for j in block.inputs)
+            assert set(block.ops) <= set(SMALL.operations)
+
+
+def _extreme(space, pick) -> dict:
+    """The point taking the first (``pick=min``) or last (``max``) value of every dimension."""
+    ops = space.operations[0] if pick is min else space.operations[-1]
+    values = {
+        "num_blocks": pick(space.num_blocks.low, space.num_blocks.high),
+        "base_width": pick(space.base_width),
+        "image_size": pick(space.image_size),
+        "cells_per_stage": pick(space.cells_per_stage.low, space.cells_per_stage.high),
+        "bifpn_width": pick(space.bifpn_width),
+        "bifpn_depth": pick(space.bifpn_depth.low, space.bifpn_depth.high),
+        "head_depth": pick(space.head_depth.low, space.head_depth.high),
+        "learning_rate": pick(space.learning_rate.low, space.learning_rate.high),
+    }
+    for b in range(values["num_blocks"]):
+        values.update(
+            {
+                f"block{b}_input_a": pick(0, b + 1),
+                f"block{b}_input_b": pick(0, b + 1),
+                f"block{b}_op_a": ops,
+                f"block{b}_op_b": ops,
+            }
+        )
+    return values
+
+
+def test_every_sampled_point_builds_a_detector_that_runs_forward():
+    from components.detector.model import build_detector
+
+    points = _sample(SMALL, 11, 3) + [_extreme(SMALL, min), _extreme(SMALL, max)]
+    for values in points:
+        config = config_from_values(values, SMALL, 2, 1)
+        detector = build_detector(config)
+        size = config.image_size
+        logits, deltas = detector(np.zeros((1, size, size, 3), np.float32))
+        assert logits.shape[-1] == 2 and deltas.shape[-1] == 4
+        assert logits.shape[1] == deltas.shape[1] > 0
+        assert np.isfinite(np.asarray(logits)).all()
+
+
+def test_large_space_configs_are_valid():
+    for values in _sample(LARGE, 0, 5) + [_extreme(LARGE, min), _extreme(LARGE, max)]:
+        config = config_from_values(values, LARGE, 90, 10)
+        assert config.image_size in LARGE.image_size
+        assert config.backbone.kind == "cells"
+
+
+def test_unknown_space_is_a_user_error():
+    with pytest.raises(UserError, match="unknown search space"):
+        get_space("huge")
+
+
+def test_latency_reward_prefers_cheaper_models_at_equal_ap():
+    assert latency_reward(0.4, 1e6, 1e6, -0.07) == pytest.approx(0.4)
+    assert latency_reward(0.4, 2e6, 1e6, -0.07) == pytest.approx(0.4 * 2**-0.07)
+    assert latency_reward(0.4, 5e5, 1e6, -0.07) > latency_reward(0.4, 2e6, 1e6, -0.07)
+    assert latency_reward(0.4, 123.0, 1e6, 0.0) == 0.4

@@ -1,0 +1,151 @@
+"""Pipeline parameters (conversion, README table), cron validation, component helpers."""
+
+from __future__ import annotations
+
+import pathlib
+
+import pytest
+
+from components.errors import UserError
+from pipelines import cron, parameters, step_io
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+
+
+def test_parse_assignments_types():
+    values = parameters.parse_assignments(
+        ["min_ap=0.25", "search_max_trials=7", "data_path=/d/a=b.json", "beam_args="]
+    )
+    assert values == {
+        "min_ap": 0.25,
+        "search_max_trials": 7,
+        "data_path": "/d/a=b.json",
+        "beam_args": "",
+    }
+    assert isinstance(values["min_ap"], float) and isinstance(values["search_max_trials"], int)
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        ("min_ap", "expected NAME=VALUE"),
+        ("=3", "expected NAME=VALUE"),
+        ("search_epochs=2.5", "needs a int"),
+        ("nope=1", "unknown pipeline parameter 'nope'"),
+    ],
+)
+def test_parse_assignments_errors(item, message):
+    with pytest.raises(UserError, match=message):
+        parameters.parse_assignments([item])
+
+
+def test_check_values():
+    parameters.check_values({"min_ap": 1, "seed": 3, "model_name": "m"})  # int is a valid float
+    with pytest.raises(UserError, match="seed needs a int"):
+        parameters.check_values({"seed": True})
+    with pytest.raises(UserError, match="unknown"):
+        parameters.check_values({"speed": 1})
+
+
+def test_defaults_have_their_declared_types():
+    for p in parameters.PARAMETERS:
+        assert type(p.default) is p.type, p.name
+        assert p.description.endswith("."), p.name
+
+
+def test_readme_parameter_table_is_current():
+    readme = (REPO / "README.md").read_text()
+    assert parameters.markdown_table() in readme, (
+        "README.md's parameter table is out of date: run `python -m pipelines.compile_cmd --golden`"
+    )
+    assert parameters.replace_table(readme) == readme
+
+
+@pytest.mark.parametrize(
+    ("expression", "kfp", "fields"),
+    [
+        ("0 3 * * *", "0 0 3 * * *", "5-field"),
+        ("*/15 9-17 * * MON-FRI", "0 */15 9-17 * * MON-FRI", "5-field"),
+        ("30 0 3 1,15 * ?", "30 0 3 1,15 * ?", "6-field"),
+        ("0 0 0 1 JAN *", "0 0 0 1 JAN *", "6-field"),
+        ("  0   3 * *  * ", "0 0 3 * * *", "5-field"),
+        ("@daily", "@daily", "descriptor"),
+        ("@every 6h30m", "@every 6h30m", "descriptor"),
+    ],
+)
+def test_cron_valid(expression, kfp, fields):
+    six, note = cron.to_kfp(expression)
+    assert six == kfp
+    assert fields in note
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ("", "expected 5 fields"),
+        ("* * * * * * *", "got 7"),
+        ("60 * * * *", "minute 60 is outside 0-59"),
+        ("0 24 * * *", "hour 24 is outside 0-23"),
+        ("0 0 0 * *", "day of month 0 is outside 1-31"),
+        ("0 0 * * 7", "day of week 7 is outside 0-6"),
+        ("0 0 * JANUARY *", "bad month value 'JANUARY'"),
+        ("*/0 * * * *", "bad minute step"),
+        ("0 5-2 * * *", "empty hour range"),
+        ("? * * * *", "'?' in the minute field"),
+        ("@sometimes", "unknown descriptor"),
+        ("@every soon", "unknown descriptor"),
+    ],
+)
+def test_cron_invalid(expression, message):
+    with pytest.raises(UserError, match="invalid cron expression") as err:
+        cron.to_kfp(expression)
+    assert message in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+class _Metrics:
+    def __init__(self):
+        self.logged = {}
+
+    def log_metric(self, name, value):
+        self.logged[name] = value
+
+
+def test_log_metrics_flattens_numbers():
+    metrics = _Metrics()
+    summary = {
+        "images": {"read": 50, "accepted": 49},
+        "blessed": True,
+        "AP": 0.25,
+        "bad": float("nan"),
+        "runner": "DirectRunner",
+        "reasons": ["x"],
+    }
+    assert step_io.log_metrics(metrics, summary) == {
+        "images.read": 50.0,
+        "images.accepted": 49.0,
+        "blessed": 1.0,
+        "AP": 0.25,
+    }
+    assert metrics.logged["images.read"] == 50.0
+
+
+def test_reports(tmp_path):
+    csv_file = tmp_path / "trials.csv"
+    csv_file.write_text("trial_id,AP\n0,0.1\n1,0.2\n")
+    assert step_io.csv_to_markdown(str(csv_file)) == "| trial_id | AP |\n|---|---|\n| 0 | 0.1 |\n| 1 | 0.2 |\n"
+    assert step_io.csv_to_markdown(str(tmp_path / "none.csv")) == ""
+    target = tmp_path / "out" / "report"
+    assert step_io.publish_report(str(target), [str(tmp_path / "missing.md")], "# fallback\n") == ""
+    assert target.read_text() == "# fallback\n"
+    source = tmp_path / "report.md"
+    source.write_text("# real\n")
+    assert step_io.publish_report(str(target), [str(source)], "x") == str(source)
+    assert target.read_text() == "# real\n"
+
+
+def test_bundled_sample(sample_dir):
+    annotations, images = step_io.bundled_sample()
+    assert annotations == str(sample_dir / "annotations")
+    assert images == str(sample_dir / "images")
+    assert len(list(pathlib.Path(images).iterdir())) == 50

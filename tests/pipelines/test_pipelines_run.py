@@ -1,0 +1,138 @@
+"""``nasdet run``: usage errors, progress lines, and the whole pipeline end to end (slow)."""
+
+from __future__ import annotations
+
+import io
+import os
+import pathlib
+import re
+import subprocess
+import sys
+
+import pytest
+
+from pipelines import run_local
+from pipelines.progress import ProgressStream
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--data", "/no/such/annotations"], "data path /no/such/annotations does not exist"),
+        (["--format", "pascal"], "argument --format: invalid choice: 'pascal'"),
+        (["--format", "coco"], "--format needs --data"),
+        (["--set", "min_ap=best"], "parameter min_ap needs a float"),
+        (["--set", "epochs=3"], "unknown pipeline parameter 'epochs'"),
+        (["--set", "data_format=tfrecord"], "unknown format 'tfrecord'"),
+        (["--preset", "huge"], "invalid choice: 'huge'"),
+    ],
+)
+def test_bad_usage_one_line_exit_2(tmp_path, capsys, argv, message):
+    assert run_local.main([*argv, "--work-dir", str(tmp_path / "w")]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith("error: ") and message in captured.err
+    assert captured.err.count("\n") == 1
+    assert not (tmp_path / "w").exists()  # nothing ran
+
+
+def test_cannot_guess_format(tmp_path, capsys):
+    (tmp_path / "labels").mkdir()
+    assert run_local.main(["--data", str(tmp_path / "labels"), "--work-dir", str(tmp_path)]) == 2
+    assert "pass --format coco|voc|yolo" in capsys.readouterr().err
+
+
+def test_guess_format(tmp_path, sample_dir):
+    coco = tmp_path / "instances.json"
+    coco.write_text("{}")
+    yolo = tmp_path / "yolo"
+    yolo.mkdir()
+    (yolo / "a.txt").write_text("0 0.5 0.5 0.1 0.1\n")
+    assert run_local.guess_format(str(coco)) == "coco"
+    assert run_local.guess_format(str(sample_dir / "annotations")) == "voc"
+    assert run_local.guess_format(str(yolo)) == "yolo"
+
+
+def test_arguments_for_the_bundled_sample(tmp_path, sample_dir):
+    args = run_local._parser().parse_args(["--work-dir", str(tmp_path), "--set", "min_ap=0.5"])
+    values = run_local.resolve_arguments(args)
+    assert values["data_path"] == str(sample_dir / "annotations")
+    assert values["images_dir"] == str(sample_dir / "images")
+    assert values["data_format"] == "voc"
+    assert values["serving_root"] == str(tmp_path / "serving")
+    assert values["min_ap"] == 0.5
+    for name, value in run_local.PRESETS["quick"].items():
+        assert values[name] == value
+
+
+def test_progress_lines_from_kfp_local_output():
+    log, out = io.StringIO(), io.StringIO()
+    stream = ProgressStream(log, out, skipped_note={"condition": "push (not blessed)"})
+    stream.write("12:00:00.000 - INFO - Executing task \x1b[96m'train-model'\x1b[0m\n")
+    stream.write("    Epoch 1/3\n    loss: 1.0")
+    stream.write("\n12:00:01.000 - INFO - Task \x1b[96m'train-model'\x1b[0m finished with status ")
+    stream.write("\x1b[92mSUCCESS\x1b[0m\n")
+    stream.write("12:00:02.000 - INFO - Executing task 'evaluate-model'\n")
+    stream.write("    Traceback (most recent call last):\n    ValueError: boom\n")
+    stream.write("12:00:03.000 - ERROR - Task 'evaluate-model' finished with status FAILURE\n")
+    stream.write("12:00:03.000 - INFO - Skipping conditional task condition-1 (condition ...)\n")
+    lines = out.getvalue().splitlines()
+    assert [re.sub(r"^\[\d\d:\d\d\] ", "", line) for line in lines] == [
+        "train-model: running",
+        "train-model: SUCCESS (0 s)",
+        "evaluate-model: running",
+        "evaluate-model: FAILURE (0 s)",
+        "skipped: push (not blessed)",
+    ]
+    assert stream.failed_tasks() == ["evaluate-model"]
+    assert list(stream.tails["evaluate-model"])[-1] == "    ValueError: boom"
+    assert "Epoch 1/3" in log.getvalue()  # the log keeps everything
+
+
+def _nasdet_run(work_dir: pathlib.Path, *extra: str) -> subprocess.CompletedProcess:
+    argv = [sys.executable, "-m", "pipelines.cli", "run", "--work-dir", str(work_dir)]
+    # A tiny run: the `tiny` preset architecture (no search trials) trained for one epoch.
+    argv += ["--set", "architecture=tiny", "--set", "train_epochs=1", *extra]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    return subprocess.run(
+        argv, cwd=REPO, capture_output=True, text=True, timeout=1500, env=env
+    )
+
+
+def _versions(serving: pathlib.Path) -> list[str]:
+    return sorted(p.name for p in (serving / "nasdet").iterdir()) if serving.is_dir() else []
+
+
+@pytest.mark.slow
+def test_nasdet_run_end_to_end_push_then_refuse(tmp_path):
+    """All steps succeed and the model is pushed; a stricter second run skips the push."""
+    work = tmp_path / "work"
+    first = _nasdet_run(work)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    out = first.stdout
+    for task in ("ingest-examples", "search-architecture", "train-model", "evaluate-model"):
+        assert re.search(rf"\] {task}: SUCCESS", out), out
+    assert re.search(r"\] push-model: SUCCESS", out), out  # the dsl.If branch ran
+    assert re.search(r"^  AP +\d\.\d{4}", out, re.M), out
+    assert re.search(r"^  blessed +yes: ", out, re.M), out
+    serving = work / "serving"
+    assert _versions(serving) == ["1"]
+    version_dir = serving / "nasdet" / "1"
+    assert (version_dir / "saved_model.pb").is_file()
+    assert f"pushed        version 1 -> {version_dir}" in out
+
+    # Same data, an unreachable requirement: evaluate refuses, the push branch is skipped.
+    second = _nasdet_run(work, "--set", "min_ap=1.01")
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    out = second.stdout
+    assert re.search(r"\] evaluate-model: SUCCESS", out), out
+    assert "push-model: running" not in out and "push-model: SUCCESS" not in out
+    assert "skipped: push-model (evaluate-model did not bless the model)" in out
+    assert re.search(r"^  blessed +no: ", out, re.M), out
+    assert "pushed        no" in out
+    assert _versions(serving) == ["1"]  # nothing new was pushed
+    runs = sorted((work / "pipeline_root").iterdir())
+    assert len(runs) == 2
+    assert (runs[0] / "push-model" / "pushed_model").is_file()
+    assert not (runs[1] / "push-model").exists()
