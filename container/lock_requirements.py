@@ -38,10 +38,7 @@ def _norm(name: str) -> str:
 def _applies(req: Requirement, extras: set[str]) -> bool:
     if req.marker is None:
         return True
-    for extra in extras or {""}:
-        if req.marker.evaluate({**ENVIRONMENT, "extra": extra}):
-            return True
-    return False
+    return any(req.marker.evaluate({**ENVIRONMENT, "extra": extra}) for extra in extras or {""})
 
 
 def pinned_closure(root: str = "nasdet") -> dict[str, str]:

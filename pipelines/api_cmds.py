@@ -285,8 +285,15 @@ def _schedule(args: argparse.Namespace) -> int:
     return 0
 
 
+_DESCRIPTIONS = {
+    "upload": "Upload the pipeline to KFP, or a new version when the name exists.",
+    "submit": "Start a pipeline run on KFP, with parameters, in an experiment.",
+    "schedule": "Create a recurring pipeline run on KFP from a cron expression.",
+}
+
+
 def _parser(command: str) -> StepArgumentParser:
-    parser = StepArgumentParser(prog=f"nasdet {command}", description=__doc__.splitlines()[0])
+    parser = StepArgumentParser(prog=f"nasdet {command}", description=_DESCRIPTIONS[command])
     _connection_args(parser)
     if command == "upload":
         _source_args(parser, uploaded=False)

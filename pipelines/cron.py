@@ -13,8 +13,8 @@ import re
 
 from components.errors import UserError
 
-_MONTHS = "JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split()
-_DAYS = "SUN MON TUE WED THU FRI SAT".split()
+_MONTHS = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
+_DAYS = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"]
 # (name, low, high, names) of the six KFP fields
 _FIELDS = (
     ("second", 0, 59, ()),
@@ -81,6 +81,6 @@ def to_kfp(expression: str) -> tuple[str, str]:
             "day-of-month month day-of-week) or 6 (with seconds first), "
             f"got {len(fields)}"
         )
-    for part, field in zip(six, _FIELDS):
+    for part, field in zip(six, _FIELDS, strict=True):
         _check_field(part, field, expression)
     return " ".join(six), note

@@ -136,9 +136,7 @@ def convert(name: str, value: str) -> Any:
     try:
         return kind(value)
     except ValueError:
-        raise UserError(
-            f"parameter {name} needs a {kind.__name__}, got {value!r}"
-        ) from None
+        raise UserError(f"parameter {name} needs a {kind.__name__}, got {value!r}") from None
 
 
 def parse_assignments(items: Iterable[str]) -> dict[str, Any]:
@@ -175,7 +173,9 @@ def docstring(summary: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-TABLE_START = "<!-- parameter table: generated from pipelines/parameters.py (a test keeps it in sync) -->"
+TABLE_START = (
+    "<!-- parameter table: generated from pipelines/parameters.py (a test keeps it in sync) -->"
+)
 TABLE_END = "<!-- end of parameter table -->"
 
 

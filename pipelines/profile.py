@@ -117,9 +117,7 @@ def _str(value: Any, where: str, pattern: re.Pattern[str] | None = None) -> str:
 def _str_map(value: Any, where: str, key_pattern: re.Pattern[str] | None = None) -> dict[str, str]:
     if not isinstance(value, dict):
         raise UserError(f"{where}: expected a mapping, got {type(value).__name__}")
-    return {
-        _str(k, f"{where} key", key_pattern): _str(v, f"{where}.{k}") for k, v in value.items()
-    }
+    return {_str(k, f"{where} key", key_pattern): _str(v, f"{where}.{k}") for k, v in value.items()}
 
 
 def _str_list(value: Any, where: str) -> tuple[str, ...]:
@@ -231,7 +229,9 @@ def from_dict(data: Any, source: str = "profile") -> Profile:
     return Profile(
         image=_str(d["image"], f"{source}image"),
         pipeline_root=None if root in (None, "") else _str(root, f"{source}pipeline_root"),
-        image_pull_secrets=_str_list(d.get("image_pull_secrets") or [], f"{source}image_pull_secrets"),
+        image_pull_secrets=_str_list(
+            d.get("image_pull_secrets") or [], f"{source}image_pull_secrets"
+        ),
         volumes=volumes,
         secrets=secrets,
         steps=steps,

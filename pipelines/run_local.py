@@ -120,7 +120,9 @@ def resolve_arguments(args: argparse.Namespace) -> dict[str, Any]:
             values[name] = os.path.abspath(values[name])
     values["serving_root"] = os.path.abspath(values["serving_root"])
     if values.get("data_format") not in FORMATS:
-        raise UserError(f"unknown format {values.get('data_format')!r} (choose from: coco, voc, yolo)")
+        raise UserError(
+            f"unknown format {values.get('data_format')!r} (choose from: coco, voc, yolo)"
+        )
     parameters.check_values(values)
     return values
 
@@ -151,14 +153,20 @@ def collect_results(run_dir: str) -> dict[str, Any]:
 def _reasons(blessing: dict[str, Any]) -> str:
     reasons = blessing.get("reasons") or []
     if isinstance(reasons, str):
-        return reasons
-    return "; ".join(str(r) for r in reasons) or "no reason given"
+        reasons = [reasons]
+    return "; ".join(str(r).rstrip(". ") for r in reasons) or "no reason given"
+
+
+def _show(path: str) -> str:
+    """``path`` relative to the current directory when it lies below it, else absolute."""
+    rel = os.path.relpath(path)
+    return path if rel.startswith("..") else rel
 
 
 def format_summary(results: dict[str, Any], seconds: float, log_path: str) -> str:
     """The final summary printed by ``nasdet run`` (one item per line)."""
     metrics, blessing, pushed = results["metrics"], results["blessing"], results["pushed"]
-    rel = os.path.relpath
+    rel = _show
     lines = [f"nasdet run finished in {int(seconds) // 60}m{int(seconds) % 60:02d}s"]
 
     def num(key: str) -> str:
@@ -240,8 +248,8 @@ def _main(argv: Sequence[str] | None) -> int:
     started = time.monotonic()
     data = arguments["data_path"]
     print(
-        f"nasdet run: preset {args.preset}, data {os.path.relpath(data)} "
-        f"({arguments['data_format']}), work dir {os.path.relpath(os.path.abspath(args.work_dir))}"
+        f"nasdet run: preset {args.preset}, data {_show(data)} "
+        f"({arguments['data_format']}), work dir {_show(os.path.abspath(args.work_dir))}"
     )
     ok, results, progress, log_path = run_pipeline(arguments, args.work_dir, args.verbose)
     if not ok:
@@ -249,7 +257,7 @@ def _main(argv: Sequence[str] | None) -> int:
         sys.stderr.write(f"error: {failed[0]} failed; its last output lines:\n")
         for line in list(progress.tails.get(failed[0], []))[-20:]:
             sys.stderr.write(f"  | {line}\n")
-        sys.stderr.write(f"error: {failed[0]} failed (full log: {os.path.relpath(log_path)})\n")
+        sys.stderr.write(f"error: {failed[0]} failed (full log: {_show(log_path)})\n")
         return 1
     sys.stdout.write(format_summary(results, time.monotonic() - started, log_path))
     return 0

@@ -208,6 +208,8 @@ class TrainConfig:
     ``learning_rate`` is for ``learning_rate_batch`` images per step; use
     ``scaled_learning_rate(batch_size)`` for the rate at another batch size.
     ``ema_decay`` 0 disables the moving average; ``mixed_precision`` is auto|on|off.
+    ``batch_norm_momentum`` is the moving-statistics momentum of every batch-norm layer (automl:
+    0.99; short runs need less, or inference-mode statistics lag far behind the weights).
     """
 
     learning_rate: float = 0.08
@@ -221,6 +223,7 @@ class TrainConfig:
     epochs: int = 50
     early_stopping_patience: int = 10
     mixed_precision: str = "auto"
+    batch_norm_momentum: float = 0.99
 
     def __post_init__(self) -> None:
         _check(self.learning_rate > 0, "train.learning_rate must be > 0")
@@ -233,6 +236,7 @@ class TrainConfig:
         _check(self.batch_size >= 1, "train.batch_size must be >= 1")
         _check(self.epochs >= 1, "train.epochs must be >= 1")
         _check(self.early_stopping_patience >= 0, "train.early_stopping_patience must be >= 0")
+        _check(0 <= self.batch_norm_momentum < 1, "train.batch_norm_momentum must be in [0, 1)")
         _check(
             self.mixed_precision in ("auto", "on", "off"),
             f"train.mixed_precision must be auto|on|off, got {self.mixed_precision!r}",

@@ -119,7 +119,9 @@ def export_saved_model(
     os.makedirs(export_dir, exist_ok=True)
     functions = make_serving_functions(model, config)
     module = tf.Module()
-    module.model = model
+    # Track the variables only (as keras.export.ExportArchive does): saving the Keras model
+    # object itself makes tf.saved_model.save trace every layer, which is slow.
+    module.model_variables = list(model.weights)
     module.serving_default = functions["serving_default"]
     module.serving_bytes = functions["serving_bytes"]
     saved_model_dir = os.path.join(export_dir, SAVED_MODEL_DIR)

@@ -43,4 +43,17 @@ def build_detector(config: DetectorConfig) -> keras.Model:
         return layers.Activation("linear", dtype="float32", name=name)(x)
 
     outputs = (_join(class_levels, "class_logits"), _join(box_levels, "box_deltas"))
-    return keras.Model(images, outputs, name=f"detector_{config.name}")
+    detector = keras.Model(images, outputs, name=f"detector_{config.name}")
+    for layer in _all_layers(detector):
+        if isinstance(layer, layers.BatchNormalization):
+            layer.momentum = config.train.batch_norm_momentum
+    return detector
+
+
+def _all_layers(model: keras.Model):
+    """Yield every layer of ``model``, descending into nested models."""
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            yield from _all_layers(layer)
+        else:
+            yield layer

@@ -48,7 +48,7 @@ _TINY_COMMON: dict[str, Any] = {
     "image_size": 128,
     "bifpn": {"width": 32, "depth": 2, "min_level": 3, "max_level": 5},
     "head": {"depth": 2},
-    "train": {"batch_size": 8, "epochs": 30, "ema_decay": 0.0},
+    "train": {"batch_size": 8, "epochs": 30, "ema_decay": 0.0, "batch_norm_momentum": 0.9},
     "postprocess": {"pre_nms_top_k": 1000},
 }
 

@@ -117,8 +117,14 @@ def run(
         note = f"The baseline {base.root} has other classes than the eval data, so it was not compared."
         base = None
 
-    dirs = [candidate.saved_model_dir] + ([base.saved_model_dir] if base else [])
+    model_fp = fingerprint.model_fingerprint(candidate.saved_model_dir)
+    # A baseline whose SavedModel files are identical to the candidate's gives the same
+    # detections: it is run once (loading a SavedModel is the slow part on a CPU).
+    same = base is not None and fingerprint.model_fingerprint(base.saved_model_dir) == model_fp
+    dirs = [candidate.saved_model_dir] + ([base.saved_model_dir] if base and not same else [])
     predictions = predict.predict_split(dirs, examples_dir, split, batch_size, num_samples)
+    if same:
+        predictions.detections.append(predictions.detections[0])
     result = coco_eval.evaluate(
         predictions.images, predictions.detections[0], categories, evaluator
     )
@@ -140,7 +146,7 @@ def run(
     decision.update(
         {
             "model": model_dir,
-            "model_fingerprint": fingerprint.model_fingerprint(candidate.saved_model_dir),
+            "model_fingerprint": model_fp,
             "examples": examples_dir,
             "data_fingerprint": fingerprint.data_fingerprint(examples_dir),
             "evaluated_at": datetime.datetime.now(datetime.timezone.utc).isoformat(

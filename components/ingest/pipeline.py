@@ -4,9 +4,9 @@
 (the images with their splits, the label map, shard counts, the reader's own quarantine records
 and counts). ``build`` adds the transforms to a pipeline::
 
-    SourceImages --Validate--> examples --WriteSortedShards--> Split-*/data_tfrecord-*.gz
-                           \\-> quarantine --+-- ReadTimeQuarantine --> quarantine.jsonl
-                           \\-> stats ------+------------------------> stats.json (CombineFn)
+    SourceImages --GroupByShard--> ValidateAndWrite --> Split-*/data_tfrecord-*.gz
+                                                   \\-> quarantine --+-- ReadTimeQuarantine --> quarantine.jsonl
+                                                   \\-> stats ------+------------------------> stats.json (CombineFn)
 
 Nothing here imports TensorFlow (checked by a test): Beam workers stay light.
 """
@@ -24,9 +24,8 @@ from components.ingest import output
 from components.ingest.transforms import (
     QUARANTINE_TAG,
     STATS_TAG,
-    ValidateImageFn,
+    ValidateAndWriteShards,
     WriteQuarantine,
-    WriteSortedShards,
     WriteStats,
 )
 
@@ -59,14 +58,11 @@ def build(pipeline: beam.Pipeline, plan: IngestPlan) -> dict:
     """
     validated = (
         pipeline
-        | "SourceImages" >> beam.Create(plan.items, reshuffle=True)
-        | "Validate"
-        >> beam.ParDo(ValidateImageFn(plan.label_map, plan.num_shards)).with_outputs(
-            QUARANTINE_TAG, STATS_TAG, main="examples"
-        )
+        | "SourceImages" >> beam.Create(plan.items, reshuffle=False)
+        | "ValidateAndWriteShards"
+        >> ValidateAndWriteShards(plan.root, plan.label_map, plan.num_shards)
     )
     read_quarantine = pipeline | "ReadTimeQuarantine" >> beam.Create(plan.read_quarantine)
-    shards = validated.examples | "WriteShards" >> WriteSortedShards(plan.root, plan.num_shards)
     quarantine = (
         (validated[QUARANTINE_TAG], read_quarantine)
         | "AllQuarantine" >> beam.Flatten()
@@ -83,4 +79,4 @@ def build(pipeline: beam.Pipeline, plan: IngestPlan) -> dict:
             plan.stats_context,
         )
     )
-    return {"shards": shards, "quarantine": quarantine, "stats": stats}
+    return {"shards": validated.shards, "quarantine": quarantine, "stats": stats}

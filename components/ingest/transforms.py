@@ -1,12 +1,11 @@
 """The Beam building blocks of the ingest pipeline: DoFns and PTransforms.
 
-- ``ValidateImageFn``: ``(split, SourceImage)`` -> keyed example ``((split, shard), (image_id,
-  example))`` on the main output, an ``ImageStats`` on ``stats`` and ``QuarantineRecord`` s on
-  ``quarantine``. Image bytes are read through Beam's ``FileSystems``.
-- ``WriteSortedShards``: writes every shard of every split as a gzip TFRecord file with its
-  examples sorted by image id, so reruns produce byte-identical files on any runner (Beam's
+- ``ValidateAndWriteShards``: source images are grouped by shard (a hash of the image id); each
+  shard's images are validated in image-id order (bytes read through Beam's ``FileSystems``) and
+  written as one gzip TFRecord file, so reruns produce byte-identical files on any runner (Beam's
   ``WriteToTFRecord`` assigns records to shards round-robin from a random start, which is not
   reproducible). Empty shards are written too, so the file set depends only on the input size.
+  Side outputs: an ``ImageStats`` per image and the ``QuarantineRecord`` s.
 - ``WriteQuarantine``: one JSON line per record, sorted, in ``quarantine.jsonl``.
 - ``WriteStats``: the ``StatsCombineFn`` result turned into ``stats.json``.
 
@@ -30,62 +29,76 @@ QUARANTINE_TAG = "quarantine"
 STATS_TAG = "stats"
 
 
-class ValidateImageFn(beam.DoFn):
-    """Decode and validate one image; emit its example, statistics and quarantine records."""
+def key_by_shard(element: tuple[str, SourceImage], num_shards: Mapping[str, int]) -> tuple:
+    """Return ``((split, shard), image)`` for a ``(split, image)`` pair (shard: hash of the id)."""
+    split_name, image = element
+    return (split_name, split.shard_index(image.image_id, num_shards[split_name])), image
 
-    def __init__(self, label_map: LabelMap, num_shards: Mapping[str, int]) -> None:
-        """Keep the label map and the shard count of each split (both small, pickled to workers)."""
+
+class ValidateAndWriteShardFn(beam.DoFn):
+    """Validate the images of one shard in image-id order and write them to its gzip TFRecord file.
+
+    Input: ``((split, shard), iterable of SourceImage or None)`` (None: the empty-shard marker).
+    Main output: ``{"split", "shard", "path", "examples"}`` for the written file; tagged outputs:
+    one ``ImageStats`` per image on ``stats``, every ``QuarantineRecord`` on ``quarantine``.
+    Image bytes are read (through Beam's ``FileSystems``), decoded and written by the same worker:
+    only the small source records travel through the shuffle.
+    """
+
+    def __init__(self, root: str, label_map: LabelMap, num_shards: Mapping[str, int]) -> None:
+        """Write under ``root``; ``label_map`` and ``num_shards`` are small and pickled to workers."""
         super().__init__()
+        self.root = root
         self.label_map = label_map
         self.num_shards = dict(num_shards)
 
-    def process(self, element: tuple[str, SourceImage]) -> Iterator:
-        """Yield ``((split, shard), (image_id, example))`` and the tagged side outputs."""
-        split_name, image = element
-        result = validate_image(image, self.label_map, output.read_bytes)
-        for record in result.quarantine:
-            yield pvalue.TaggedOutput(QUARANTINE_TAG, record)
-        yield pvalue.TaggedOutput(STATS_TAG, stats.summarize(split_name, result))
-        if result.example is not None:
-            shard = split.shard_index(image.image_id, self.num_shards[split_name])
-            yield (split_name, shard), (image.image_id, result.example)
-
-
-class _WriteShardFn(beam.DoFn):
-    def __init__(self, root: str, num_shards: Mapping[str, int]) -> None:
-        super().__init__()
-        self.root = root
-        self.num_shards = dict(num_shards)
-
-    def process(self, element: tuple[tuple[str, int], Iterable]) -> Iterator[dict]:
+    def process(self, element: tuple[tuple[str, int], Iterable]) -> Iterator:
+        """Yield the side outputs per image, then the written file's summary."""
         (split_name, index), values = element
-        examples = sorted(v for v in values if v is not None)
+        images = sorted((v for v in values if v is not None), key=lambda image: image.image_id)
+        side: list = []
+
+        def examples() -> Iterator[bytes]:
+            for image in images:
+                result = validate_image(image, self.label_map, output.read_bytes)
+                side.extend(pvalue.TaggedOutput(QUARANTINE_TAG, q) for q in result.quarantine)
+                side.append(pvalue.TaggedOutput(STATS_TAG, stats.summarize(split_name, result)))
+                if result.example is not None:
+                    yield result.example
+
         path = split.shard_path(self.root, split_name, index, self.num_shards[split_name])
-        count = tfrecord.write_gzip_tfrecord(path, (example for _, example in examples))
+        count = tfrecord.write_gzip_tfrecord(path, examples())
+        yield from side
         yield {"split": split_name, "shard": index, "path": path, "examples": count}
 
 
-class WriteSortedShards(beam.PTransform):
-    """Write keyed examples ``((split, shard), (image_id, example))`` to sorted gzip shards.
+class ValidateAndWriteShards(beam.PTransform):
+    """``(split, SourceImage)`` pairs -> sorted gzip TFRecord shards, image stats, quarantine.
 
-    Returns a PCollection with one ``{"split", "shard", "path", "examples"}`` dict per file.
+    Every shard key gets a marker, so empty shards are written too and the file set depends only
+    on the input. Returns the ``ParDo`` outputs: main (one dict per file), ``stats``, ``quarantine``.
     """
 
-    def __init__(self, root: str, num_shards: Mapping[str, int]) -> None:
+    def __init__(self, root: str, label_map: LabelMap, num_shards: Mapping[str, int]) -> None:
         """Write under ``root``; ``num_shards`` maps each split to its shard count."""
         super().__init__()
         self.root = root
+        self.label_map = label_map
         self.num_shards = dict(num_shards)
 
-    def expand(self, keyed_examples):
-        """Group by shard (every shard key present, even empty ones) and write each file."""
+    def expand(self, images):
+        """Key by shard, add the empty-shard markers, group, validate and write each shard."""
         keys = [(s, i) for s, n in sorted(self.num_shards.items()) for i in range(n)]
-        markers = keyed_examples.pipeline | "ShardKeys" >> beam.Create([(k, None) for k in keys])
+        markers = images.pipeline | "ShardKeys" >> beam.Create([(k, None) for k in keys])
+        keyed = images | "KeyByShard" >> beam.Map(key_by_shard, self.num_shards)
         return (
-            (keyed_examples, markers)
+            (keyed, markers)
             | "WithEmptyShards" >> beam.Flatten()
             | "GroupByShard" >> beam.GroupByKey()
-            | "WriteShard" >> beam.ParDo(_WriteShardFn(self.root, self.num_shards))
+            | "ValidateAndWrite"
+            >> beam.ParDo(
+                ValidateAndWriteShardFn(self.root, self.label_map, self.num_shards)
+            ).with_outputs(QUARANTINE_TAG, STATS_TAG, main="shards")
         )
 
 
@@ -130,7 +143,10 @@ def _write_stats(acc: dict, path: str, images_read: int, boxes_read: int, contex
 
 
 class WriteStats(beam.PTransform):
-    """Combine ``ImageStats`` and read-time quarantine records into ``stats.json`` at ``path``."""
+    """Combine ``ImageStats`` and read-time quarantine records into ``stats.json`` at ``path``.
+
+    The input is never empty (a dataset has at least one image), so no default value is needed.
+    """
 
     def __init__(self, path: str, images_read: int, boxes_read: int, context: dict) -> None:
         """``images_read``/``boxes_read`` come from the reader; ``context`` as in ``to_stats_json``."""
@@ -144,7 +160,7 @@ class WriteStats(beam.PTransform):
         """Combine globally and write; returns a PCollection holding the stats dict."""
         return (
             items
-            | "Combine" >> beam.CombineGlobally(stats.StatsCombineFn())
+            | "Combine" >> beam.CombineGlobally(stats.StatsCombineFn()).without_defaults()
             | "WriteJson"
             >> beam.Map(_write_stats, self.path, self.images_read, self.boxes_read, self.context)
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 
@@ -28,6 +29,7 @@ def build_parser() -> StepArgumentParser:
 def _main(argv: Sequence[str] | None) -> int:
     """Parse ``argv``, push, print the new version; return 0."""
     args = build_parser().parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ log quiet
     from components.push.push import run
 
     result = run(

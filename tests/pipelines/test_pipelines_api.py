@@ -30,7 +30,12 @@ class FakeKfp:
 
     def handle(self, method: str, path: str, query: dict, headers, body: bytes):
         """Return ``(status, json_body)`` for one request and record it."""
-        record = {"method": method, "path": path, "query": query, "headers": {k.lower(): v for k, v in headers.items()}}
+        record = {
+            "method": method,
+            "path": path,
+            "query": query,
+            "headers": {k.lower(): v for k, v in headers.items()},
+        }
         self.requests.append(record)
         if path == "/apis/v2beta1/healthz":
             return 200, {"multi_user": False}
@@ -170,7 +175,9 @@ def test_upload_then_new_version(kfp_server, package, monkeypatch, capsys):
     assert version["query"]["name"] == ["v2"]
     assert version["package"]["deploymentSpec"]["executors"]
     api_calls = [r for r in fake.requests if not r["path"].endswith("/healthz")]
-    assert api_calls and all(r["headers"].get("authorization") == f"Bearer {TOKEN}" for r in api_calls)
+    assert api_calls and all(
+        r["headers"].get("authorization") == f"Bearer {TOKEN}" for r in api_calls
+    )
 
 
 def test_submit_from_package_with_parameters(kfp_server, package, capsys):
@@ -267,7 +274,9 @@ def test_bad_usage_one_line_exit_2(kfp_server, argv, message, capsys, monkeypatc
     assert api_cmds.main([argv[0], *host, *argv[1:]]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err and err.count("\n") == 1
-    assert not _posts(fake, "/apis/v2beta1/runs") and not _posts(fake, "/apis/v2beta1/recurringruns")
+    assert not _posts(fake, "/apis/v2beta1/runs") and not _posts(
+        fake, "/apis/v2beta1/recurringruns"
+    )
 
 
 def test_unreachable_host_is_one_line(capsys):

@@ -116,7 +116,9 @@ def test_dag_and_push_only_when_blessed(default_spec):
     evaluate_outputs = default_spec["components"]["comp-evaluate-model"]["outputDefinitions"]
     assert evaluate_outputs["parameters"]["Output"]["parameterType"] == "BOOLEAN"
     assert set(evaluate_outputs["artifacts"]) == {"evaluation", "metrics", "report", "report_html"}
-    assert evaluate_outputs["artifacts"]["report_html"]["artifactType"]["schemaTitle"] == "system.HTML"
+    assert (
+        evaluate_outputs["artifacts"]["report_html"]["artifactType"]["schemaTitle"] == "system.HTML"
+    )
     assert evaluate_outputs["artifacts"]["metrics"]["artifactType"]["schemaTitle"] == (
         "system.Metrics"
     )
@@ -139,7 +141,9 @@ def test_example_profile_placement(example_spec):
         assert "nodeSelector" not in _k8s(example_spec, step)
         assert "tolerations" not in _k8s(example_spec, step)
     mounts = {
-        step: [(m["constant"], m["mountPath"]) for m in _k8s(example_spec, step).get("pvcMount", [])]
+        step: [
+            (m["constant"], m["mountPath"]) for m in _k8s(example_spec, step).get("pvcMount", [])
+        ]
         for step in profile_lib.STEPS
     }
     assert mounts == {
@@ -156,7 +160,9 @@ def test_example_profile_placement(example_spec):
             ("access-key", "AWS_ACCESS_KEY_ID"),
             ("secret-key", "AWS_SECRET_ACCESS_KEY"),
         }
-        assert _k8s(example_spec, step)["imagePullSecret"][0]["secretName"] == "registry-credentials"
+        assert (
+            _k8s(example_spec, step)["imagePullSecret"][0]["secretName"] == "registry-credentials"
+        )
         assert _executor(example_spec, step)["image"] == prof.image
 
 

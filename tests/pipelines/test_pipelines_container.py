@@ -115,7 +115,9 @@ def test_dockerfile_install_in_fresh_venv(tmp_path):
         result = subprocess.run(
             [python, *argv[1:]], cwd=context, capture_output=True, text=True, env=env, timeout=1500
         )
-        assert result.returncode == 0, f"{command}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        assert result.returncode == 0, (
+            f"{command}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        )
     check = subprocess.run(
         [
             str(venv / "bin" / "nasdet"),

@@ -133,7 +133,10 @@ def test_log_metrics_flattens_numbers():
 def test_reports(tmp_path):
     csv_file = tmp_path / "trials.csv"
     csv_file.write_text("trial_id,AP\n0,0.1\n1,0.2\n")
-    assert step_io.csv_to_markdown(str(csv_file)) == "| trial_id | AP |\n|---|---|\n| 0 | 0.1 |\n| 1 | 0.2 |\n"
+    assert (
+        step_io.csv_to_markdown(str(csv_file))
+        == "| trial_id | AP |\n|---|---|\n| 0 | 0.1 |\n| 1 | 0.2 |\n"
+    )
     assert step_io.csv_to_markdown(str(tmp_path / "none.csv")) == ""
     target = tmp_path / "out" / "report"
     assert step_io.publish_report(str(target), [str(tmp_path / "missing.md")], "# fallback\n") == ""

@@ -95,13 +95,14 @@ def _nasdet_run(work_dir: pathlib.Path, *extra: str) -> subprocess.CompletedProc
     # A tiny run: the `tiny` preset architecture (no search trials) trained for one epoch.
     argv += ["--set", "architecture=tiny", "--set", "train_epochs=1", *extra]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    return subprocess.run(
-        argv, cwd=REPO, capture_output=True, text=True, timeout=1500, env=env
-    )
+    return subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=1500, env=env)
 
 
 def _versions(serving: pathlib.Path) -> list[str]:
-    return sorted(p.name for p in (serving / "nasdet").iterdir()) if serving.is_dir() else []
+    """The version folders (integer names) under ``serving/nasdet``."""
+    if not (serving / "nasdet").is_dir():
+        return []
+    return sorted(p.name for p in (serving / "nasdet").iterdir() if p.name.isdigit())
 
 
 @pytest.mark.slow
@@ -136,3 +137,19 @@ def test_nasdet_run_end_to_end_push_then_refuse(tmp_path):
     assert len(runs) == 2
     assert (runs[0] / "push-model" / "pushed_model").is_file()
     assert not (runs[1] / "push-model").exists()
+
+
+@pytest.mark.slow
+def test_failed_step_exit_1_with_its_output(tmp_path):
+    """A step that fails (ingest of an empty COCO file) stops the run: exit 1, its last lines."""
+    coco = tmp_path / "instances.json"
+    coco.write_text("{}")
+    argv = [sys.executable, "-m", "pipelines.cli", "run", "--work-dir", str(tmp_path / "w")]
+    argv += ["--data", str(coco)]
+    result = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "ingest-examples: FAILURE" in result.stdout
+    assert "search-architecture: running" not in result.stdout
+    assert "error: ingest-examples failed; its last output lines:" in result.stderr
+    assert "  | " in result.stderr  # the step's own output
+    assert re.search(r"full log: .*run-.*\.log\)$", result.stderr.strip())

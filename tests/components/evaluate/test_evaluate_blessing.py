@@ -134,3 +134,13 @@ def test_below_min_ap_end_to_end(tmp_path, examples, make_lookup_model):
     result = evaluate_run(model, examples, str(tmp_path / "eval"), min_ap=0.9)
     assert result["blessed"] is False
     assert "below the minimum AP 0.9000" in result["reasons"][0]
+
+
+def test_baseline_identical_to_candidate_is_within_tolerance(tmp_path, examples, make_lookup_model):
+    model = make_lookup_model(tmp_path / "model", _perfect(IMAGES, 2))
+    result = evaluate_run(
+        model, examples, str(tmp_path / "eval"), baseline_dir=model, tolerance=0.0
+    )
+    assert result["baseline_metrics"] == result["metrics"]
+    assert result["blessed"] is True
+    assert any("within the tolerance" in r for r in result["reasons"])

@@ -26,7 +26,7 @@ SCRIPT = textwrap.dedent(
     from components.data.readers import read_dataset
     from components.data.labels import build_label_map
     from components.ingest import running_mode
-    from components.ingest.transforms import ValidateImageFn
+    from components.ingest.transforms import ValidateAndWriteShards
 
     def probe(element):
         loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras"))
@@ -36,14 +36,11 @@ SCRIPT = textwrap.dedent(
 
     dataset = read_dataset("voc", sys.argv[1])
     items = [("train", image) for image in dataset.images[:6]]
+    label_map = build_label_map(dataset.classes)
     args = ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]
     with running_mode.make_pipeline(args) as p:
-        _ = (
-            p
-            | beam.Create(items, reshuffle=True)
-            | beam.ParDo(ValidateImageFn(build_label_map(dataset.classes), {"train": 1}))
-            | beam.Map(probe)
-        )
+        out = p | beam.Create(items) | ValidateAndWriteShards(sys.argv[2] + "-probe", label_map, {"train": 4})
+        _ = out.shards | beam.Map(probe)
     print("workers ok")
     """
 )

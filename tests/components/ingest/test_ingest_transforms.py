@@ -9,16 +9,16 @@ import apache_beam as beam
 from apache_beam.testing import test_pipeline
 from apache_beam.testing.util import assert_that, equal_to
 
+from components.data import example_codec
 from components.data.labels import build_label_map
 from components.data.records import QuarantineRecord, SourceBox, SourceClass, SourceImage
-from components.ingest import tfrecord
+from components.ingest import split, tfrecord
 from components.ingest.stats import ImageStats, StatsCombineFn
 from components.ingest.transforms import (
     QUARANTINE_TAG,
     STATS_TAG,
-    ValidateImageFn,
+    ValidateAndWriteShards,
     WriteQuarantine,
-    WriteSortedShards,
     WriteStats,
 )
 
@@ -31,29 +31,30 @@ def _sample_image(sample_dir, stem: str, boxes=()) -> SourceImage:
     )
 
 
-def test_validate_image_fn_outputs(sample_dir):
-    good = _sample_image(
-        sample_dir, "raccoon-1", [SourceBox(1, 10, 10, 50, 60), SourceBox(1, 5, 5, 5, 9, index=1)]
+def test_validate_and_write_shards(sample_dir, tmp_path):
+    box = SourceBox(1, 10, 10, 50, 60)
+    stems = [f"raccoon-{i}" for i in range(1, 13)]
+    items = [("train", _sample_image(sample_dir, stem, [box])) for stem in stems]
+    items[0] = (
+        "train",
+        _sample_image(sample_dir, stems[0], [box, SourceBox(1, 5, 5, 5, 9, index=1)]),
     )
-    missing = SourceImage(
-        "gone", "gone.jpg", str(sample_dir / "images" / "gone.jpg"), (SourceBox(1, 1, 1, 2, 2),)
-    )
+    missing = SourceImage("gone", "gone.jpg", str(sample_dir / "images" / "gone.jpg"), (box,))
+    items.append(("eval", missing))
+    random.Random(0).shuffle(items)
+    shards = {"train": 2, "eval": 2}
     with test_pipeline.TestPipeline() as p:
-        out = (
-            p
-            | beam.Create([("train", good), ("eval", missing)])
-            | beam.ParDo(ValidateImageFn(LABELS, {"train": 3, "eval": 1})).with_outputs(
-                QUARANTINE_TAG, STATS_TAG, main="examples"
-            )
+        out = p | beam.Create(items) | ValidateAndWriteShards(str(tmp_path), LABELS, shards)
+        assert_that(
+            out.shards | beam.Map(lambda d: (d["split"], d["shard"])),
+            equal_to([("train", 0), ("train", 1), ("eval", 0), ("eval", 1)]),
+            label="files",
         )
-
-        def check_examples(items):
-            assert len(items) == 1
-            (split, shard), (image_id, example) = items[0]
-            assert (split, image_id) == ("train", "raccoon-1") and 0 <= shard < 3
-            assert isinstance(example, bytes) and len(example) > 1000
-
-        assert_that(out.examples, check_examples, label="examples")
+        assert_that(
+            out.shards | beam.Map(lambda d: (d["split"], d["examples"])) | beam.CombinePerKey(sum),
+            equal_to([("train", 12), ("eval", 0)]),
+            label="counts",
+        )
         assert_that(
             out[QUARANTINE_TAG] | beam.Map(lambda q: (q.kind, q.reason, q.image_id, q.boxes)),
             equal_to(
@@ -66,26 +67,25 @@ def test_validate_image_fn_outputs(sample_dir):
         )
         assert_that(
             out[STATS_TAG]
-            | beam.Map(lambda s: (s.split, s.accepted, s.boxes_read, s.boxes_accepted)),
-            equal_to([("train", True, 2, 1), ("eval", False, 1, 0)]),
+            | beam.Map(lambda s: (s.split, s.accepted, s.boxes_read - s.boxes_accepted)),
+            equal_to([("train", True, 1)] + [("train", True, 0)] * 11 + [("eval", False, 1)]),
             label="stats",
         )
+    ids = []
+    for index in range(2):
+        path = tmp_path / "Split-train" / f"data_tfrecord-{index:05d}-of-00002.gz"
+        shard_ids = [_source_id(r) for r in tfrecord.read_gzip_tfrecord(str(path))]
+        assert shard_ids == sorted(shard_ids) and shard_ids
+        assert all(split.shard_index(i, 2) == index for i in shard_ids)
+        ids += shard_ids
+    assert sorted(ids) == sorted(stems)
+    for index in range(2):  # empty shards exist and are valid
+        path = tmp_path / "Split-eval" / f"data_tfrecord-{index:05d}-of-00002.gz"
+        assert list(tfrecord.read_gzip_tfrecord(str(path))) == []
 
 
-def test_write_sorted_shards_sorted_and_empty_shards(tmp_path):
-    items = [(("train", i % 2), (f"id{i:03d}", f"example-{i}".encode())) for i in range(40)]
-    random.Random(0).shuffle(items)
-    with test_pipeline.TestPipeline() as p:
-        written = p | beam.Create(items) | WriteSortedShards(str(tmp_path), {"train": 2, "eval": 1})
-        assert_that(
-            written | beam.Map(lambda d: (d["split"], d["shard"], d["examples"])),
-            equal_to([("train", 0, 20), ("train", 1, 20), ("eval", 0, 0)]),
-        )
-    shard0 = tmp_path / "Split-train" / "data_tfrecord-00000-of-00002.gz"
-    records = list(tfrecord.read_gzip_tfrecord(str(shard0)))
-    assert records == [f"example-{i}".encode() for i in range(0, 40, 2)]
-    empty = tmp_path / "Split-eval" / "data_tfrecord-00000-of-00001.gz"
-    assert list(tfrecord.read_gzip_tfrecord(str(empty))) == []
+def _source_id(record: bytes) -> str:
+    return example_codec.decode_example(record)["image/source_id"][0].decode()
 
 
 def test_write_quarantine_sorted_lines(tmp_path):

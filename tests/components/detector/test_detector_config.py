@@ -1,0 +1,128 @@
+"""Detector config: presets follow the scaling table, JSON round trip, unknown keys rejected."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from components.detector import config as config_lib
+from components.detector.config import DetectorConfig, get_preset, load_architecture
+from components.errors import UserError
+
+# EfficientDet scaling table (DESIGN.md): input / BiFPN width / BiFPN depth / head depth / backbone
+SCALING = {
+    "d0": (512, 64, 3, 3, "b0"),
+    "d1": (640, 88, 4, 3, "b1"),
+    "d2": (768, 112, 5, 3, "b2"),
+    "d3": (896, 160, 6, 4, "b3"),
+    "d4": (1024, 224, 7, 4, "b4"),
+    "d5": (1280, 288, 7, 4, "b5"),
+    "d6": (1280, 384, 8, 5, "b6"),
+    "d7": (1536, 384, 8, 5, "b6"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCALING))
+def test_d_presets_follow_the_scaling_table(name):
+    cfg = get_preset(name)
+    got = (cfg.image_size, cfg.bifpn.width, cfg.bifpn.depth, cfg.head.depth, cfg.backbone.variant)
+    assert got == SCALING[name]
+    assert cfg.backbone.kind == "efficientnet"
+    assert cfg.levels == [3, 4, 5, 6, 7]
+    assert (cfg.anchors.num_scales, cfg.anchors.aspect_ratios, cfg.anchors.anchor_scale) == (
+        3,
+        (1.0, 2.0, 0.5),
+        4.0,
+    )
+    assert (cfg.loss.focal_alpha, cfg.loss.focal_gamma, cfg.loss.huber_delta) == (0.25, 1.5, 0.1)
+    assert cfg.loss.box_weight == 50.0
+    t = cfg.train
+    assert (t.learning_rate, t.learning_rate_batch, t.momentum, t.weight_decay) == (0.08, 64, 0.9, 4e-5)
+    assert (t.warmup_epochs, t.clip_norm, t.ema_decay) == (1.0, 10.0, 0.9998)
+    assert (cfg.postprocess.iou_threshold, cfg.postprocess.max_detections) == (0.5, 100)
+
+
+def test_tiny_preset_is_small_and_uses_the_cell_backbone():
+    cfg = get_preset("tiny")
+    assert cfg.backbone.kind == "cells"
+    assert cfg.image_size == 128
+    assert cfg.levels == [3, 4, 5]
+    assert 16 <= cfg.bifpn.width <= 32
+    assert get_preset("tiny-effnet").backbone.kind == "efficientnet"
+
+
+@pytest.mark.parametrize("name", ["tiny", "d0", "d7"])
+def test_json_round_trip(name, tmp_path):
+    cfg = get_preset(name)
+    assert DetectorConfig.from_json(cfg.to_json()) == cfg
+    path = tmp_path / "architecture.json"
+    cfg.save(path)
+    assert DetectorConfig.load(path) == cfg
+    assert load_architecture(str(path)) == cfg
+    assert load_architecture(tmp_path) == cfg  # a directory holding architecture.json
+
+
+def test_load_architecture_accepts_preset_names():
+    assert load_architecture("d3") == get_preset("d3")
+
+
+@pytest.mark.parametrize(
+    ("data", "key"),
+    [
+        ({"imagesize": 512}, "imagesize"),
+        ({"bifpn": {"widht": 32}}, "bifpn.widht"),
+        ({"backbone": {"cells": {"stem": 8}}}, "backbone.cells.stem"),
+        (
+            {"backbone": {"cells": {"normal_blocks": [{"inputs": [0, 1], "ops": ["identity", "identity"], "x": 1}]}}},
+            "backbone.cells.normal_blocks[0].x",
+        ),
+    ],
+)
+def test_unknown_keys_are_rejected_with_their_name(data, key):
+    with pytest.raises(UserError, match=key.replace("[", r"\[").replace("]", r"\]")):
+        DetectorConfig.from_json(json.dumps(data))
+
+
+@pytest.mark.parametrize(
+    ("data", "fragment"),
+    [
+        ({"image_size": 100}, "multiple of"),
+        ({"image_size": "512"}, "image_size: expected an integer"),
+        ({"num_classes": 0}, "num_classes"),
+        ({"backbone": {"variant": "b9"}}, "b9"),
+        ({"backbone": {"cells": {"normal_blocks": [{"inputs": [0, 1], "ops": ["conv_7x7", "identity"]}]}}}, "conv_7x7"),
+        ({"backbone": {"cells": {"normal_blocks": [{"inputs": [0, 2], "ops": ["identity", "identity"]}]}}}, "later block"),
+        ({"postprocess": {"nms": "fuzzy"}}, "hard|soft"),
+        ({"bifpn": {"min_level": 2}}, "min_level"),
+    ],
+)
+def test_bad_values_are_rejected(data, fragment):
+    with pytest.raises(UserError, match=fragment):
+        config_lib.from_dict(data)
+
+
+def test_bad_files_and_presets_raise_user_errors(tmp_path):
+    with pytest.raises(UserError, match="neither a config file nor a preset"):
+        load_architecture("d9")
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    with pytest.raises(UserError, match="not valid JSON"):
+        load_architecture(str(broken))
+
+
+def test_overrides_replace_values_and_validate():
+    cfg = get_preset("tiny")
+    changed = cfg.replace(num_classes=3, image_size=256)
+    assert (changed.num_classes, changed.image_size) == (3, 256)
+    assert changed.bifpn == cfg.bifpn
+    dotted = cfg.with_overrides({"bifpn.width": 24, "anchors.aspect_ratios": [1.0]})
+    assert dotted.bifpn.width == 24 and dotted.anchors.aspect_ratios == (1.0,)
+    with pytest.raises(UserError, match="bifpn.wdth"):
+        cfg.with_overrides({"bifpn.wdth": 24})
+    with pytest.raises(UserError, match="num_classes"):
+        cfg.replace(num_classes=0)
+
+
+def test_scaled_learning_rate_is_linear_in_the_batch():
+    assert get_preset("d0").train.scaled_learning_rate(8) == pytest.approx(0.01)
