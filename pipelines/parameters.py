@@ -10,6 +10,7 @@ The local presets of ``nasdet run`` are small sets of overrides of these default
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -24,6 +25,8 @@ class Parameter:
     type: type
     default: Any
     description: str
+    low: float | None = None
+    high: float | None = None
 
 
 PARAMETERS: tuple[Parameter, ...] = (
@@ -52,6 +55,8 @@ PARAMETERS: tuple[Parameter, ...] = (
         float,
         0.2,
         "Fraction of the images held out for evaluation when the source has no splits.",
+        low=0.0,
+        high=1.0,
     ),
     Parameter(
         "beam_args",
@@ -70,20 +75,27 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter(
         "search_algorithm", str, "bayesian", "KerasTuner algorithm: random, bayesian or hyperband."
     ),
-    Parameter("search_max_trials", int, 20, "Number of architectures the search tries."),
-    Parameter("search_epochs", int, 5, "Training epochs per search trial."),
+    Parameter("search_max_trials", int, 20, "Number of architectures the search tries.", low=1),
+    Parameter("search_epochs", int, 5, "Training epochs per search trial.", low=1),
     Parameter(
         "search_workers",
         int,
         0,
         "Parallel search workers (KerasTuner distributed mode). 0: trials run in the search task.",
+        low=0,
     ),
     Parameter("search_space", str, "small", "Search space: small or large."),
     Parameter("seed", int, 0, "Random seed of the search (and of its trials)."),
     Parameter(
-        "train_epochs", int, 0, "Training epochs of the final model. 0: the architecture's default."
+        "train_epochs",
+        int,
+        0,
+        "Training epochs of the final model. 0: the architecture's default.",
+        low=0,
     ),
-    Parameter("train_batch_size", int, 0, "Training batch size. 0: the architecture's default."),
+    Parameter(
+        "train_batch_size", int, 0, "Training batch size. 0: the architecture's default.", low=0
+    ),
     Parameter(
         "warm_start",
         str,
@@ -96,12 +108,16 @@ PARAMETERS: tuple[Parameter, ...] = (
         float,
         0.0,
         "Minimum COCO AP (0..1) for the model to be blessed and pushed.",
+        low=0.0,
+        high=1.0,
     ),
     Parameter(
         "tolerance",
         float,
         0.01,
         "How much lower than the baseline's AP the candidate's AP may be and still be blessed.",
+        low=0.0,
+        high=1.0,
     ),
     Parameter(
         "baseline_model",
@@ -118,7 +134,11 @@ PARAMETERS: tuple[Parameter, ...] = (
     ),
     Parameter("model_name", str, "nasdet", "Model name under serving_root."),
     Parameter(
-        "keep_versions", int, 0, "Pushed versions to keep (oldest removed first). 0: keep all."
+        "keep_versions",
+        int,
+        0,
+        "Pushed versions to keep (oldest removed first). 0: keep all.",
+        low=0,
     ),
 )
 
@@ -134,9 +154,22 @@ def convert(name: str, value: str) -> Any:
         )
     kind = BY_NAME[name].type
     try:
-        return kind(value)
+        converted = kind(value)
     except ValueError:
         raise UserError(f"parameter {name} needs a {kind.__name__}, got {value!r}") from None
+    _check_range(BY_NAME[name], converted)
+    return converted
+
+
+def _check_range(p: Parameter, value: Any) -> None:
+    """Raise UserError when ``value`` is not finite or outside the parameter's bounds."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise UserError(f"parameter {p.name} must be a finite number, got {value}")
+    if (p.low is not None and value < p.low) or (p.high is not None and value > p.high):
+        bounds = (
+            f"{p.low if p.low is not None else '-inf'}..{p.high if p.high is not None else 'inf'}"
+        )
+        raise UserError(f"parameter {p.name} must be in {bounds}, got {value}")
 
 
 def parse_assignments(items: Iterable[str]) -> dict[str, Any]:
@@ -161,6 +194,7 @@ def check_values(values: Mapping[str, Any]) -> None:
             ok = True
         if not ok:
             raise UserError(f"parameter {name} needs a {kind.__name__}, got {value!r}")
+        _check_range(BY_NAME[name], value)
 
 
 def docstring(summary: str) -> str:

@@ -15,7 +15,9 @@ from components.detector.config import DetectorConfig
 
 def level_shapes(config: DetectorConfig) -> list[tuple[int, int, int]]:
     """Return ``(level, height, width)`` of each feature map, lowest level first."""
-    return [(lvl, config.image_size // 2**lvl, config.image_size // 2**lvl) for lvl in config.levels]
+    return [
+        (lvl, config.image_size // 2**lvl, config.image_size // 2**lvl) for lvl in config.levels
+    ]
 
 
 def num_anchors(config: DetectorConfig) -> int:

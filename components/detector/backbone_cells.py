@@ -16,7 +16,9 @@ from components.detector.cell_ops import apply_op, relu_conv_bn
 from components.detector.config import CellBlock, DetectorConfig
 
 
-def _cell(prev_prev, prev, blocks: tuple[CellBlock, ...], channels: int, reduction: bool, name: str):
+def _cell(
+    prev_prev, prev, blocks: tuple[CellBlock, ...], channels: int, reduction: bool, name: str
+):
     """Return the output of one cell applied to hidden states ``prev_prev`` and ``prev``."""
     if prev_prev.shape[1] != prev.shape[1]:  # the previous cell reduced: bring h0 down to h1
         h0 = relu_conv_bn(prev_prev, channels, 2, f"{name}_pre0")
@@ -27,7 +29,7 @@ def _cell(prev_prev, prev, blocks: tuple[CellBlock, ...], channels: int, reducti
     used: set[int] = set()
     for i, block in enumerate(blocks):
         branches = []
-        for j, (index, op) in enumerate(zip(block.inputs, block.ops)):
+        for j, (index, op) in enumerate(zip(block.inputs, block.ops, strict=True)):
             stride = 2 if reduction and index < 2 else 1
             branches.append(apply_op(op, states[index], channels, stride, f"{name}_b{i}_{j}"))
             used.add(index)
@@ -46,10 +48,14 @@ def build_cell_backbone(config: DetectorConfig) -> keras.Model:
     size = config.image_size
     images = keras.Input((size, size, 3), name="images")
     x = layers.Rescaling(1.0 / 127.5, offset=-1.0, name="stem_rescale")(images)
-    x = layers.Conv2D(spec.stem_width, 3, strides=2, padding="same", use_bias=False, name="stem_conv1")(x)
+    x = layers.Conv2D(
+        spec.stem_width, 3, strides=2, padding="same", use_bias=False, name="stem_conv1"
+    )(x)
     x = layers.BatchNormalization(name="stem_bn1")(x)
     x = layers.Activation("relu", name="stem_relu1")(x)
-    x = layers.Conv2D(spec.stage_width(0), 3, strides=2, padding="same", use_bias=False, name="stem_conv2")(x)
+    x = layers.Conv2D(
+        spec.stage_width(0), 3, strides=2, padding="same", use_bias=False, name="stem_conv2"
+    )(x)
     x = layers.BatchNormalization(name="stem_bn2")(x)
     reduction_blocks = spec.reduction_blocks or spec.normal_blocks
     prev_prev, prev = x, x
@@ -60,7 +66,9 @@ def build_cell_backbone(config: DetectorConfig) -> keras.Model:
             out = _cell(prev_prev, prev, reduction_blocks, channels, True, f"stage{stage}_reduce")
             prev_prev, prev = prev, out
         for c in range(spec.cells_per_stage):
-            out = _cell(prev_prev, prev, spec.normal_blocks, channels, False, f"stage{stage}_cell{c}")
+            out = _cell(
+                prev_prev, prev, spec.normal_blocks, channels, False, f"stage{stage}_cell{c}"
+            )
             prev_prev, prev = prev, out
         level = stage + 2
         if level >= config.bifpn.min_level:

@@ -108,10 +108,8 @@ def build_bifpn(features: dict[int, object], config: DetectorConfig) -> dict[int
         out = {levels[0]: top_down[levels[0]]}
         for lvl in levels[1:]:
             down = _down(out[lvl - 1], f"{name}_bu_p{lvl}_down")
-            if lvl == levels[-1]:
-                inputs = [feats[lvl], down]
-            else:
-                inputs = [feats[lvl], top_down[lvl], down]
+            middle = [] if lvl == levels[-1] else [top_down[lvl]]
+            inputs = [feats[lvl], *middle, down]
             out[lvl] = _fuse(inputs, width, f"{name}_bu_p{lvl}")
         feats = out
     return feats

@@ -12,7 +12,9 @@ from keras import layers
 def relu_conv_bn(x, channels: int, stride: int, name: str):
     """Return ReLU -> 1x1 convolution (stride ``stride``) -> batch norm of ``x``."""
     x = layers.Activation("relu", name=f"{name}_relu")(x)
-    x = layers.Conv2D(channels, 1, strides=stride, padding="same", use_bias=False, name=f"{name}_conv")(x)
+    x = layers.Conv2D(
+        channels, 1, strides=stride, padding="same", use_bias=False, name=f"{name}_conv"
+    )(x)
     return layers.BatchNormalization(name=f"{name}_bn")(x)
 
 
@@ -26,7 +28,9 @@ def _sep_conv(x, channels: int, kernel: int, stride: int, name: str):
 
 def _dil_conv(x, channels: int, stride: int, name: str):
     x = layers.Activation("relu", name=f"{name}_relu")(x)
-    x = layers.DepthwiseConv2D(3, dilation_rate=2, padding="same", use_bias=False, name=f"{name}_dw")(x)
+    x = layers.DepthwiseConv2D(
+        3, dilation_rate=2, padding="same", use_bias=False, name=f"{name}_dw"
+    )(x)
     if stride > 1:  # Keras cannot combine dilation and stride: subsample the dense result
         x = layers.MaxPooling2D(1, strides=stride, name=f"{name}_subsample")(x)
     x = layers.Conv2D(channels, 1, use_bias=False, name=f"{name}_pw")(x)
@@ -53,4 +57,3 @@ def apply_op(op: str, x, channels: int, stride: int, name: str):
     if op == "max_pool_3x3":
         return layers.MaxPooling2D(3, strides=stride, padding="same", name=f"{name}_max")(x)
     raise ValueError(f"unknown cell op {op!r}")  # config validation rejects this first
-

@@ -12,11 +12,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import typing
 from dataclasses import dataclass, field
 from typing import Any
 
 from components.detector import presets
+from components.detector.config_parse import build_dataclass
 from components.errors import UserError
 
 CELL_OPS: tuple[str, ...] = (
@@ -49,7 +49,9 @@ class CellBlock:
     ops: tuple[str, str] = ("sep_conv_3x3", "identity")
 
     def __post_init__(self) -> None:
-        _check(len(self.inputs) == 2, f"a cell block needs exactly 2 inputs, got {list(self.inputs)}")
+        _check(
+            len(self.inputs) == 2, f"a cell block needs exactly 2 inputs, got {list(self.inputs)}"
+        )
         _check(len(self.ops) == 2, f"a cell block needs exactly 2 ops, got {list(self.ops)}")
         for op in self.ops:
             _check(op in CELL_OPS, f"unknown cell op {op!r} (known: {', '.join(CELL_OPS)})")
@@ -84,7 +86,9 @@ class CellBackboneConfig:
         _check(self.cells_per_stage >= 0, "backbone.cells.cells_per_stage must be >= 0")
         for name in ("normal_blocks", "reduction_blocks"):
             blocks = getattr(self, name)
-            _check(name == "reduction_blocks" or len(blocks) >= 1, f"backbone.cells.{name} is empty")
+            _check(
+                name == "reduction_blocks" or len(blocks) >= 1, f"backbone.cells.{name} is empty"
+            )
             for i, block in enumerate(blocks):
                 for index in block.inputs:
                     _check(
@@ -340,7 +344,9 @@ class DetectorConfig:
             with open(path, encoding="utf-8") as handle:
                 text = handle.read()
         except OSError as err:
-            raise UserError(f"cannot read detector config {os.fspath(path)!r}: {err.strerror}") from None
+            raise UserError(
+                f"cannot read detector config {os.fspath(path)!r}: {err.strerror}"
+            ) from None
         try:
             return cls.from_json(text)
         except UserError as err:
@@ -375,59 +381,9 @@ def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
-def _convert(value: Any, hint: Any, path: str) -> Any:
-    """Convert plain JSON data to the annotated type ``hint``; UserError naming ``path``."""
-    origin = typing.get_origin(hint)
-    if dataclasses.is_dataclass(hint):
-        return _build(hint, value, path)
-    if origin is tuple:
-        args = typing.get_args(hint)
-        if not isinstance(value, (list, tuple)):
-            raise UserError(f"detector config {path}: expected a list, got {value!r}")
-        item_hints = [args[0]] * len(value) if args[-1] is Ellipsis else list(args)
-        if len(item_hints) != len(value):
-            raise UserError(f"detector config {path}: expected {len(item_hints)} items, got {len(value)}")
-        return tuple(_convert(v, h, f"{path}[{i}]") for i, (v, h) in enumerate(zip(value, item_hints)))
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise UserError(f"detector config {path}: expected true or false, got {value!r}")
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
-            raise UserError(f"detector config {path}: expected an integer, got {value!r}")
-        return int(value)
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise UserError(f"detector config {path}: expected a number, got {value!r}")
-        return float(value)
-    if hint is str:
-        if not isinstance(value, str):
-            raise UserError(f"detector config {path}: expected a string, got {value!r}")
-        return value
-    raise TypeError(f"unsupported config type {hint!r} at {path}")  # a programming error
-
-
-def _build(cls: type, data: Any, path: str) -> Any:
-    if isinstance(data, cls):
-        return data
-    if not isinstance(data, dict):
-        raise UserError(f"detector config {path or 'root'}: expected an object, got {data!r}")
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    for key in data:
-        if key not in names:
-            where = f"{path}.{key}" if path else key
-            raise UserError(f"unknown detector config key {where!r}")
-    kwargs = {
-        key: _convert(value, hints[key], f"{path}.{key}" if path else key)
-        for key, value in data.items()
-    }
-    return cls(**kwargs)
-
-
 def from_dict(data: dict[str, Any]) -> DetectorConfig:
     """Build a ``DetectorConfig`` from plain data (missing keys take defaults); UserError if bad."""
-    return _build(DetectorConfig, data, "")
+    return build_dataclass(DetectorConfig, data)
 
 
 def _merge(base: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:

@@ -39,13 +39,20 @@ def _conv(filters: int, separable: bool, name: str, bias_initializer="zeros"):
     )
 
 
-def _head(features: dict[int, object], config: DetectorConfig, outputs_per_anchor: int, kind: str, bias):
+def _head(
+    features: dict[int, object], config: DetectorConfig, outputs_per_anchor: int, kind: str, bias
+):
     """Return a list of [B, H*W*A, outputs_per_anchor] tensors, one per level (lowest first)."""
     width = config.bifpn.width
     per_location = config.anchors.per_location
-    convs = [_conv(width, config.head.separable, f"{kind}_net_conv{i}") for i in range(config.head.depth)]
+    convs = [
+        _conv(width, config.head.separable, f"{kind}_net_conv{i}") for i in range(config.head.depth)
+    ]
     output_conv = _conv(
-        per_location * outputs_per_anchor, config.head.separable, f"{kind}_net_out", bias_initializer=bias
+        per_location * outputs_per_anchor,
+        config.head.separable,
+        f"{kind}_net_out",
+        bias_initializer=bias,
     )
     results = []
     for lvl in config.levels:
@@ -58,7 +65,9 @@ def _head(features: dict[int, object], config: DetectorConfig, outputs_per_ancho
             x = layers.Activation("swish", name=f"{kind}_net_swish{i}_p{lvl}")(x)
         x = output_conv(x)
         count = x.shape[1] * x.shape[2] * per_location
-        results.append(layers.Reshape((count, outputs_per_anchor), name=f"{kind}_net_flat_p{lvl}")(x))
+        results.append(
+            layers.Reshape((count, outputs_per_anchor), name=f"{kind}_net_flat_p{lvl}")(x)
+        )
     return results
 
 

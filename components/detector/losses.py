@@ -52,11 +52,14 @@ def detection_loss(
     class_targets = tf.cast(class_targets, tf.int32)
     normalizer = tf.reduce_sum(tf.cast(num_positives, tf.float32)) + cfg.normalizer_offset
     normalizer = tf.maximum(normalizer, 1e-8)
-    one_hot = tf.one_hot(class_targets - 1, config.num_classes, dtype=tf.float32)  # 0 and -1 -> zeros
+    one_hot = tf.one_hot(
+        class_targets - 1, config.num_classes, dtype=tf.float32
+    )  # 0 and -1 -> zeros
     keep = tf.cast(class_targets >= 0, tf.float32)[..., None]
-    class_loss = tf.reduce_sum(
-        focal_loss(one_hot, class_logits, cfg.focal_alpha, cfg.focal_gamma) * keep
-    ) / normalizer
+    class_loss = (
+        tf.reduce_sum(focal_loss(one_hot, class_logits, cfg.focal_alpha, cfg.focal_gamma) * keep)
+        / normalizer
+    )
     positive = tf.cast(class_targets > 0, tf.float32)[..., None]
     box_loss = tf.reduce_sum(huber_loss(box_targets, box_deltas, cfg.huber_delta) * positive) / (
         4.0 * normalizer

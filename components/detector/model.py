@@ -39,7 +39,11 @@ def build_detector(config: DetectorConfig) -> keras.Model:
     box_levels = box_head(pyramid, config)
 
     def _join(tensors, name):
-        x = tensors[0] if len(tensors) == 1 else layers.Concatenate(axis=1, name=f"{name}_concat")(tensors)
+        x = (
+            tensors[0]
+            if len(tensors) == 1
+            else layers.Concatenate(axis=1, name=f"{name}_concat")(tensors)
+        )
         return layers.Activation("linear", dtype="float32", name=name)(x)
 
     outputs = (_join(class_levels, "class_logits"), _join(box_levels, "box_deltas"))

@@ -62,7 +62,7 @@ PRESETS: dict[str, dict[str, Any]] = {
                 "stem_width": 16,
                 "filters": 16,
                 "filter_multiplier": 2.0,
-                "cells_per_stage": 1,
+                "cells_per_stage": 0,
                 "normal_blocks": TINY_NORMAL_BLOCKS,
                 "reduction_blocks": [],
             },

@@ -4,7 +4,7 @@ Rules (google/automl EfficientDet): an anchor whose best IoU with a ground-truth
 >= ``anchors.matched_threshold`` is positive for that box, < ``anchors.unmatched_threshold``
 negative (background), in between ignored. With ``anchors.force_match`` every valid ground-truth
 box is also given its best anchor, so small boxes are never left without a positive. Padding rows
-(class 0) and boxes of zero area are ignored. Every shape is static, so the function works in a
+(class 0) and boxes of zero area are ignored. Output shapes are static, so the function works in a
 ``tf.data`` map (one image), in a ``tf.function`` train step (a batch) and under XLA.
 """
 
@@ -18,7 +18,9 @@ from components.detector.config import DetectorConfig
 
 IGNORE = -1  # class target of anchors excluded from the class loss
 BACKGROUND = 0
-_FORCED_BONUS = 2.0  # added to the IoU of forced matches so they win the argmax and pass the threshold
+_FORCED_BONUS = (
+    2.0  # added to the IoU of forced matches so they win the argmax and pass the threshold
+)
 
 
 def pairwise_iou(anchors: tf.Tensor, boxes: tf.Tensor) -> tf.Tensor:
@@ -34,11 +36,30 @@ def pairwise_iou(anchors: tf.Tensor, boxes: tf.Tensor) -> tf.Tensor:
     return inter / tf.maximum(union, 1e-8)
 
 
+def _in_xla_context() -> bool:
+    """Return True while tracing under XLA (``tf.function(jit_compile=True)``), or if unsure."""
+    try:
+        from tensorflow.python.ops import control_flow_util
+
+        return bool(control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph()))
+    except Exception:  # noqa: BLE001 - a private API: fall back to the static (XLA-safe) path
+        return True
+
+
+def _trim_padding(boxes: tf.Tensor, classes: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """Drop the padding columns after the last real box of the batch (keeps at least one)."""
+    columns = tf.range(1, tf.shape(classes)[1] + 1)
+    last = tf.reduce_max(tf.where(classes > 0, columns[None, :], 0))
+    keep = tf.maximum(last, 1)
+    return boxes[:, :keep], classes[:, :keep]
+
+
 def assign_targets(
     gt_boxes: tf.Tensor,
     gt_classes: tf.Tensor,
     anchors: np.ndarray | tf.Tensor,
     config: DetectorConfig,
+    trim: bool | None = None,
 ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     """Return ``(class_targets, box_targets, num_positives)`` for a batch (or one image).
 
@@ -48,6 +69,10 @@ def assign_targets(
     Returns ``class_targets`` int32 [B, A] (1..K positive class, 0 background, -1 ignore),
     ``box_targets`` float32 [B, A, 4] (encoded deltas; zero where not positive) and
     ``num_positives`` float32 [B].
+
+    The cost is O(B x A x M). ``trim`` drops the padding columns after the batch's last real box
+    first (a dynamic shape, much faster when images have few boxes); ``None`` trims except while
+    tracing under XLA, where shapes must be static.
     """
     gt_boxes = tf.convert_to_tensor(gt_boxes)
     unbatched = gt_boxes.shape.rank == 2
@@ -59,6 +84,8 @@ def assign_targets(
     num_anchors = anchors.shape[0]
     boxes = tf.cast(gt_boxes, tf.float32) * float(config.image_size)
     classes = tf.cast(gt_classes, tf.int32)
+    if trim if trim is not None else not _in_xla_context():
+        boxes, classes = _trim_padding(boxes, classes)
     area = (boxes[..., 2] - boxes[..., 0]) * (boxes[..., 3] - boxes[..., 1])
     valid = (classes > 0) & (area > 0)  # [B, M]
 
@@ -75,9 +102,7 @@ def assign_targets(
     positive = best_iou >= cfg.matched_threshold
     negative = best_iou < cfg.unmatched_threshold
     matched_classes = tf.gather(classes, matched, batch_dims=1)
-    class_targets = tf.where(
-        positive, matched_classes, tf.where(negative, BACKGROUND, IGNORE)
-    )
+    class_targets = tf.where(positive, matched_classes, tf.where(negative, BACKGROUND, IGNORE))
     matched_boxes = tf.gather(boxes, matched, batch_dims=1)  # [B, A, 4]
     deltas = box_coding.encode(matched_boxes, anchors[None])
     box_targets = tf.where(positive[..., None], deltas, 0.0)

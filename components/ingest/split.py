@@ -18,9 +18,10 @@ from components.data.records import SourceImage
 from components.errors import UserError
 
 SPLITS = (schema.TRAIN_SPLIT, schema.EVAL_SPLIT)
-# About 1,000 images (~150 MB of typical JPEGs) per shard: big enough for sequential reads,
-# small enough that a worker holds one shard in memory while sorting it.
-IMAGES_PER_SHARD = 1000
+# About 500 images (50-80 MB of typical JPEGs) per shard: big enough for sequential reads in
+# training; small enough that the shards (the unit of parallel work: one worker validates and
+# writes a whole shard) spread evenly over the workers.
+IMAGES_PER_SHARD = 500
 
 _SOURCE_SPLIT_NAMES = {
     "train": schema.TRAIN_SPLIT,

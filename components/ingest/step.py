@@ -77,6 +77,9 @@ def run(
             pipeline.build(beam_pipeline, plan)
         stats = json.loads(output.read_bytes(output.join(root, schema.STATS_FILE)))
         _check(stats)
+        for name, split_stats in stats["splits"].items():
+            if split_stats["images"] == 0 and (name == "train" or eval_fraction > 0):
+                LOG.warning("ingest: warning: split %r has no images", name)
         labels = json.dumps(to_labels_json(label_map), indent=2) + "\n"
         output.write_bytes(output.join(root, schema.LABELS_FILE), labels.encode("utf-8"))
         report.write_report(stats, root)

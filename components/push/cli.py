@@ -46,7 +46,10 @@ def _main(argv: Sequence[str] | None) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: returns 0 on success, 2 with ``error: ...`` on a user mistake."""
+    """Entry point: returns 0 on success, 2 with ``error: ...`` on a user mistake.
+
+    An interrupted push (Ctrl-C or SIGTERM) leaves the serving root as it was: exit status 130.
+    """
     return run_main(_main, argv)
 
 

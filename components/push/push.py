@@ -10,9 +10,10 @@ Guarantees:
   (``.tmp-push-...``) and renamed into place with one ``rename(2)``, so a server polling the
   directory sees a version complete or not at all. Two pushes at once never collide: when
   another push took the number first, the rename fails and the push retries with the next one.
-  A push that fails before its rename removes its temporary directory and leaves the serving
-  root as it was (a killed process can leave a hidden ``.tmp-push-*`` directory, which readers
-  ignore and which is safe to delete).
+  A push that fails or is interrupted (an exception, Ctrl-C, SIGTERM as sent by Kubernetes)
+  before its rename removes its temporary directory and leaves the serving root as it was. A
+  process killed outright (SIGKILL) can leave a hidden ``.tmp-push-*`` directory: readers ignore
+  it, and the next push deletes it once it is an hour old.
 - Object stores (gs://, s3://, anything tf.io.gfile supports): there is no atomic rename; the
   version is staged under a hidden prefix, then copied to the version prefix with
   ``saved_model.pb`` last, then the staging prefix is deleted. A poller can see the version's
@@ -22,11 +23,17 @@ Guarantees:
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import errno
 import json
 import os
+import shutil
+import signal
+import threading
+import time
 import uuid
+from collections.abc import Iterator
 
 from components.errors import UserError
 from components.evaluate.baseline import SAVED_MODEL_PB, join, locate_model
@@ -36,6 +43,8 @@ from components.push import versions
 PUSH_FILE = "push.json"
 EXTRA_FILES = ("labels.json", "detector_config.json")
 MAX_ATTEMPTS = 50
+TMP_PREFIX = ".tmp-push-"
+STALE_SECONDS = 3600.0
 
 
 def read_blessing(blessing_file: str) -> dict:
@@ -132,6 +141,48 @@ def _publish_remote(tmp: str, model_root: str, record: dict) -> int:
     return version
 
 
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM raises KeyboardInterrupt (so ``finally`` clean-up runs).
+
+    Kubernetes stops a pod with SIGTERM, whose default action ends Python without clean-up.
+    Only possible in the main thread; elsewhere the block runs unchanged. The previous handler
+    is restored afterwards.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def remove_stale_temporaries(model_root: str, older_than: float = STALE_SECONDS) -> list[str]:
+    """Delete hidden ``.tmp-*`` directories under local ``model_root`` untouched for a while.
+
+    They are what a push killed outright (SIGKILL, power loss) leaves behind; one younger than
+    ``older_than`` seconds may belong to a push still running and is kept. Returns the names.
+    """
+    removed = []
+    now = time.time()
+    for name in os.listdir(model_root) if os.path.isdir(model_root) else []:
+        path = os.path.join(model_root, name)
+        if name.startswith(".tmp-") and os.path.isdir(path):
+            try:
+                if now - os.path.getmtime(path) > older_than:
+                    shutil.rmtree(path, ignore_errors=True)
+                    removed.append(name)
+            except FileNotFoundError:  # removed meanwhile
+                continue
+    return removed
+
+
 def run(
     model_dir: str,
     blessing_file: str,
@@ -175,15 +226,18 @@ def run(
         "metrics": decision.get("candidate"),
         "blessing": {"blessed": True, "reasons": decision.get("reasons", [])},
     }
-    tmp = join(model_root, f".tmp-push-{uuid.uuid4().hex[:12]}")
     remote = "://" in model_root
-    try:
-        _stage(location, tmp, record)
-        publish = _publish_remote if remote else _publish_local
-        version = publish(tmp, model_root, record)
-    finally:
-        if gfile.exists(tmp):
-            gfile.rmtree(tmp)
+    if not remote:
+        remove_stale_temporaries(model_root)
+    tmp = join(model_root, f"{TMP_PREFIX}{uuid.uuid4().hex[:12]}")
+    with sigterm_as_interrupt():
+        try:
+            _stage(location, tmp, record)
+            publish = _publish_remote if remote else _publish_local
+            version = publish(tmp, model_root, record)
+        finally:
+            if gfile.exists(tmp):
+                gfile.rmtree(tmp)
     versions.write_marker(model_root, version)
     pruned = versions.prune(model_root, keep, protect=version) if keep else []
     return {"version": version, "path": join(model_root, str(version)), "pruned": pruned}

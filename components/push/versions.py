@@ -5,7 +5,11 @@ Layout (TensorFlow Serving): ``<serving_root>/<model_name>/<version>/`` with an 
 larger of the highest existing version and the highest version ever pushed, which is kept in
 the marker file ``<serving_root>/<model_name>/.last_version`` (TF Serving ignores names that
 are not integers, as should any other reader). So deleting versions (``--keep``, or by hand)
-never makes a number come back. Temporary directories are hidden names (``.tmp-...``).
+never makes a number come back. (``--keep`` alone could not cause reuse anyway, since it never
+deletes the newest version; the marker covers versions deleted by hand.) Two pushes finishing
+at the same moment may both write the marker; each writes the larger of its version and the
+marker it reads, so the marker can lag by a concurrent push but the version directories
+themselves still hold the highest number. Temporary directories are hidden (``.tmp-...``).
 """
 
 from __future__ import annotations

@@ -30,7 +30,9 @@ def build_parser() -> StepArgumentParser:
         "artifact (architecture.json, hyperparameters.json, trials.csv, report.md). Running the "
         "same command again on the same output resumes the search.",
     )
-    parser.add_argument("--examples", required=True, help="Examples directory (nasdet ingest output)")
+    parser.add_argument(
+        "--examples", required=True, help="Examples directory (nasdet ingest output)"
+    )
     parser.add_argument("--output", required=True, help="Architecture artifact directory to write")
     parser.add_argument(
         "--algorithm", default="random", choices=("random", "bayesian", "hyperband")

@@ -27,7 +27,7 @@ from components.search.space import SearchSpace
 from components.search.tuners import SCORE
 
 SEARCHED_NAME = "searched"
-EAGER_MAX_STEPS = 4
+EAGER_MAX_STEPS = 8
 
 
 def sample_config(
@@ -157,14 +157,18 @@ class DetectorHyperModel(keras_tuner.HyperModel):
     def build(self, hp: keras_tuner.HyperParameters) -> keras.Model:
         """Sample a config from ``hp`` and return the compiled training model of the train step.
 
-        Trials of at most EAGER_MAX_STEPS training steps run eagerly: for them, tracing the
-        train step costs more than it saves.
+        The model is called once on a zero image so Keras counts it as built (Hyperband loads
+        a previous trial's checkpoint into it). Trials of at most EAGER_MAX_STEPS training
+        steps run eagerly: for them, tracing the train step costs more than it saves.
         """
+        import numpy as np
+
         from components.train.trainer import build_trainer
 
         config = self.config(hp)
         steps = max(self.train_count // self.batch_size, 1)
         model = build_trainer(config, steps, self.epochs, self.batch_size)
+        model(np.zeros((1, config.image_size, config.image_size, 3), np.float32))
         if steps * self.epochs <= EAGER_MAX_STEPS:
             model.run_eagerly = True
         return model

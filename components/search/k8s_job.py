@@ -182,8 +182,7 @@ class KubernetesWorkers:
         status = self._batch.read_namespaced_job_status(self.name, self.namespace).status
         succeeded, failed = status.succeeded or 0, status.failed or 0
         done = any(
-            c.type in ("Complete", "Failed") and c.status == "True"
-            for c in status.conditions or []
+            c.type in ("Complete", "Failed") and c.status == "True" for c in status.conditions or []
         )
         return done, succeeded, failed
 

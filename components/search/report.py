@@ -21,8 +21,7 @@ def pareto_front(rows: list[TrialRow]) -> list[TrialRow]:
     front = []
     for r in done:
         dominated = any(
-            o.AP >= r.AP and o.FLOPs <= r.FLOPs and (o.AP > r.AP or o.FLOPs < r.FLOPs)
-            for o in done
+            o.AP >= r.AP and o.FLOPs <= r.FLOPs and (o.AP > r.AP or o.FLOPs < r.FLOPs) for o in done
         )
         if not dominated:
             front.append(r)
@@ -70,14 +69,14 @@ def _fmt(value: float, spec: str) -> str:
     return "-" if math.isnan(value) else format(value, spec)
 
 
-def write_report(
-    out_dir: str, rows: list[TrialRow], best: TrialRow | None, settings: dict
-) -> str:
+def write_report(out_dir: str, rows: list[TrialRow], best: TrialRow | None, settings: dict) -> str:
     """Write ``report.md`` (and the PNG plot) into ``out_dir``; return the report path.
 
     ``settings`` (algorithm, trials, epochs, space, objective, ...) is listed at the top.
     """
-    has_plot = plot_ap_vs_flops(rows, os.path.join(out_dir, PLOT_FILE), settings.get("objective", "AP"))
+    has_plot = plot_ap_vs_flops(
+        rows, os.path.join(out_dir, PLOT_FILE), settings.get("objective", "AP")
+    )
     front_ids = {r.trial_id for r in pareto_front(rows)}
     counts: dict[str, int] = {}
     for r in rows:

@@ -154,7 +154,9 @@ def run(
         "workers": workers,
         "seed": seed,
         "search space": space,
-        "objective": objective if not flops_weight else f"{objective} * (FLOPs/target)^{flops_weight}",
+        "objective": objective
+        if not flops_weight
+        else f"{objective} * (FLOPs/target)^{flops_weight}",
     }
     with atomic_output_dir(output_dir) as tmp:
         artifact.write_architecture(tmp, config.to_json(), best.values)

@@ -107,8 +107,11 @@ class _TrialEvents:
             "status": str(trial.status),
             "time": time.time(),
         }
-        with open(os.path.join(self.project_dir, EVENTS_FILE), "a") as f:
-            f.write(json.dumps(record) + "\n")
+        try:
+            with open(os.path.join(self.project_dir, EVENTS_FILE), "a") as f:
+                f.write(json.dumps(record) + "\n")
+        except OSError:  # e.g. an object-store project directory: events are best effort
+            pass
 
     def on_trial_begin(self, trial):
         super().on_trial_begin(trial)

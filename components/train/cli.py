@@ -51,7 +51,10 @@ def build_parser() -> StepArgumentParser:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit_:  # usage errors (status 2) and --help (status 0)
+        return int(exit_.code or 0)
     from components.train.trainer import run
 
     summary = run(

@@ -66,7 +66,7 @@ class WeightAverage(keras.layers.Layer):
     def swap(self) -> None:
         """Exchange the shadow values and the live weights (eager; call again to undo)."""
         for shadow, var in zip(self.shadows, self._sources):
-            live = ops.convert_to_numpy(var.value)
+            live = var.value.numpy()
             var.assign(ops.cast(shadow.value, var.dtype))
             shadow.assign(live.astype("float32"))
 

@@ -31,7 +31,9 @@ from components.detector import anchors as anchors_lib
 from components.detector import model as model_lib
 from components.detector.config import DetectorConfig, load_architecture
 from components.errors import UserError
-from components.train import artifact, callbacks, warm_start
+from components.train import artifact, callbacks
+from components.train import warm_start as warm_start_lib
+from components.train.bn_calibration import recalibrate_batch_norm
 from components.train.model_wrapper import DetectorTrainer
 from components.train.schedule import WarmupCosine
 
@@ -152,6 +154,7 @@ def run(
     jit_compile: bool | str = "auto",
     extra_callbacks: Sequence[keras.callbacks.Callback] = (),
     seed: int | None = 0,
+    bn_batches: int = 50,
     verbose: str | int = "auto",
 ) -> dict:
     """Train a detector on ``examples_dir`` and write the Model artifact to ``output_dir``.
@@ -161,7 +164,8 @@ def run(
     ``train`` values (``batch_size`` is per replica). ``warm_start`` is a Model artifact of the
     same architecture whose weights start the training. ``work_dir`` (default
     ``<output_dir>.work``) keeps checkpoints: a run started again after a crash resumes there.
-    ``jit_compile`` is passed to ``Model.compile`` ("auto": XLA on GPUs only). ``extra_callbacks``
+    After training the batch-norm statistics are re-estimated for the final weights on up to
+    ``bn_batches`` batches of the (unaugmented) train split. ``jit_compile`` is passed to ``Model.compile`` ("auto": XLA on GPUs only). ``extra_callbacks``
     run after the step's own callbacks. Returns a summary dict: epochs run, resumed epoch,
     stop reason, final and best losses, images, steps, seconds and the artifact paths.
     Raises UserError on bad input.
@@ -173,6 +177,8 @@ def run(
     labels = read_labels(examples_dir)
     config = config.replace(num_classes=len(labels["classes"]))
     epochs = int(epochs or config.train.epochs)
+    if warm_start:
+        warm_start_lib.check_model_artifact(warm_start, config)
     if batch_size is not None and batch_size < 1:
         raise UserError(f"batch size must be >= 1, got {batch_size}")
     n_train = count_records(examples_dir, schema.TRAIN_SPLIT)
@@ -212,7 +218,7 @@ def run(
             log.info("resuming from %s (epoch %d)", state.checkpoint, state.epochs_done)
         else:
             if warm_start:
-                warm_start_lib_load(trainer, config, warm_start)
+                _load_warm_start(trainer, config, warm_start)
             state = callbacks.TrainState(
                 fingerprint=fingerprint, monitor="val_loss" if n_eval else "loss"
             )
@@ -258,6 +264,10 @@ def run(
     elif trainer.ema is not None:
         trainer.ema.copy_to_model()
     export_model = _float32_copy(trainer.detector, config) if mixed else trainer.detector
+    calibration = input_pipeline.make_dataset(
+        examples_dir, schema.TRAIN_SPLIT, config.image_size, global_batch, False
+    )
+    calibration_batches = recalibrate_batch_norm(export_model, calibration, bn_batches)
     paths = artifact.write_model_artifact(
         output_dir, export_model, config, labels, work_dir, tflite=tflite
     )
@@ -278,13 +288,14 @@ def run(
         "replicas": replicas,
         "mixed_precision": mixed,
         "steps_per_epoch": steps_per_epoch,
+        "bn_calibration_batches": calibration_batches,
         "seconds": round(time.time() - started, 1),
         "paths": paths,
     }
 
 
-def warm_start_lib_load(trainer: DetectorTrainer, config: DetectorConfig, model_dir: str) -> None:
+def _load_warm_start(trainer: DetectorTrainer, config: DetectorConfig, model_dir: str) -> None:
     """Load ``model_dir``'s weights into ``trainer.detector`` and restart the EMA from them."""
-    warm_start.load_warm_start(trainer.detector, config, model_dir)
+    warm_start_lib.load_warm_start(trainer.detector, config, model_dir)
     if trainer.ema is not None:
         trainer.ema.reset()

@@ -47,23 +47,31 @@ def _differences(ours: dict, theirs: dict, prefix: str = "") -> list[str]:
     return out
 
 
+def check_model_artifact(model_dir: str, config: DetectorConfig) -> str:
+    """Check that ``model_dir`` is a Model artifact with weights for ``config``'s architecture.
+
+    Returns the weights file. Raises UserError when the weights or ``detector_config.json`` are
+    missing or when the architecture differs (the message names the first differences).
+    """
+    for name in (artifact.WEIGHTS_FILE, artifact.CONFIG_FILE):
+        if not os.path.isfile(os.path.join(model_dir, name)):
+            raise UserError(f"--warm-start {model_dir}: no {name} (not a Model artifact)")
+    theirs = DetectorConfig.load(os.path.join(model_dir, artifact.CONFIG_FILE))
+    diff = _differences(architecture_signature(config), architecture_signature(theirs))
+    if diff:
+        raise UserError(
+            f"--warm-start {model_dir}: a different architecture ({'; '.join(diff[:3])})"
+        )
+    return os.path.join(model_dir, artifact.WEIGHTS_FILE)
+
+
 def load_warm_start(model: keras.Model, config: DetectorConfig, model_dir: str) -> str:
     """Load the weights of the Model artifact ``model_dir`` into ``model`` (built from ``config``).
 
     Raises UserError when ``model_dir`` is not a Model artifact with Keras weights, or when its
     architecture differs from ``config``. Returns the weights file that was loaded.
     """
-    weights = os.path.join(model_dir, artifact.WEIGHTS_FILE)
-    config_file = os.path.join(model_dir, artifact.CONFIG_FILE)
-    for path in (weights, config_file):
-        if not os.path.isfile(path):
-            raise UserError(f"--warm-start {model_dir}: no {os.path.basename(path)} (not a Model artifact)")
-    theirs = DetectorConfig.load(config_file)
-    diff = _differences(architecture_signature(config), architecture_signature(theirs))
-    if diff:
-        raise UserError(
-            f"--warm-start {model_dir}: a different architecture ({'; '.join(diff[:3])})"
-        )
+    weights = check_model_artifact(model_dir, config)
     try:
         model.load_weights(weights)
     except (ValueError, KeyError, OSError) as err:

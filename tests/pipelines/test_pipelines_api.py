@@ -265,6 +265,10 @@ def test_api_error_is_one_line_exit_1(kfp_server, package, capsys):
         (["submit", "--param", "no_such=1"], "unknown pipeline parameter 'no_such'"),
         (["submit", "--package", "/does/not/exist.yaml"], "does not exist"),
         (["upload"], "no KFP host"),
+        (["submit", "--pipeline", "nasdet", "--package", __file__], "exclude each other"),
+        (["submit", "--pipeline", "unknown"], "no pipeline named 'unknown'"),
+        (["schedule", "--cron", "@daily", "--max-concurrency", "0"], "at least 1"),
+        (["submit", "--param", "min_ap=2"], "min_ap must be in 0.0..1.0"),
     ],
 )
 def test_bad_usage_one_line_exit_2(kfp_server, argv, message, capsys, monkeypatch):

@@ -32,6 +32,9 @@ def test_parse_assignments_types():
         ("=3", "expected NAME=VALUE"),
         ("search_epochs=2.5", "needs a int"),
         ("nope=1", "unknown pipeline parameter 'nope'"),
+        ("eval_fraction=1.5", "eval_fraction must be in 0.0..1.0, got 1.5"),
+        ("search_max_trials=0", "search_max_trials must be in 1..inf, got 0"),
+        ("tolerance=nan", "tolerance must be a finite number"),
     ],
 )
 def test_parse_assignments_errors(item, message):

@@ -25,6 +25,7 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
         (["--format", "coco"], "--format needs --data"),
         (["--set", "min_ap=best"], "parameter min_ap needs a float"),
         (["--set", "epochs=3"], "unknown pipeline parameter 'epochs'"),
+        (["--set", "min_ap=1.01"], "parameter min_ap must be in 0.0..1.0, got 1.01"),
         (["--set", "data_format=tfrecord"], "unknown format 'tfrecord'"),
         (["--preset", "huge"], "invalid choice: 'huge'"),
     ],
@@ -123,8 +124,9 @@ def test_nasdet_run_end_to_end_push_then_refuse(tmp_path):
     assert (version_dir / "saved_model.pb").is_file()
     assert f"pushed        version 1 -> {version_dir}" in out
 
-    # Same data, an unreachable requirement: evaluate refuses, the push branch is skipped.
-    second = _nasdet_run(work, "--set", "min_ap=1.01")
+    # Same data, a requirement no model of this run meets (AP 1.0 = perfect on every image):
+    # evaluate refuses to bless, the push branch is skipped.
+    second = _nasdet_run(work, "--set", "min_ap=1.0")
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
     out = second.stdout
     assert re.search(r"\] evaluate-model: SUCCESS", out), out

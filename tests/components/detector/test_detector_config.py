@@ -38,7 +38,12 @@ def test_d_presets_follow_the_scaling_table(name):
     assert (cfg.loss.focal_alpha, cfg.loss.focal_gamma, cfg.loss.huber_delta) == (0.25, 1.5, 0.1)
     assert cfg.loss.box_weight == 50.0
     t = cfg.train
-    assert (t.learning_rate, t.learning_rate_batch, t.momentum, t.weight_decay) == (0.08, 64, 0.9, 4e-5)
+    assert (t.learning_rate, t.learning_rate_batch, t.momentum, t.weight_decay) == (
+        0.08,
+        64,
+        0.9,
+        4e-5,
+    )
     assert (t.warmup_epochs, t.clip_norm, t.ema_decay) == (1.0, 10.0, 0.9998)
     assert (cfg.postprocess.iou_threshold, cfg.postprocess.max_detections) == (0.5, 100)
 
@@ -74,7 +79,15 @@ def test_load_architecture_accepts_preset_names():
         ({"bifpn": {"widht": 32}}, "bifpn.widht"),
         ({"backbone": {"cells": {"stem": 8}}}, "backbone.cells.stem"),
         (
-            {"backbone": {"cells": {"normal_blocks": [{"inputs": [0, 1], "ops": ["identity", "identity"], "x": 1}]}}},
+            {
+                "backbone": {
+                    "cells": {
+                        "normal_blocks": [
+                            {"inputs": [0, 1], "ops": ["identity", "identity"], "x": 1}
+                        ]
+                    }
+                }
+            },
             "backbone.cells.normal_blocks[0].x",
         ),
     ],
@@ -91,8 +104,26 @@ def test_unknown_keys_are_rejected_with_their_name(data, key):
         ({"image_size": "512"}, "image_size: expected an integer"),
         ({"num_classes": 0}, "num_classes"),
         ({"backbone": {"variant": "b9"}}, "b9"),
-        ({"backbone": {"cells": {"normal_blocks": [{"inputs": [0, 1], "ops": ["conv_7x7", "identity"]}]}}}, "conv_7x7"),
-        ({"backbone": {"cells": {"normal_blocks": [{"inputs": [0, 2], "ops": ["identity", "identity"]}]}}}, "later block"),
+        (
+            {
+                "backbone": {
+                    "cells": {
+                        "normal_blocks": [{"inputs": [0, 1], "ops": ["conv_7x7", "identity"]}]
+                    }
+                }
+            },
+            "conv_7x7",
+        ),
+        (
+            {
+                "backbone": {
+                    "cells": {
+                        "normal_blocks": [{"inputs": [0, 2], "ops": ["identity", "identity"]}]
+                    }
+                }
+            },
+            "later block",
+        ),
         ({"postprocess": {"nms": "fuzzy"}}, "hard|soft"),
         ({"bifpn": {"min_level": 2}}, "min_level"),
     ],

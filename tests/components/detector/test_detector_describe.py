@@ -48,3 +48,10 @@ def test_describe_requires_the_architecture_argument(capsys):
     except SystemExit as stop:
         assert stop.code == 2
     assert capsys.readouterr().err.startswith("error: ")
+
+
+def test_nasdet_dispatches_to_describe(capsys):
+    from pipelines import cli
+
+    assert cli.main(["describe", "--architecture", "nope"]) == 2
+    assert capsys.readouterr().err.startswith("error: ")

@@ -16,7 +16,9 @@ from components.detector import export, postprocess  # noqa: E402
 from components.detector.config import get_preset  # noqa: E402
 from components.detector.model import build_detector  # noqa: E402
 
-LABELS = {"classes": [{"id": 1, "name": "cat", "source_id": 3}, {"id": 2, "name": "dog", "source_id": 7}]}
+LABELS = {
+    "classes": [{"id": 1, "name": "cat", "source_id": 3}, {"id": 2, "name": "dog", "source_id": 7}]
+}
 SIZES = [(96, 160), (200, 120), (128, 128), (37, 301)]
 
 
@@ -77,7 +79,12 @@ def test_export_writes_signatures_and_labels(exported):
     encoded = loaded.signatures["serving_bytes"].structured_input_signature[1]["images"]
     assert encoded.dtype == tf.string and encoded.shape.as_list() == [None]
     outputs = loaded.signatures["serving_default"].structured_outputs
-    assert set(outputs) == {"detection_boxes", "detection_scores", "detection_classes", "num_detections"}
+    assert set(outputs) == {
+        "detection_boxes",
+        "detection_scores",
+        "detection_classes",
+        "num_detections",
+    }
 
 
 @pytest.mark.parametrize("h,w", SIZES)

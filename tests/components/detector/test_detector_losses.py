@@ -42,11 +42,15 @@ def test_huber_loss_by_hand():
 def test_detection_loss_by_hand():
     cfg = get_preset("tiny").replace(num_classes=2)
     class_logits = np.zeros((1, 3, 2), np.float32)
-    box_deltas = np.array([[[0.0, 0.0, 0.0, 0.0], [9.0, 9.0, 9.0, 9.0], [9.0, 9.0, 9.0, 9.0]]], np.float32)
+    box_deltas = np.array(
+        [[[0.0, 0.0, 0.0, 0.0], [9.0, 9.0, 9.0, 9.0], [9.0, 9.0, 9.0, 9.0]]], np.float32
+    )
     class_targets = np.array([[1, 0, -1]], np.int32)  # positive class 1, background, ignored
     box_targets = np.array([[[0.05, -0.2, 0.0, 0.0], [0.0] * 4, [0.0] * 4]], np.float32)
     num_positives = np.array([1.0], np.float32)
-    out = losses.detection_loss(class_logits, box_deltas, class_targets, box_targets, num_positives, cfg)
+    out = losses.detection_loss(
+        class_logits, box_deltas, class_targets, box_targets, num_positives, cfg
+    )
     c = 0.5**1.5 * math.log(2.0)  # focal at logit 0 without alpha_t
     normaliser = 1.0 + 1.0  # one positive + the automl offset 1
     # anchor 0: class 1 positive (0.25 c) + class 2 negative (0.75 c); anchor 1: 2 negatives (1.5 c)

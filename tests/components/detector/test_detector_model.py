@@ -93,11 +93,21 @@ def test_random_cell_backbones_build_and_run(seed):
         "reduction_blocks": rng.choice([[], _random_blocks(rng, rng.randint(1, 3))]),
     }
     cfg = get_preset("tiny").with_overrides(
-        {"image_size": 64, "num_classes": 2, "backbone.cells": cells, "bifpn.width": 16, "bifpn.depth": 1}
+        {
+            "image_size": 64,
+            "num_classes": 2,
+            "backbone.cells": cells,
+            "bifpn.width": 16,
+            "bifpn.depth": 1,
+        }
     )
     backbone = build_backbone(cfg)
     feats = backbone(np.zeros((1, 64, 64, 3), np.float32))
-    assert {k: tuple(v.shape[1:3]) for k, v in feats.items()} == {"3": (8, 8), "4": (4, 4), "5": (2, 2)}
+    assert {k: tuple(v.shape[1:3]) for k, v in feats.items()} == {
+        "3": (8, 8),
+        "4": (4, 4),
+        "5": (2, 2),
+    }
     model = build_detector(cfg)
     class_logits, box_deltas = model(np.random.uniform(0, 255, (1, 64, 64, 3)).astype(np.float32))
     assert class_logits.shape == (1, anchors.num_anchors(cfg), 2)
@@ -133,3 +143,14 @@ def test_count_macs_by_hand():
     model = keras.Model(inputs, out)
     expected = 16 * 16 * 8 * 27 + 2 * 16 * 16 * (9 * 8 + 8 * 8) + 8 * 8 * 9 * 8 + 8 * 4
     assert flops.count_macs(model) == expected
+
+
+def test_mixed_precision_outputs_stay_float32():
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        model = build_detector(get_preset("tiny").replace(num_classes=2, image_size=64))
+        class_logits, box_deltas = model(np.zeros((1, 64, 64, 3), np.float32), training=True)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert class_logits.dtype == "float32" and box_deltas.dtype == "float32"
+    assert np.all(np.isfinite(class_logits.numpy()))

@@ -9,23 +9,23 @@ import pytest
 import tensorflow as tf
 
 from components.detector import anchors as anchors_lib
-from components.detector.postprocess import postprocess
 from components.detector.config import get_preset
+from components.detector.postprocess import postprocess
 
 CFG = get_preset("tiny").replace(num_classes=2)
 ANCHORS = anchors_lib.generate_anchors(CFG)
 S = CFG.image_size
-I = (7 * 16 + 7) * 9  # level 3, centre (60, 60), 32 x 32
-J = I + 3  # same centre, scale 1: 32 * 2^(1/3); IoU with I = 2^(-2/3) = 0.63
-K = (1 * 16 + 1) * 9  # centre (12, 12), 32 x 32: sticks out of the image at the top left
+BEST = (7 * 16 + 7) * 9  # level 3, centre (60, 60), 32 x 32
+OVERLAP = BEST + 3  # same centre, scale 1: 32 * 2^(1/3); IoU with BEST = 2^(-2/3) = 0.63
+CORNER = (1 * 16 + 1) * 9  # centre (12, 12), 32 x 32: sticks out of the image at the top left
 
 
 def _logits():
     logits = np.full((1, len(ANCHORS), 2), -10.0, np.float32)
-    logits[0, I, 0] = 3.0
-    logits[0, J, 0] = 2.0  # same class, overlaps I: suppressed by hard NMS
-    logits[0, J, 1] = 1.0  # other class: kept
-    logits[0, K, 0] = 0.0
+    logits[0, BEST, 0] = 3.0
+    logits[0, OVERLAP, 0] = 2.0  # same class, overlaps BEST: suppressed by hard NMS
+    logits[0, OVERLAP, 1] = 1.0  # other class: kept
+    logits[0, CORNER, 0] = 0.0
     return logits
 
 
@@ -40,9 +40,11 @@ def test_hard_nms_keeps_the_best_box_per_class_and_clips():
     assert n == 3
     assert out["detection_boxes"].shape == (1, 100, 4)
     assert out["detection_classes"].dtype == tf.int32 and out["num_detections"].dtype == tf.int32
-    np.testing.assert_allclose(out["detection_scores"][0, :n], [_sigmoid(3), _sigmoid(1), _sigmoid(0)], rtol=1e-5)
+    np.testing.assert_allclose(
+        out["detection_scores"][0, :n], [_sigmoid(3), _sigmoid(1), _sigmoid(0)], rtol=1e-5
+    )
     np.testing.assert_array_equal(out["detection_classes"][0, :n], [1, 2, 1])
-    expected = np.stack([ANCHORS[I], ANCHORS[J], [0, 0, 28, 28]]) / S
+    expected = np.stack([ANCHORS[BEST], ANCHORS[OVERLAP], [0, 0, 28, 28]]) / S
     np.testing.assert_allclose(out["detection_boxes"][0, :n], expected, atol=1e-5)
     assert np.all(out["detection_scores"][0, n:].numpy() == 0)
     assert np.all(out["detection_classes"][0, n:].numpy() == 0)
@@ -50,9 +52,11 @@ def test_hard_nms_keeps_the_best_box_per_class_and_clips():
 
 def test_box_deltas_move_the_boxes():
     deltas = np.zeros((1, len(ANCHORS), 4), np.float32)
-    deltas[0, I] = [0.25, 0.0, math.log(0.5), 0.0]  # down by 8 px, half the height
+    deltas[0, BEST] = [0.25, 0.0, math.log(0.5), 0.0]  # down by 8 px, half the height
     out = postprocess(_logits(), deltas, ANCHORS, CFG)
-    np.testing.assert_allclose(out["detection_boxes"][0, 0] * S, [60.0, 44.0, 76.0, 76.0], atol=1e-3)
+    np.testing.assert_allclose(
+        out["detection_boxes"][0, 0] * S, [60.0, 44.0, 76.0, 76.0], atol=1e-3
+    )
 
 
 def test_soft_nms_decays_instead_of_removing():
@@ -63,7 +67,11 @@ def test_soft_nms_decays_instead_of_removing():
     iou = 2 ** (-2 / 3)
     decayed = _sigmoid(2) * math.exp(-0.5 * iou * iou / 0.5)
     assert n == 4
-    np.testing.assert_allclose(sorted(scores, reverse=True), sorted([_sigmoid(3), _sigmoid(1), decayed, _sigmoid(0)], reverse=True), rtol=1e-4)
+    np.testing.assert_allclose(
+        sorted(scores, reverse=True),
+        sorted([_sigmoid(3), _sigmoid(1), decayed, _sigmoid(0)], reverse=True),
+        rtol=1e-4,
+    )
 
 
 def test_score_threshold_and_max_detections_are_respected():

@@ -31,7 +31,9 @@ def test_box_equal_to_an_anchor_is_positive_with_zero_box_target():
     assert set(cls_t[positives]) == {2}
     assert float(num_pos[0]) == len(positives)
     # every other positive has IoU >= 0.5 with the box, and its target decodes back to the box
-    iou = targets.pairwise_iou(tf.constant(ANCHORS), tf.constant(gt[None, None] * S)).numpy()[0, :, 0]
+    iou = targets.pairwise_iou(tf.constant(ANCHORS), tf.constant(gt[None, None] * S)).numpy()[
+        0, :, 0
+    ]
     assert np.all(iou[positives] >= 0.5)
     assert np.all(cls_t[iou < 0.5] == 0)
     decoded = box_coding.decode(box_t[positives], ANCHORS[positives]).numpy()
@@ -43,7 +45,9 @@ def test_a_small_box_is_force_matched_to_its_best_anchor():
     boxes, classes = _batch([small], [3])
     cls_t, _, num_pos = targets.assign_targets(boxes, classes, ANCHORS, CFG)
     assert float(num_pos[0]) == 1.0
-    iou = targets.pairwise_iou(tf.constant(ANCHORS), tf.constant(small[None, None] * S)).numpy()[0, :, 0]
+    iou = targets.pairwise_iou(tf.constant(ANCHORS), tf.constant(small[None, None] * S)).numpy()[
+        0, :, 0
+    ]
     assert iou.max() < 0.5
     assert np.flatnonzero(cls_t.numpy()[0] == 3).tolist() == [int(np.argmax(iou))]
     no_force = CFG.with_overrides({"anchors.force_match": False})
@@ -77,3 +81,20 @@ def test_unbatched_inputs_give_unbatched_outputs_and_work_in_tf_data():
     cls_t, box_t, num_pos = next(iter(ds))
     assert cls_t.shape == (len(ANCHORS),) and box_t.shape == (len(ANCHORS), 4)
     assert int(cls_t[INSIDE]) == 1 and float(num_pos) >= 1.0
+
+
+def test_trimming_padding_gives_the_same_targets_and_xla_works():
+    gt = ANCHORS[INSIDE] / S
+    boxes = np.zeros((2, 6, 4), np.float32)
+    classes = np.zeros((2, 6), np.int32)
+    boxes[0, 0], classes[0, 0] = gt, 1
+    boxes[1, 1], classes[1, 1] = [0.5, 0.5, 0.9, 0.8], 2  # a real box after a padding row
+    static = targets.assign_targets(boxes, classes, ANCHORS, CFG, trim=False)
+    trimmed = targets.assign_targets(boxes, classes, ANCHORS, CFG, trim=True)
+    xla = tf.function(lambda b, c: targets.assign_targets(b, c, ANCHORS, CFG), jit_compile=True)(
+        tf.constant(boxes), tf.constant(classes)
+    )
+    for other in (trimmed, xla):
+        for a, b in zip(static, other, strict=True):
+            np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-5)
+    assert int(np.sum(static[0].numpy()[1] == 2)) >= 1

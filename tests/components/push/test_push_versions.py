@@ -171,3 +171,57 @@ def test_push_to_an_object_store_uri(model_and_blessing):
     assert gfile.exists(f"{root}/det/2/variables/variables.index")
     assert json.loads(gfile.GFile(f"{root}/det/2/push.json").read())["version"] == 2
     assert not [n for n in gfile.listdir(f"{root}/det") if n.startswith(".tmp")]
+
+
+_SLOW_PUSH = """
+import sys, time
+from tensorflow.io import gfile
+real_copy = gfile.copy
+def slow_copy(src, dst, overwrite=False):
+    print("copying", flush=True)
+    time.sleep(0.5)
+    real_copy(src, dst, overwrite=overwrite)
+gfile.copy = slow_copy
+from components.push.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_push_killed_with_sigterm_leaves_serving_root_as_it_was(tmp_path, model_and_blessing):
+    import pathlib
+    import signal
+    import subprocess
+    import sys
+
+    model, blessing = model_and_blessing
+    serving = tmp_path / "serving"
+    push_run(model, blessing, str(serving), "det")
+    before = _tree(serving)
+    argv = ["--model", model, "--blessing", blessing, "--serving-root", str(serving)]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _SLOW_PUSH, *argv, "--model-name", "det"],
+        cwd=pathlib.Path(__file__).resolve().parents[3],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert proc.stdout.readline().strip() == "copying"  # the push is under way
+    assert any(n.startswith(".tmp-push-") for n in os.listdir(serving / "det"))
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "error: interrupted" in err
+    assert _tree(serving) == before
+
+
+def test_stale_temporaries_of_killed_pushes_are_removed(tmp_path, model_and_blessing):
+    model, blessing = model_and_blessing
+    root = tmp_path / "serving" / "det"
+    (root / ".tmp-push-old" / "variables").mkdir(parents=True)
+    (root / ".tmp-push-young").mkdir()
+    old = os.path.getmtime(root) - 2 * push.STALE_SECONDS
+    os.utime(root / ".tmp-push-old", (old, old))
+    push_run(model, blessing, str(tmp_path / "serving"), "det")
+    assert sorted(os.listdir(root)) == [".last_version", ".tmp-push-young", "1"]

@@ -64,15 +64,12 @@ def write_examples(out_dir: pathlib.Path, n_train: int, n_eval: int, max_side: i
                             schema.BBOX_XMAX: [b.xmax / width for b in boxes],
                             schema.BBOX_YMAX: [b.ymax / height for b in boxes],
                             schema.AREA: [
-                                (b.xmax - b.xmin) * (b.ymax - b.ymin) * scale * scale
-                                for b in boxes
+                                (b.xmax - b.xmin) * (b.ymax - b.ymin) * scale * scale for b in boxes
                             ],
                         },
                     )
                 )
-    classes = [
-        {"id": labels[cid], "name": names[cid], "source_id": cid} for cid in sorted(names)
-    ]
+    classes = [{"id": labels[cid], "name": names[cid], "source_id": cid} for cid in sorted(names)]
     with open(out_dir / schema.LABELS_FILE, "w") as f:
         json.dump({"classes": classes}, f)
     return str(out_dir)

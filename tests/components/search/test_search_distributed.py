@@ -15,7 +15,9 @@ from components.search.tuners import read_events
 @pytest.mark.slow
 def test_chief_and_two_workers_finish_with_distinct_trials(tiny_examples, tmp_path, search_env):
     out = tmp_path / "architecture"
-    summary = run(tiny_examples, str(out), max_trials=4, epochs=1, workers=2, seed=2)
+    summary = run(
+        tiny_examples, str(out), max_trials=4, workers=2, seed=2, train_images=4, eval_images=2
+    )
 
     result = summary["distributed"]
     assert result["worker_exits"] == [0, 0]

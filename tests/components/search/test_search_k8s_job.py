@@ -17,9 +17,7 @@ CHIEF_POD = {
     "spec": {
         "serviceAccountName": "pipeline-runner",
         "nodeSelector": {"cloud.google.com/gke-accelerator": "nvidia-tesla-t4"},
-        "tolerations": [
-            {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
-        ],
+        "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
         "imagePullSecrets": [{"name": "registry"}],
         "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "nasdet-data"}}],
         "containers": [

@@ -34,7 +34,9 @@ def test_random_search_with_a_failing_trial_writes_everything(tiny_examples, tmp
 
     monkeypatch.setattr(DetectorHyperModel, "train_dataset", nan_in_second_trial)
     out = tmp_path / "architecture"
-    summary = run(tiny_examples, str(out), algorithm="random", max_trials=3, epochs=1, seed=1)
+    summary = run(
+        tiny_examples, str(out), algorithm="random", max_trials=3, epochs=1, seed=1, eval_images=2
+    )
 
     assert sorted(os.listdir(out)) == [
         "ap_vs_flops.png",
@@ -73,7 +75,9 @@ def test_random_search_with_a_failing_trial_writes_everything(tiny_examples, tmp
     # The searched architecture is a complete config: the train step trains and exports it.
     from components.train import run as train
 
-    trained = train(tiny_examples, str(out / "architecture.json"), str(tmp_path / "model"), epochs=1)
+    trained = train(
+        tiny_examples, str(out / "architecture.json"), str(tmp_path / "model"), epochs=1
+    )
     assert os.path.isdir(os.path.join(trained["output_dir"], "saved_model"))
 
 

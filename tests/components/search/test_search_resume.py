@@ -34,9 +34,12 @@ def _wait_for_first_completed_trial(proc: subprocess.Popen, events_dir: str) -> 
 
 
 @pytest.mark.slow
-def test_killed_search_resumes_without_rerunning_finished_trials(tiny_examples, tmp_path, search_env):
+def test_killed_search_resumes_without_rerunning_finished_trials(
+    tiny_examples, tmp_path, search_env
+):
     out = tmp_path / "architecture"
     args = ["--examples", tiny_examples, "--output", str(out), "--max-trials", "3", "--seed", "5"]
+    args += ["--train-images", "4", "--eval-images", "2"]
     proc = subprocess.Popen(
         [sys.executable, "-m", "components.search", *args],
         env=search_env,

@@ -41,7 +41,9 @@ def write_examples(out_dir: pathlib.Path, splits: dict[str, list[str]]) -> pathl
         with tf.io.TFRecordWriter(str(shard), options="GZIP") as writer:
             for name in names:
                 image = (SAMPLE / "images" / name).read_bytes()
-                height, width, boxes = _voc_boxes(SAMPLE / "annotations" / name.replace(".jpg", ".xml"))
+                height, width, boxes = _voc_boxes(
+                    SAMPLE / "annotations" / name.replace(".jpg", ".xml")
+                )
                 writer.write(
                     example_codec.encode_example(
                         bytes_features={
@@ -75,3 +77,28 @@ def overfit_examples(tmp_path_factory) -> pathlib.Path:
     """Examples with the same 8 sample images in Split-train and Split-eval."""
     out = tmp_path_factory.mktemp("overfit") / "examples"
     return write_examples(out, {"train": OVERFIT_IMAGES, "eval": OVERFIT_IMAGES})
+
+
+@pytest.fixture(scope="session")
+def resume_examples(tmp_path_factory) -> pathlib.Path:
+    """Examples with 8 sample images for training and 2 others for evaluation."""
+    out = tmp_path_factory.mktemp("resume") / "examples"
+    return write_examples(out, {"train": OVERFIT_IMAGES, "eval": ["raccoon-9.jpg", "raccoon-10.jpg"]})
+
+
+@pytest.fixture(scope="session")
+def overfit_x4_examples(tmp_path_factory) -> pathlib.Path:
+    """Examples whose train split holds the 8 overfit images 4 times (4 steps per epoch)."""
+    out = tmp_path_factory.mktemp("overfit_x4") / "examples"
+    return write_examples(out, {"train": OVERFIT_IMAGES * 4})
+
+
+@pytest.fixture(scope="session")
+def overfit_truth() -> list[dict]:
+    """The 8 overfit images: name, encoded JPEG bytes, height, width, normalised VOC boxes."""
+    items = []
+    for name in OVERFIT_IMAGES:
+        height, width, boxes = _voc_boxes(SAMPLE / "annotations" / name.replace(".jpg", ".xml"))
+        encoded = (SAMPLE / "images" / name).read_bytes()
+        items.append({"name": name, "encoded": encoded, "height": height, "width": width, "boxes": boxes})
+    return items

@@ -1,0 +1,73 @@
+"""Plain JSON data -> typed (frozen) config dataclasses, rejecting unknown keys and bad types.
+
+Generic over dataclasses annotated with int, float, str, bool, nested dataclasses and tuples
+(``tuple[X, ...]`` or fixed ``tuple[X, Y]``); every error is a ``UserError`` naming the key path
+(``backbone.cells.normal_blocks[0].ops``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from typing import Any
+
+from components.errors import UserError
+
+
+def _convert(value: Any, hint: Any, path: str) -> Any:
+    """Convert plain JSON data to the annotated type ``hint``; UserError naming ``path``."""
+    origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        return build_dataclass(hint, value, path)
+    if origin is tuple:
+        args = typing.get_args(hint)
+        if not isinstance(value, (list, tuple)):
+            raise UserError(f"detector config {path}: expected a list, got {value!r}")
+        item_hints = [args[0]] * len(value) if args[-1] is Ellipsis else list(args)
+        if len(item_hints) != len(value):
+            raise UserError(
+                f"detector config {path}: expected {len(item_hints)} items, got {len(value)}"
+            )
+        return tuple(
+            _convert(v, h, f"{path}[{i}]")
+            for i, (v, h) in enumerate(zip(value, item_hints, strict=True))
+        )
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise UserError(f"detector config {path}: expected true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
+            raise UserError(f"detector config {path}: expected an integer, got {value!r}")
+        return int(value)
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise UserError(f"detector config {path}: expected a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise UserError(f"detector config {path}: expected a string, got {value!r}")
+        return value
+    raise TypeError(f"unsupported config type {hint!r} at {path}")  # a programming error
+
+
+def build_dataclass(cls: type, data: Any, path: str = "") -> Any:
+    """Return an instance of dataclass ``cls`` from plain data; UserError naming any bad key.
+
+    Missing keys take the dataclass defaults; ``path`` prefixes key names in messages.
+    """
+    if isinstance(data, cls):
+        return data
+    if not isinstance(data, dict):
+        raise UserError(f"detector config {path or 'root'}: expected an object, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in names:
+            where = f"{path}.{key}" if path else key
+            raise UserError(f"unknown detector config key {where!r}")
+    kwargs = {
+        key: _convert(value, hints[key], f"{path}.{key}" if path else key)
+        for key, value in data.items()
+    }
+    return cls(**kwargs)
