@@ -290,20 +290,35 @@ def _print_table(rows: dict, n_medium: int, n_large: int, identical: bool) -> No
         )
     print()
     print("steady state (slope between medium and large) and fixed start-up (intercept):")
-    fits = {}
+    fits, cpu_fits = {}, {}
     for mode in ("plain", "in_memory", "multi_processing"):
-        t1, t2 = rows[("medium", mode)]["wall"], rows[("large", mode)]["wall"]
-        rate = (n_large - n_medium) / (t2 - t1) if t2 > t1 else float("inf")
-        fits[mode] = (rate, t1 - n_medium / rate)
+        medium, large = rows[("medium", mode)], rows[("large", mode)]
+        rate = (n_large - n_medium) / (large["wall"] - medium["wall"])
+        fits[mode] = (rate, medium["wall"] - n_medium / rate)
+        cpu_ms = 1000 * (large["cpu"] - medium["cpu"]) / (n_large - n_medium)
+        cpu_fits[mode] = (cpu_ms, medium["cpu"] - n_medium * cpu_ms / 1000)
         print(
-            f"  {mode:<18}{rate:8.1f} images/s   start-up {fits[mode][1]:6.2f} s   ({rate / fits['plain'][0] if mode != 'plain' else 1:.2f}x plain)"
+            f"  {mode:<18} wall: {rate:6.1f} images/s ({rate / fits['plain'][0]:.2f}x plain), "
+            f"start-up {fits[mode][1]:5.2f} s | CPU: {cpu_ms:5.2f} ms/image, "
+            f"start-up {cpu_fits[mode][1]:5.2f} s"
         )
     (r_im, s_im), (r_mp, s_mp) = fits["in_memory"], fits["multi_processing"]
     if r_mp > r_im:
         crossover = (s_mp - s_im) / (1 / r_im - 1 / r_mp)
-        print(f"  multi_processing beats in_memory above ~{max(crossover, 0):.0f} images")
+        print(f"  wall: multi_processing beats in_memory above ~{max(crossover, 0):.0f} images")
     else:
-        print("  multi_processing never beats in_memory here")
+        print("  wall: multi_processing never beats in_memory here")
+    # What the CPU times imply on 2 otherwise idle cores (a model, not a measurement): the
+    # driver's start-up is serial, the workers' start-up and the per-image work run on both cores.
+    plain_ms = cpu_fits["plain"][0]
+    (im_ms, im_fixed), (mp_ms, mp_fixed) = cpu_fits["in_memory"], cpu_fits["multi_processing"]
+    mp_wall_fixed = im_fixed + (mp_fixed - im_fixed) / 2
+    crossover = (mp_wall_fixed - im_fixed) / ((im_ms - mp_ms / 2) / 1000)
+    print(
+        f"  CPU-time model for 2 idle cores: multi_processing {2000 / mp_ms:.0f} images/s "
+        f"({plain_ms * 2 / mp_ms:.2f}x plain's {1000 / plain_ms:.0f}/s), in_memory "
+        f"{1000 / im_ms:.0f}/s; multi_processing pays off above ~{crossover:.0f} images"
+    )
     auto = rows[("large", "auto")]
     print()
     print(

@@ -2,8 +2,9 @@
 
 kfp.local prints its own status lines and every task's streamed output to ``sys.stdout``.
 ``ProgressStream`` stands in for ``sys.stdout`` during a run: it copies everything to the log
-file, prints one short line when a task starts, finishes or is skipped, and keeps the last lines
-of each task's output so that a failure can be shown without the whole log.
+file, prints one short line when a task starts and when it finishes, and keeps the last lines
+of each task's output so that a failure can be shown without the whole log. (kfp.local does not
+print anything for a task skipped by a condition: the caller reports those.)
 """
 
 from __future__ import annotations
@@ -17,20 +18,17 @@ from typing import TextIO
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _START = re.compile(r"Executing task '?([\w.-]+)'?")
 _END = re.compile(r"Task '?([\w.-]+)'? finished with status (\w+)")
-_SKIP_CONDITION = re.compile(r"Skipping conditional task ([\w.-]+)")
-_SKIP_UPSTREAM = re.compile(r"Skipping task ([\w.-]+): upstream")
 
 
 class ProgressStream(io.TextIOBase):
     """A write-only text stream: full copy to ``log``, short progress lines to ``out``."""
 
-    def __init__(self, log: TextIO, out: TextIO, skipped_note: dict[str, str] | None = None):
-        """``skipped_note`` maps a condition group name prefix to what to print when skipped."""
+    def __init__(self, log: TextIO, out: TextIO):
+        """Copy everything to ``log``; print progress lines to ``out``."""
         super().__init__()
         self.log = log
         self.out = out
         self.started = time.monotonic()
-        self.skipped_note = skipped_note or {}
         self.task_started: dict[str, float] = {}
         self.status: dict[str, str] = {}
         self.seconds: dict[str, float] = {}
@@ -80,16 +78,9 @@ class ProgressStream(io.TextIOBase):
             self.seconds[name] = time.monotonic() - self.task_started.get(name, self.started)
             self.say(f"{name}: {status} ({self.seconds[name]:.0f} s)")
             self.current = None
-        elif m := _SKIP_CONDITION.search(line):
-            group = m.group(1)
-            note = next((v for k, v in self.skipped_note.items() if group.startswith(k)), group)
-            self.say(f"skipped: {note}")
-        elif m := _SKIP_UPSTREAM.search(line):
-            self.status[m.group(1)] = "SKIPPED"
-            self.say(f"{m.group(1)}: skipped (an upstream task failed)")
         elif self.current is not None:
             self.tails[self.current].append(line)
 
     def failed_tasks(self) -> list[str]:
         """Names of the tasks that finished with a status other than SUCCESS."""
-        return [n for n, s in self.status.items() if s not in ("SUCCESS", "SKIPPED", "RUNNING")]
+        return [n for n, s in self.status.items() if s not in ("SUCCESS", "RUNNING")]

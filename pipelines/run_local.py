@@ -210,11 +210,7 @@ def run_pipeline(
     os.environ.setdefault("PYTHONUNBUFFERED", "1")  # stream the steps' output as it comes
     pipeline = make_pipeline(profile.load())
     with open(log_path, "w", encoding="utf-8") as log:
-        stream = (_Tee if verbose else ProgressStream)(
-            log,
-            sys.stdout,
-            skipped_note={"condition": "push-model (evaluate-model did not bless the model)"},
-        )
+        stream = (_Tee if verbose else ProgressStream)(log, sys.stdout)
         with contextlib.redirect_stdout(stream), warnings.catch_warnings():
             # The SubprocessRunner warns that the image is not a Python image: it ignores it.
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -226,6 +222,9 @@ def run_pipeline(
                 raise_on_error=False,
             )
             pipeline(**arguments)
+        evaluate, push = TASK_NAMES["evaluate"], TASK_NAMES["push"]
+        if stream.status.get(evaluate) == "SUCCESS" and push not in stream.status:
+            stream.say(f"{push}: skipped ({evaluate} did not bless the model)")
     new = sorted(set(os.listdir(pipeline_root)) - before)
     run_dir = os.path.join(pipeline_root, new[-1]) if new else pipeline_root
     results = collect_results(run_dir)

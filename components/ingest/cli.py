@@ -46,8 +46,24 @@ def build_parser() -> StepArgumentParser:
     return parser
 
 
+def _attach_beam_args(argv: Sequence[str]) -> list[str]:
+    """Turn ``--beam-arg --runner=X`` into ``--beam-arg=--runner=X`` (argparse would reject it)."""
+    out: list[str] = []
+    args = list(argv)
+    i = 0
+    while i < len(args):
+        if args[i] == "--beam-arg" and i + 1 < len(args):
+            out.append(f"--beam-arg={args[i + 1]}")
+            i += 2
+        else:
+            out.append(args[i])
+            i += 1
+    return out
+
+
 def _main(argv: Sequence[str] | None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser().parse_args(_attach_beam_args(argv))
     _quiet_logging()
     from components.ingest.step import run
 

@@ -33,7 +33,9 @@ def batch_norm_layers(model: keras.Layer) -> list[keras.layers.BatchNormalizatio
     return found
 
 
-def recalibrate_batch_norm(model: keras.Model, dataset: tf.data.Dataset, max_batches: int = 50) -> int:
+def recalibrate_batch_norm(
+    model: keras.Model, dataset: tf.data.Dataset, max_batches: int = 50
+) -> int:
     """Set each trainable batch-norm layer's moving statistics to their mean over batches.
 
     ``dataset`` yields ``(images, labels)`` batches for ``model``; at most ``max_batches`` are
@@ -45,7 +47,10 @@ def recalibrate_batch_norm(model: keras.Model, dataset: tf.data.Dataset, max_bat
         return 0
     saved_momentum = [bn.momentum for bn in layers]
     saved_stats = [(bn.moving_mean.numpy(), bn.moving_variance.numpy()) for bn in layers]
-    sums = [[np.zeros_like(m, dtype=np.float64), np.zeros_like(v, dtype=np.float64)] for m, v in saved_stats]
+    sums = [
+        [np.zeros_like(m, dtype=np.float64), np.zeros_like(v, dtype=np.float64)]
+        for m, v in saved_stats
+    ]
     for bn in layers:
         bn.momentum = 0.0  # one training-mode call leaves the batch statistics in the moving ones
     forward = tf.function(lambda images: model(images, training=True), autograph=False)
@@ -54,13 +59,13 @@ def recalibrate_batch_norm(model: keras.Model, dataset: tf.data.Dataset, max_bat
         for images, _ in dataset.take(max_batches):
             forward(images)
             batches += 1
-            for total, bn in zip(sums, layers):
+            for total, bn in zip(sums, layers, strict=True):
                 total[0] += bn.moving_mean.numpy()
                 total[1] += bn.moving_variance.numpy()
     finally:
-        for bn, momentum in zip(layers, saved_momentum):
+        for bn, momentum in zip(layers, saved_momentum, strict=True):
             bn.momentum = momentum
-    for bn, (mean, var), total in zip(layers, saved_stats, sums):
+    for bn, (mean, var), total in zip(layers, saved_stats, sums, strict=True):
         if batches:
             mean, var = total[0] / batches, total[1] / batches
         bn.moving_mean.assign(mean.astype(np.float32))

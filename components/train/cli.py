@@ -28,7 +28,9 @@ def build_parser() -> StepArgumentParser:
         description="Train a detector on an Examples artifact and write the Model artifact "
         "(saved_model/, detector_config.json, labels.json, history.csv, logs/).",
     )
-    parser.add_argument("--examples", required=True, help="Examples directory (nasdet ingest output)")
+    parser.add_argument(
+        "--examples", required=True, help="Examples directory (nasdet ingest output)"
+    )
     parser.add_argument(
         "--architecture", required=True, help="architecture.json file or preset (tiny, d0 .. d7)"
     )

@@ -54,23 +54,23 @@ class WeightAverage(keras.layers.Layer):
         """Move each shadow towards its weight with ``min(decay, (1 + step) / (10 + step))``."""
         step = ops.cast(step, "float32")
         decay = ops.minimum(self.decay, (1.0 + step) / (10.0 + step))
-        for shadow, var in zip(self.shadows, self._sources):
+        for shadow, var in zip(self.shadows, self._sources, strict=True):
             value = ops.cast(var.value, "float32")
             shadow.assign(decay * shadow.value + (1.0 - decay) * value)
 
     def reset(self) -> None:
         """Restart the average from the current weights (after loading other weights)."""
-        for shadow, var in zip(self.shadows, self._sources):
+        for shadow, var in zip(self.shadows, self._sources, strict=True):
             shadow.assign(ops.cast(var.value, "float32"))
 
     def swap(self) -> None:
         """Exchange the shadow values and the live weights (eager; call again to undo)."""
-        for shadow, var in zip(self.shadows, self._sources):
+        for shadow, var in zip(self.shadows, self._sources, strict=True):
             live = var.value.numpy()
             var.assign(ops.cast(shadow.value, var.dtype))
             shadow.assign(live.astype("float32"))
 
     def copy_to_model(self) -> None:
         """Overwrite the live weights with the shadow values (for export)."""
-        for shadow, var in zip(self.shadows, self._sources):
+        for shadow, var in zip(self.shadows, self._sources, strict=True):
             var.assign(ops.cast(shadow.value, var.dtype))

@@ -69,7 +69,9 @@ class DetectorTrainer(keras.Model):
         )
         total = parts["loss"]
         if self.weight_decay > 0 and self._decayed:
-            l2 = tf.add_n([tf.reduce_sum(tf.square(tf.cast(v.value, tf.float32))) for v in self._decayed])
+            l2 = tf.add_n(
+                [tf.reduce_sum(tf.square(tf.cast(v.value, tf.float32))) for v in self._decayed]
+            )
             total = total + 0.5 * self.weight_decay * l2
         images = tf.cast(tf.shape(class_logits)[0], tf.float32)
         self.class_loss_tracker.update_state(parts["class_loss"], sample_weight=images)

@@ -134,7 +134,7 @@ def build_trainer(
 
 
 def _float32_copy(detector: keras.Model, config: DetectorConfig) -> keras.Model:
-    """Return a float32 detector with the weights of ``detector`` (for export after mixed)."""
+    """Return a float32 single-device detector with the weights of ``detector``."""
     with _precision_policy(False):
         model = model_lib.build_detector(config)
     model.set_weights(detector.get_weights())
@@ -165,9 +165,12 @@ def run(
     same architecture whose weights start the training. ``work_dir`` (default
     ``<output_dir>.work``) keeps checkpoints: a run started again after a crash resumes there.
     After training the batch-norm statistics are re-estimated for the final weights on up to
-    ``bn_batches`` batches of the (unaugmented) train split. ``jit_compile`` is passed to ``Model.compile`` ("auto": XLA on GPUs only). ``extra_callbacks``
-    run after the step's own callbacks. Returns a summary dict: epochs run, resumed epoch,
-    stop reason, final and best losses, images, steps, seconds and the artifact paths.
+    ``bn_batches`` batches of the (unaugmented) train split. ``jit_compile`` is passed to
+    ``Model.compile`` ("auto": XLA on GPUs only). ``tflite`` adds a float32 ``model.tflite``.
+    ``extra_callbacks````
+    run after the step's own callbacks. Returns a summary dict: ``epochs_run``,
+    ``initial_epoch`` (> 0 after a resume), ``stopped_early``, ``monitor`` / ``best`` /
+    ``best_epoch``, ``final_loss``, ``final_val_loss``, sizes, ``seconds`` and ``paths``.
     Raises UserError on bad input.
     """
     started = time.time()
@@ -212,9 +215,12 @@ def run(
         ).apply(tf.data.experimental.assert_cardinality(math.ceil(n_eval / global_batch)))
     with _precision_policy(mixed), strategy.scope():
         trainer = build_trainer(config, steps_per_epoch, epochs, global_batch, jit_compile)
-        checkpoint = tf.train.Checkpoint(model=trainer, optimizer=trainer.optimizer)
+        # Flat lists of variables: tracking the Keras objects themselves misses some of them.
+        checkpoint = tf.train.Checkpoint(
+            weights=list(trainer.weights), optimizer=list(trainer.optimizer.variables)
+        )
         if state is not None and state.checkpoint:
-            checkpoint.restore(state.checkpoint).assert_existing_objects_matched()
+            checkpoint.restore(state.checkpoint).assert_consumed()
             log.info("resuming from %s (epoch %d)", state.checkpoint, state.epochs_done)
         else:
             if warm_start:
@@ -255,6 +261,7 @@ def run(
             epochs=epochs,
             steps_per_epoch=steps_per_epoch,
             initial_epoch=initial_epoch,
+            shuffle=False,  # the input pipeline shuffles
             callbacks=cbs,
             verbose=verbose,
         )
@@ -263,7 +270,10 @@ def run(
         trainer.detector.load_weights(best)
     elif trainer.ema is not None:
         trainer.ema.copy_to_model()
-    export_model = _float32_copy(trainer.detector, config) if mixed else trainer.detector
+    # Export (and re-estimate batch norm) on a plain float32 copy when the trained model is
+    # mixed precision or mirrored over several devices.
+    plain = not mixed and replicas == 1
+    export_model = trainer.detector if plain else _float32_copy(trainer.detector, config)
     calibration = input_pipeline.make_dataset(
         examples_dir, schema.TRAIN_SPLIT, config.image_size, global_batch, False
     )
@@ -279,7 +289,8 @@ def run(
         "initial_epoch": initial_epoch,
         "stopped_early": state.stopped_early,
         "best_epoch": state.best_epoch,
-        "best_" + state.monitor: state.best,
+        "monitor": state.monitor,
+        "best": state.best,
         "final_loss": last.get("loss"),
         "final_val_loss": last.get("val_loss"),
         "train_images": n_train,

@@ -40,6 +40,31 @@ def test_d0_output_shapes_match_the_anchor_count(d0):
     assert box_deltas.shape == (1, 49104, 4)
 
 
+# published EfficientDet sizes (paper, table 2): parameters, FLOPs (multiply-adds)
+PUBLISHED = {
+    "d1": (6.6e6, 6.1e9),
+    "d2": (8.1e6, 11e9),
+    "d3": (12.0e6, 25e9),
+    "d4": (20.7e6, 55e9),
+    "d5": (33.7e6, 130e9),
+    "d6": (51.9e6, 226e9),
+    "d7": (51.9e6, 325e9),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(PUBLISHED))
+def test_big_presets_build_with_the_published_size(name):
+    """Builds d1..d7 (10-25 s each on 2 CPU cores; no forward pass) and checks their size."""
+    cfg = get_preset(name)
+    model = build_detector(cfg)
+    params, macs = PUBLISHED[name]
+    assert abs(model.count_params() - params) <= 0.05 * params
+    assert abs(flops.count_macs(model) - macs) <= 0.05 * macs
+    count = anchors.num_anchors(cfg)
+    assert [tuple(o.shape) for o in model.outputs] == [(None, count, 90), (None, count, 4)]
+
+
 @pytest.mark.parametrize("name", ["tiny", "tiny-effnet"])
 def test_tiny_presets_run_forward(name):
     cfg = get_preset(name).replace(num_classes=3)

@@ -83,7 +83,9 @@ def overfit_examples(tmp_path_factory) -> pathlib.Path:
 def resume_examples(tmp_path_factory) -> pathlib.Path:
     """Examples with 8 sample images for training and 2 others for evaluation."""
     out = tmp_path_factory.mktemp("resume") / "examples"
-    return write_examples(out, {"train": OVERFIT_IMAGES, "eval": ["raccoon-9.jpg", "raccoon-10.jpg"]})
+    return write_examples(
+        out, {"train": OVERFIT_IMAGES, "eval": ["raccoon-9.jpg", "raccoon-10.jpg"]}
+    )
 
 
 @pytest.fixture(scope="session")
@@ -100,5 +102,7 @@ def overfit_truth() -> list[dict]:
     for name in OVERFIT_IMAGES:
         height, width, boxes = _voc_boxes(SAMPLE / "annotations" / name.replace(".jpg", ".xml"))
         encoded = (SAMPLE / "images" / name).read_bytes()
-        items.append({"name": name, "encoded": encoded, "height": height, "width": width, "boxes": boxes})
+        items.append(
+            {"name": name, "encoded": encoded, "height": height, "width": width, "boxes": boxes}
+        )
     return items

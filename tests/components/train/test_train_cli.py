@@ -60,7 +60,14 @@ def test_unknown_preset_and_bad_json(capsys, tmp_path, overfit_examples):
 def test_examples_without_labels(capsys, tmp_path):
     (tmp_path / "ex").mkdir()
     code, err = _run(
-        ["--examples", str(tmp_path / "ex"), "--architecture", "tiny", "--output", str(tmp_path / "m")],
+        [
+            "--examples",
+            str(tmp_path / "ex"),
+            "--architecture",
+            "tiny",
+            "--output",
+            str(tmp_path / "m"),
+        ],
         capsys,
     )
     assert code == 2 and "labels.json" in err
@@ -70,8 +77,16 @@ def test_warm_start_not_a_model(capsys, tmp_path, overfit_examples):
     out = tmp_path / "model"
     code, err = _run(
         [
-            "--examples", str(overfit_examples), "--architecture", "tiny", "--output", str(out),
-            "--warm-start", str(tmp_path), "--epochs", "1",
+            "--examples",
+            str(overfit_examples),
+            "--architecture",
+            "tiny",
+            "--output",
+            str(out),
+            "--warm-start",
+            str(tmp_path),
+            "--epochs",
+            "1",
         ],
         capsys,
     )

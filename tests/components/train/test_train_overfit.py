@@ -22,7 +22,6 @@ from components.detector.config import get_preset  # noqa: E402
 from components.errors import UserError  # noqa: E402
 from components.train import run  # noqa: E402
 
-
 # The tiny preset, tuned to overfit 8 images quickly: no EMA, a higher learning rate.
 OVERFIT = {
     "train.learning_rate": 0.24,
@@ -52,8 +51,12 @@ def overfit_model(tmp_path_factory, overfit_x4_examples):
     arch.write_text(get_preset("tiny").with_overrides(OVERFIT).to_json())
     first = FirstStepLoss()
     summary = run(
-        str(overfit_x4_examples), str(arch), str(root / "model"), epochs=EPOCHS,
-        extra_callbacks=[first], verbose=2,
+        str(overfit_x4_examples),
+        str(arch),
+        str(root / "model"),
+        epochs=EPOCHS,
+        extra_callbacks=[first],
+        verbose=2,
     )
     return root / "model", arch, first.loss, summary
 
@@ -74,16 +77,34 @@ def _ap50(saved_model_dir, truth_images) -> float:
         for ymin, xmin, ymax, xmax in boxes:
             bw, bh = (xmax - xmin) * w, (ymax - ymin) * h
             truth["annotations"].append(
-                {"id": len(truth["annotations"]) + 1, "image_id": i + 1, "category_id": 1,
-                 "bbox": [xmin * w, ymin * h, bw, bh], "area": bw * bh, "iscrowd": 0}
+                {
+                    "id": len(truth["annotations"]) + 1,
+                    "image_id": i + 1,
+                    "category_id": 1,
+                    "bbox": [xmin * w, ymin * h, bw, bh],
+                    "area": bw * bh,
+                    "iscrowd": 0,
+                }
             )
         n = int(out["num_detections"][i])
         for (ymin, xmin, ymax, xmax), score, cls in zip(
-            out["detection_boxes"][i][:n], out["detection_scores"][i][:n], out["detection_classes"][i][:n]
+            out["detection_boxes"][i][:n],
+            out["detection_scores"][i][:n],
+            out["detection_classes"][i][:n],
+            strict=True,
         ):
             detections.append(
-                {"image_id": i + 1, "category_id": int(round(cls)), "score": float(score),
-                 "bbox": [float(xmin * w), float(ymin * h), float((xmax - xmin) * w), float((ymax - ymin) * h)]}
+                {
+                    "image_id": i + 1,
+                    "category_id": int(round(cls)),
+                    "score": float(score),
+                    "bbox": [
+                        float(xmin * w),
+                        float(ymin * h),
+                        float((xmax - xmin) * w),
+                        float((ymax - ymin) * h),
+                    ],
+                }
             )
     assert detections, "the model detects nothing"
     with contextlib.redirect_stdout(io.StringIO()):
@@ -112,8 +133,13 @@ def test_warm_start_loads_the_given_model(overfit_model, overfit_x4_examples, tm
     model_dir, arch, scratch_first_loss, _ = overfit_model
     first = FirstStepLoss()
     summary = run(
-        str(overfit_x4_examples), str(arch), str(tmp_path / "warm"), epochs=1,
-        warm_start=str(model_dir), extra_callbacks=[first], verbose=0,
+        str(overfit_x4_examples),
+        str(arch),
+        str(tmp_path / "warm"),
+        epochs=1,
+        warm_start=str(model_dir),
+        extra_callbacks=[first],
+        verbose=0,
     )
     assert summary["epochs_run"] == 1
     # The production model already fits these images: its first step is far below scratch's.
@@ -126,7 +152,13 @@ def test_warm_start_rejects_another_architecture(overfit_model, overfit_x4_examp
     other = tmp_path / "other.json"
     other.write_text(get_preset("tiny").with_overrides({"bifpn.width": 24}).to_json())
     with pytest.raises(UserError, match="different architecture.*bifpn.width"):
-        run(str(overfit_x4_examples), str(other), str(tmp_path / "m"), epochs=1, warm_start=str(model_dir))
+        run(
+            str(overfit_x4_examples),
+            str(other),
+            str(tmp_path / "m"),
+            epochs=1,
+            warm_start=str(model_dir),
+        )
     assert not (tmp_path / "m").exists()
 
 

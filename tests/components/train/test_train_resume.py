@@ -101,7 +101,12 @@ def test_killed_training_resumes_from_last_checkpoint(tmp_path, resume_examples)
         np.testing.assert_array_equal(at_kill[key], at_resume[key])
 
     # A complete Model artifact; the working directory is gone.
-    for name in ("saved_model/saved_model.pb", "model.weights.h5", "detector_config.json", "labels.json"):
+    for name in (
+        "saved_model/saved_model.pb",
+        "model.weights.h5",
+        "detector_config.json",
+        "labels.json",
+    ):
         assert (output / name).is_file(), name
     assert any((output / "logs").rglob("events.out.tfevents.*"))
     with open(output / "history.csv", newline="") as f:

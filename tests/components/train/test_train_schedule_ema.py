@@ -68,7 +68,9 @@ def test_batch_norm_recalibration_uses_the_data_statistics():
     inputs = keras.Input((4,))
     model = keras.Model(inputs, keras.layers.BatchNormalization()(inputs))
     rng = np.random.default_rng(0)
-    data = (rng.normal(size=(64, 4)) * [1.0, 2.0, 3.0, 4.0] + [5.0, -1.0, 0.0, 2.0]).astype("float32")
+    data = (rng.normal(size=(64, 4)) * [1.0, 2.0, 3.0, 4.0] + [5.0, -1.0, 0.0, 2.0]).astype(
+        "float32"
+    )
     dataset = tf.data.Dataset.from_tensor_slices((data, data)).batch(16)
     assert recalibrate_batch_norm(model, dataset, max_batches=10) == 4
     bn = model.layers[-1]
