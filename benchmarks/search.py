@@ -38,11 +38,17 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def ingest_sample(out_dir: str) -> str:
+def ingest_sample(out_dir: str, eval_fraction: float) -> str:
     """Ingest the bundled VOC sample into an Examples artifact; return its directory."""
     from components.ingest import run as ingest
 
-    ingest(str(SAMPLE / "annotations"), "voc", out_dir, images_dir=str(SAMPLE / "images"))
+    ingest(
+        str(SAMPLE / "annotations"),
+        "voc",
+        out_dir,
+        images_dir=str(SAMPLE / "images"),
+        eval_fraction=eval_fraction,
+    )
     return out_dir
 
 
@@ -51,7 +57,7 @@ def budgeted_search(examples: str, work: str, algorithm: str, seed: int, args) -
     from components.search import run
 
     out = os.path.join(work, f"{algorithm}-seed{seed}")
-    epochs = args.trial_epochs * (3 if algorithm == "hyperband" else 1)
+    epochs = args.trial_epochs * (args.hyperband_factor if algorithm == "hyperband" else 1)
     start_cpu, start_wall = cpu_seconds(), time.time()
     trials = 0
     summary: dict = {}
@@ -128,9 +134,16 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--examples", help="Examples artifact (default: ingest the bundled sample)")
     parser.add_argument("--work", help="working directory (default: a temporary one)")
-    parser.add_argument("--budget-cpu-s", type=float, default=600.0, help="CPU s per search")
+    parser.add_argument("--budget-cpu-s", type=float, default=240.0, help="CPU s per search")
     parser.add_argument("--max-trials", type=int, default=100, help="cap on trials per search")
-    parser.add_argument("--trial-epochs", type=int, default=2, help="epochs per random trial")
+    parser.add_argument("--trial-epochs", type=int, default=5, help="epochs per random trial")
+    parser.add_argument(
+        "--hyperband-factor",
+        type=int,
+        default=3,
+        help="Hyperband's max epochs = this x --trial-epochs",
+    )
+    parser.add_argument("--eval-fraction", type=float, default=0.3, help="for the sample ingest")
     parser.add_argument("--final-epochs", type=int, default=10, help="epochs of the comparison")
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--objective", default="AP50", choices=("AP", "AP50"))
@@ -140,7 +153,7 @@ def main(argv=None) -> int:
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     work = args.work or tempfile.mkdtemp(prefix="nasdet-bench-search-")
-    examples = args.examples or ingest_sample(os.path.join(work, "examples"))
+    examples = args.examples or ingest_sample(os.path.join(work, "examples"), args.eval_fraction)
     from components.detector.config import get_preset, load_architecture
     from components.train.trainer import read_labels
 
@@ -166,7 +179,8 @@ def main(argv=None) -> int:
     print()
     print(
         f"Searches (budget {args.budget_cpu_s:.0f} CPU s each, objective {args.objective}, "
-        f"trial epochs {args.trial_epochs}, Hyperband max epochs {3 * args.trial_epochs}):"
+        f"trial epochs {args.trial_epochs}, "
+        f"Hyperband max epochs {args.hyperband_factor * args.trial_epochs}):"
     )
     print(
         "| algorithm | seed | trials | completed | CPU s | wall s | trials/CPU h | trials/wall h "

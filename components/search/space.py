@@ -101,7 +101,7 @@ SMALL = SearchSpace(
     bifpn_depth=IntRange(1, 2),
     head_depth=IntRange(1, 2),
     image_size=(64, 96),
-    learning_rate=LogRange(0.01, 0.1),
+    learning_rate=LogRange(0.02, 0.32),
     batch_size=4,
     target_flops=50e6,
 )

@@ -70,7 +70,7 @@ def _extreme(space, pick) -> dict:
 def test_every_sampled_point_builds_a_detector_that_runs_forward():
     from components.detector.model import build_detector
 
-    points = _sample(SMALL, 11, 3) + [_extreme(SMALL, min), _extreme(SMALL, max)]
+    points = _sample(SMALL, 11, 2) + [_extreme(SMALL, min), _extreme(SMALL, max)]
     for values in points:
         config = config_from_values(values, SMALL, 2, 1)
         detector = build_detector(config)
