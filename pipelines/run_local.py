@@ -178,7 +178,8 @@ def format_summary(results: dict[str, Any], seconds: float, log_path: str) -> st
         verdict = "yes" if blessing.get("blessed") else "no"
         lines.append(f"  blessed       {verdict}: {_reasons(blessing)}")
     if pushed:
-        lines.append(f"  pushed        version {pushed.get('version')} -> {pushed.get('path')}")
+        where = rel(str(pushed.get("path")))
+        lines.append(f"  pushed        version {pushed.get('version')} -> {where}")
     else:
         lines.append("  pushed        no (the push step was skipped: the model is not blessed)")
     lines.append(f"  architecture  {rel(results['architecture'])}")

@@ -28,7 +28,6 @@ from components.detector import postprocess as postprocess_lib
 
 SAVED_MODEL_DIR = "saved_model"
 LABELS_FILE = "labels.json"
-TFLITE_FILE = "model.tflite"
 SIGNATURES = ("serving_default", "serving_bytes")
 
 
@@ -105,16 +104,12 @@ def make_serving_functions(model: keras.Model, config) -> dict[str, tf.types.exp
     return {"serving_default": serving_default, "serving_bytes": serving_bytes}
 
 
-def export_saved_model(
-    model: keras.Model, config, labels: dict, export_dir: str, tflite: bool = False
-) -> str:
+def export_saved_model(model: keras.Model, config, labels: dict, export_dir: str) -> str:
     """Write ``<export_dir>/saved_model/`` (both signatures) and ``<export_dir>/labels.json``.
 
     ``model`` is the detector (float images [B, S, S, 3] -> class logits, box deltas) with the
     weights to serve, ``config`` its DetectorConfig, ``labels`` the ``labels.json`` dict of the
-    Examples (``{"classes": [{"id", "name", ...}]}``). With ``tflite`` a float32
-    ``<export_dir>/model.tflite`` of ``serving_default`` is written too (TF select ops for NMS).
-    Returns the SavedModel directory.
+    Examples (``{"classes": [{"id", "name", ...}]}``). Returns the SavedModel directory.
     """
     os.makedirs(export_dir, exist_ok=True)
     functions = make_serving_functions(model, config)
@@ -129,23 +124,4 @@ def export_saved_model(
     tf.saved_model.save(module, saved_model_dir, signatures=signatures)
     with open(os.path.join(export_dir, LABELS_FILE), "w", encoding="utf-8") as f:
         json.dump(labels, f, indent=2)
-    if tflite:
-        export_tflite(saved_model_dir, os.path.join(export_dir, TFLITE_FILE))
     return saved_model_dir
-
-
-def export_tflite(saved_model_dir: str, path: str) -> str:
-    """Convert ``serving_default`` of ``saved_model_dir`` to a float32 TFLite file at ``path``.
-
-    Builtin ops plus TF select ops (for the NMS); returns ``path``.
-    """
-    converter = tf.lite.TFLiteConverter.from_saved_model(
-        saved_model_dir, signature_keys=["serving_default"]
-    )
-    converter.target_spec.supported_ops = [
-        tf.lite.OpsSet.TFLITE_BUILTINS,
-        tf.lite.OpsSet.SELECT_TF_OPS,
-    ]
-    with open(path, "wb") as f:
-        f.write(converter.convert())
-    return path

@@ -24,7 +24,10 @@ def focal_loss(labels: tf.Tensor, logits: tf.Tensor, alpha: float, gamma: float)
     cross_entropy = tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
     p_t = labels * probs + (1.0 - labels) * (1.0 - probs)
     alpha_t = labels * alpha + (1.0 - labels) * (1.0 - alpha)
-    return alpha_t * tf.pow(1.0 - p_t, gamma) * cross_entropy
+    if gamma == 0:
+        return alpha_t * cross_entropy
+    # the floor keeps the gradient of pow() finite when a prediction saturates (p_t == 1)
+    return alpha_t * tf.pow(tf.maximum(1.0 - p_t, 1e-12), gamma) * cross_entropy
 
 
 def huber_loss(targets: tf.Tensor, predictions: tf.Tensor, delta: float) -> tf.Tensor:

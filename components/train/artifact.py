@@ -4,7 +4,6 @@ history.csv and logs/ (TensorBoard), all at once through an atomic output direct
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 
@@ -26,7 +25,6 @@ def write_model_artifact(
     config,
     labels: dict,
     work_dir: str,
-    tflite: bool = False,
 ) -> dict:
     """Write the Model artifact of ``model`` (the float32 detector with its final weights).
 
@@ -34,10 +32,10 @@ def write_model_artifact(
     of the Examples, ``work_dir`` the training working directory (``history.csv`` and ``logs/``
     are copied from it). The directory appears at ``output_dir`` complete or not at all.
     Returns the paths written: ``{"saved_model", "weights", "config", "labels", "history",
-    "logs"}`` (plus ``"tflite"`` when requested).
+    "logs"}``.
     """
     with atomic_output_dir(output_dir) as tmp:
-        export.export_saved_model(model, config, labels, tmp, tflite=tflite)
+        export.export_saved_model(model, config, labels, tmp)
         model.save_weights(os.path.join(tmp, WEIGHTS_FILE))
         with open(os.path.join(tmp, CONFIG_FILE), "w", encoding="utf-8") as f:
             f.write(config.to_json())
@@ -59,12 +57,4 @@ def write_model_artifact(
         "history": os.path.join(output_dir, callbacks.HISTORY_FILE),
         "logs": os.path.join(output_dir, callbacks.LOGS_DIR),
     }
-    if tflite:
-        paths["tflite"] = os.path.join(output_dir, export.TFLITE_FILE)
     return paths
-
-
-def read_labels(path: str) -> dict:
-    """Return the parsed ``labels.json`` at ``path`` (a dict with a ``classes`` list)."""
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)

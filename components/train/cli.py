@@ -48,7 +48,6 @@ def build_parser() -> StepArgumentParser:
         help="working directory for checkpoints (default: <output>.work); a crashed run "
         "started again with the same arguments resumes from its last epoch",
     )
-    parser.add_argument("--tflite", action="store_true", help="also write a float32 model.tflite")
     return parser
 
 
@@ -67,7 +66,6 @@ def _main(argv: Sequence[str] | None) -> int:
         batch_size=args.batch_size,
         warm_start=args.warm_start,
         work_dir=args.checkpoint_dir,
-        tflite=args.tflite,
     )
     sys.stdout.write(json.dumps(summary, indent=2) + "\n")
     return 0

@@ -150,7 +150,6 @@ def run(
     warm_start: str | None = None,
     *,
     work_dir: str | None = None,
-    tflite: bool = False,
     jit_compile: bool | str = "auto",
     extra_callbacks: Sequence[keras.callbacks.Callback] = (),
     seed: int | None = 0,
@@ -166,7 +165,7 @@ def run(
     ``<output_dir>.work``) keeps checkpoints: a run started again after a crash resumes there.
     After training the batch-norm statistics are re-estimated for the final weights on up to
     ``bn_batches`` batches of the (unaugmented) train split. ``jit_compile`` is passed to
-    ``Model.compile`` ("auto": XLA on GPUs only). ``tflite`` adds a float32 ``model.tflite``.
+    ``Model.compile`` ("auto": XLA on GPUs only).
     ``extra_callbacks````
     run after the step's own callbacks. Returns a summary dict: ``epochs_run``,
     ``initial_epoch`` (> 0 after a resume), ``stopped_early``, ``monitor`` / ``best`` /
@@ -278,9 +277,7 @@ def run(
         examples_dir, schema.TRAIN_SPLIT, config.image_size, global_batch, False
     )
     calibration_batches = recalibrate_batch_norm(export_model, calibration, bn_batches)
-    paths = artifact.write_model_artifact(
-        output_dir, export_model, config, labels, work_dir, tflite=tflite
-    )
+    paths = artifact.write_model_artifact(output_dir, export_model, config, labels, work_dir)
     shutil.rmtree(work_dir, ignore_errors=True)
     last = state.history[-1] if state.history else {}
     return {

@@ -70,3 +70,15 @@ def test_perfect_predictions_have_near_zero_loss():
         class_logits, box_targets, np.array([[1, 0]]), box_targets, np.array([1.0]), cfg
     )
     assert float(out["loss"]) < 1e-6
+
+
+def test_focal_loss_gradients_stay_finite_when_predictions_saturate():
+    import tensorflow as tf
+
+    logits = tf.Variable([40.0, -40.0, 0.0])
+    labels = tf.constant([1.0, 0.0, 1.0])
+    for gamma in (0.0, 0.5, 1.5):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(losses.focal_loss(labels, logits, alpha=0.25, gamma=gamma))
+        grad = tape.gradient(loss, logits).numpy()
+        assert np.all(np.isfinite(grad)), (gamma, grad)

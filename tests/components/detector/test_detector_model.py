@@ -179,3 +179,36 @@ def test_mixed_precision_outputs_stay_float32():
         keras.mixed_precision.set_global_policy("float32")
     assert class_logits.dtype == "float32" and box_deltas.dtype == "float32"
     assert np.all(np.isfinite(class_logits.numpy()))
+
+
+def test_efficientnet_backbone_loads_a_local_weights_file(tmp_path):
+    cfg = get_preset("tiny-effnet").replace(image_size=64)
+    source = keras.applications.EfficientNetB0(
+        include_top=False, weights=None, input_shape=(64, 64, 3)
+    )
+    path = tmp_path / "b0.weights.h5"
+    source.save_weights(path)
+    backbone = build_backbone(cfg.with_overrides({"backbone.weights": str(path)}))
+    expected = source.get_layer("block3b_project_conv").get_weights()[0]
+    np.testing.assert_array_equal(
+        backbone.get_layer("block3b_project_conv").get_weights()[0], expected
+    )
+
+
+def test_a_missing_weights_file_is_a_user_error(tmp_path):
+    from components.errors import UserError
+
+    cfg = get_preset("tiny-effnet").with_overrides({"backbone.weights": str(tmp_path / "nope.h5")})
+    with pytest.raises(UserError, match="nope.h5"):
+        build_backbone(cfg)
+
+
+def test_keras_save_and_load_round_trip(tmp_path):
+    cfg = get_preset("tiny").replace(num_classes=2, image_size=64)
+    model = build_detector(cfg)
+    path = tmp_path / "detector.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    images = np.random.uniform(0, 255, (1, 64, 64, 3)).astype(np.float32)
+    for a, b in zip(model(images), loaded(images), strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-5)

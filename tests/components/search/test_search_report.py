@@ -41,7 +41,8 @@ def test_pareto_front_keeps_only_undominated_trials():
 def test_report_and_csv_list_every_trial(tmp_path):
     rows = [_row("0", 0.3, 2e6), _row("1", math.nan, math.nan, "FAILED", "loss became nan")]
     path = write_report(str(tmp_path), rows, rows[0], {"algorithm": "random"})
-    text = open(path).read()
+    with open(path) as f:
+        text = f.read()
     assert "| 0 | COMPLETED | 0.3000 |" in text and "| 1 | FAILED | - |" in text
     assert "- 1: loss became nan" in text and "ap_vs_flops.png" in text
     assert (tmp_path / "ap_vs_flops.png").read_bytes()[:4] == b"\x89PNG"
@@ -69,6 +70,12 @@ def test_trials_are_read_from_the_tuner_project(tmp_path):
     (tmp_path / "trial_07").mkdir()
     (tmp_path / "trial_07" / "trial.json").write_text(json.dumps(state))
     (row,) = read_trials(str(tmp_path))
-    assert (row.trial_id, row.status, row.score, row.AP, row.FLOPs) == ("07", "COMPLETED", 0.5, 0.5, 1e6)
+    assert (row.trial_id, row.status, row.score, row.AP, row.FLOPs) == (
+        "07",
+        "COMPLETED",
+        0.5,
+        0.5,
+        1e6,
+    )
     assert row.values == {"num_blocks": 2}  # tuner bookkeeping is not an architecture choice
     assert math.isnan(row.AP50)
