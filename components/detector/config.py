@@ -275,7 +275,7 @@ class PostprocessConfig:
 class DetectorConfig:
     """A complete detector: input size, classes, backbone, BiFPN, heads, anchors, loss, train."""
 
-    name: str = "d0"
+    name: str = "custom"
     image_size: int = 512
     num_classes: int = 90
     backbone: BackboneConfig = field(default_factory=BackboneConfig)

@@ -8,6 +8,7 @@ Generic over dataclasses annotated with int, float, str, bool, nested dataclasse
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from typing import Any
 
@@ -36,6 +37,8 @@ def _convert(value: Any, hint: Any, path: str) -> Any:
         if not isinstance(value, bool):
             raise UserError(f"detector config {path}: expected true or false, got {value!r}")
         return value
+    if isinstance(value, float) and not math.isfinite(value):
+        raise UserError(f"detector config {path}: expected a finite number, got {value!r}")
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
             raise UserError(f"detector config {path}: expected an integer, got {value!r}")

@@ -13,7 +13,6 @@ from __future__ import annotations
 import keras
 import numpy as np
 import tensorflow as tf
-from keras.src.losses.loss import scale_loss_for_distribution
 
 from components.detector import losses, targets
 from components.detector.config import DetectorConfig
@@ -76,7 +75,9 @@ class DetectorTrainer(keras.Model):
         images = tf.cast(tf.shape(class_logits)[0], tf.float32)
         self.class_loss_tracker.update_state(parts["class_loss"], sample_weight=images)
         self.box_loss_tracker.update_state(parts["box_loss"], sample_weight=images)
-        return scale_loss_for_distribution(total)
+        # Gradients are summed over replicas: divide so the update follows the global mean.
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        return total / float(replicas) if replicas > 1 else total
 
     def train_step(self, data):
         """Keras' train step, then the EMA update (when enabled)."""

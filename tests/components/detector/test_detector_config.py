@@ -103,6 +103,9 @@ def test_unknown_keys_are_rejected_with_their_name(data, key):
         ({"image_size": 100}, "multiple of"),
         ({"image_size": "512"}, "image_size: expected an integer"),
         ({"num_classes": 0}, "num_classes"),
+        ({"num_classes": float("inf")}, "finite"),
+        ({"loss": {"focal_gamma": float("nan")}}, "loss.focal_gamma"),
+        ([1, 2], "expected an object"),
         ({"backbone": {"variant": "b9"}}, "b9"),
         (
             {
