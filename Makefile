@@ -3,7 +3,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint format run clean
+IMAGE ?= nasdet:0.1.0
+
+.PHONY: install test lint format run image golden lock clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -23,6 +25,18 @@ format: $(STAMP)
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest
+
+run: $(STAMP)
+	$(BIN)/nasdet run
+
+image:
+	DOCKER_BUILDKIT=1 docker build -f container/Dockerfile -t $(IMAGE) .
+
+golden: $(STAMP)
+	$(BIN)/python -m pipelines.compile_cmd --golden
+
+lock: $(STAMP)
+	$(BIN)/python container/lock_requirements.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
