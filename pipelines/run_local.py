@@ -34,15 +34,15 @@ from pipelines.progress import ProgressStream
 FORMATS = ("coco", "voc", "yolo")
 
 # Overrides of the pipeline defaults per preset. quick: a two-trial search in the small space
-# and a short training, sized so that the bundled sample runs in a few minutes on two CPU
-# cores. full: the pipeline defaults (the cluster settings: hours on a CPU).
+# (two epochs per trial) and 40 training epochs, sized so that the bundled sample runs in a
+# few minutes on two CPU cores. full: the pipeline defaults (the cluster settings: hours on a CPU).
 PRESETS: dict[str, dict[str, Any]] = {
     "quick": {
         "search_algorithm": "random",
         "search_max_trials": 2,
-        "search_epochs": 1,
+        "search_epochs": 2,
         "search_space": "small",
-        "train_epochs": 3,
+        "train_epochs": 40,
     },
     "full": {},
 }
