@@ -10,8 +10,8 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-TRAIN_IMAGES = 6
-EVAL_IMAGES = 4
+TRAIN_IMAGES = 2
+EVAL_IMAGES = 2
 
 
 def _voc_example(xml_path, images_dir):
@@ -57,7 +57,7 @@ def _voc_example(xml_path, images_dir):
 
 @pytest.fixture
 def sample_examples(tmp_path, sample_dir):
-    """An Examples artifact of 6 train and 4 eval images of the bundled raccoon sample."""
+    """An Examples artifact of TRAIN_IMAGES train and EVAL_IMAGES eval images of the sample."""
     import tensorflow as tf
 
     xmls = sorted((sample_dir / "annotations").glob("*.xml"))[: TRAIN_IMAGES + EVAL_IMAGES]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -86,3 +87,31 @@ def search_env(monkeypatch):
     """Quiet TensorFlow logs for subprocesses started by a test."""
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "2")
     return dict(os.environ)
+
+
+@pytest.fixture
+def tight_space(monkeypatch) -> str:
+    """Register a test-only search space (the cheapest point of ``small``); return its name.
+
+    Only the cell's operations and block wiring and the learning rate vary, so every sampled
+    point is still distinct while each trial builds, traces and trains the smallest model of
+    the ``small`` space. The space is registered in-process only: tests that start search
+    subprocesses keep ``small``.
+    """
+    from components.search import space as search_space
+
+    name = "test-tight"
+    small = search_space.SMALL
+    tight = dataclasses.replace(
+        small,
+        name=name,
+        num_blocks=search_space.IntRange(1, 2),
+        cells_per_stage=search_space.IntRange(small.cells_per_stage.low, small.cells_per_stage.low),
+        base_width=(min(small.base_width),),
+        bifpn_width=(min(small.bifpn_width),),
+        bifpn_depth=search_space.IntRange(small.bifpn_depth.low, small.bifpn_depth.low),
+        head_depth=search_space.IntRange(small.head_depth.low, small.head_depth.low),
+        image_size=(min(small.image_size),),
+    )
+    monkeypatch.setitem(search_space.SPACES, name, tight)
+    return name

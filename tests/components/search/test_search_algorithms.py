@@ -16,7 +16,9 @@ def _rows(out) -> list[dict]:
 
 
 @pytest.mark.slow
-def test_hyperband_search_completes_and_continues_the_best_trial(tiny_examples, tmp_path):
+def test_hyperband_search_completes_and_continues_the_best_trial(
+    tiny_examples, tmp_path, tight_space
+):
     # max_epochs 3, factor 3: three 1-epoch trials, then the best one continues to 3 epochs
     # from its checkpoint (which needs the tuner's callbacks in HyperModel.fit).
     out = tmp_path / "hyperband"
@@ -27,6 +29,7 @@ def test_hyperband_search_completes_and_continues_the_best_trial(tiny_examples, 
         max_trials=4,
         epochs=3,
         seed=4,
+        space=tight_space,
         train_images=4,
         eval_images=2,
     )
@@ -43,7 +46,7 @@ def test_hyperband_search_completes_and_continues_the_best_trial(tiny_examples, 
 
 
 @pytest.mark.slow
-def test_bayesian_search_completes(tiny_examples, tmp_path):
+def test_bayesian_search_completes(tiny_examples, tmp_path, tight_space):
     out = tmp_path / "bayesian"
     summary = run(
         tiny_examples,
@@ -52,6 +55,7 @@ def test_bayesian_search_completes(tiny_examples, tmp_path):
         max_trials=3,
         epochs=1,
         seed=6,
+        space=tight_space,
         train_images=4,
         eval_images=2,
     )

@@ -21,7 +21,9 @@ def _rows(out_dir) -> list[dict]:
 
 
 @pytest.mark.slow
-def test_random_search_with_a_failing_trial_writes_everything(tiny_examples, tmp_path, monkeypatch):
+def test_random_search_with_a_failing_trial_writes_everything(
+    tiny_examples, tmp_path, monkeypatch, tight_space
+):
     original = DetectorHyperModel.train_dataset
     calls = []
 
@@ -35,7 +37,15 @@ def test_random_search_with_a_failing_trial_writes_everything(tiny_examples, tmp
     monkeypatch.setattr(DetectorHyperModel, "train_dataset", nan_in_second_trial)
     out = tmp_path / "architecture"
     summary = run(
-        tiny_examples, str(out), algorithm="random", max_trials=3, epochs=1, seed=1, eval_images=2
+        tiny_examples,
+        str(out),
+        algorithm="random",
+        max_trials=3,
+        epochs=1,
+        seed=1,
+        space=tight_space,
+        train_images=4,
+        eval_images=2,
     )
 
     assert sorted(os.listdir(out)) == [
