@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import pathlib
 import shutil
-import sys
 
+import broken_corpus as bc  # tests/components/data (pytest pythonpath)
 import pytest
 
 from components.data import reasons
@@ -15,20 +14,6 @@ from components.data.coco import read_coco
 from components.data.labels import build_label_map, to_labels_json
 from components.data.readers import read_dataset
 from components.errors import UserError
-
-
-def _load_corpus_module():
-    name = "nasdet_tests_broken_corpus"
-    if name not in sys.modules:
-        path = pathlib.Path(__file__).with_name("broken_corpus.py")
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-bc = _load_corpus_module()
 
 
 def test_coco_reads_coco128_and_round_trips_every_box(shared_datasets):

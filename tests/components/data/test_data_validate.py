@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import pathlib
-import sys
 
+import broken_corpus as bc  # tests/components/data (pytest pythonpath)
 import numpy as np
 import pytest
 from PIL import Image
@@ -17,19 +16,6 @@ from components.data.labels import build_label_map
 from components.data.records import SourceBox, SourceClass, SourceImage
 from components.data.validate import validate_image
 
-
-def _load_corpus_module():
-    name = "nasdet_tests_broken_corpus"
-    if name not in sys.modules:
-        path = pathlib.Path(__file__).with_name("broken_corpus.py")
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-bc = _load_corpus_module()
 LABELS = build_label_map([SourceClass(1, "cat"), SourceClass(2, "dog")])
 
 

@@ -2,32 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import pathlib
 import shutil
-import sys
 import xml.etree.ElementTree as ET
 
+import broken_corpus as bc  # tests/components/data (pytest pythonpath)
 import pytest
 
 from components.data import reasons
 from components.data.readers import read_dataset
 from components.data.voc import read_voc
 from components.errors import UserError
-
-
-def _load_corpus_module():
-    name = "nasdet_tests_broken_corpus"
-    if name not in sys.modules:
-        path = pathlib.Path(__file__).with_name("broken_corpus.py")
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-bc = _load_corpus_module()
 
 
 def _assert_boxes_match_xml(annotations: pathlib.Path, outcome) -> int:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import pathlib
-import sys
 
+import broken_corpus as bc  # tests/components/data (pytest pythonpath)
 import pytest
 
 from components.data.labels import read_class_names
@@ -14,19 +13,6 @@ from components.data.readers import read_dataset
 from components.data.yolo import read_yolo
 from components.errors import UserError
 
-
-def _load_corpus_module():
-    name = "nasdet_tests_broken_corpus"
-    if name not in sys.modules:
-        path = pathlib.Path(__file__).with_name("broken_corpus.py")
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-bc = _load_corpus_module()
 COMPARED = (
     "image/encoded",
     "image/format",
