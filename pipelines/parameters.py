@@ -63,7 +63,8 @@ PARAMETERS: tuple[Parameter, ...] = (
         str,
         "",
         "Apache Beam pipeline options for ingestion, space separated "
-        "(e.g. --runner=FlinkRunner --flink_master=flink:8081). Empty: DirectRunner.",
+        "(e.g. --runner=FlinkRunner --flink_master=flink:8081). Empty: small inputs in process, "
+        "large ones on the DirectRunner's multi-processing engine.",
     ),
     Parameter(
         "architecture",

@@ -212,7 +212,9 @@ def _decode(image: SourceImage, read_bytes: Callable[[str], bytes]) -> _Decoded:
             pil.load()
             return _keep_or_reencode(data, pil, pil_format)
     except UnidentifiedImageError as err:
-        raise _ImageRejected(reasons.UNREADABLE_NOT_AN_IMAGE, str(err)) from err
+        # Pillow's message names the in-memory buffer's address: keep the detail reproducible.
+        detail = f"Pillow cannot identify the image format (first bytes {data[:8]!r})"
+        raise _ImageRejected(reasons.UNREADABLE_NOT_AN_IMAGE, detail) from err
     except Image.DecompressionBombError as err:
         raise _ImageRejected(reasons.UNREADABLE_CORRUPT, str(err)) from err
     except (OSError, SyntaxError, ValueError, EOFError, struct.error) as err:

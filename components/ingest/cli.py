@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from components.cli_args import StepArgumentParser, run_main
+from components.ingest.running_mode import MULTI_PROCESSING_MIN_IMAGES
 
 FORMATS = ("coco", "voc", "yolo")
 
@@ -40,8 +41,9 @@ def build_parser() -> StepArgumentParser:
         action="append",
         default=[],
         metavar="ARG",
-        help="a Beam pipeline option, repeatable (e.g. --beam-arg=--runner=FlinkRunner); default: "
-        "the DirectRunner engine, in_memory or multi_processing by input size",
+        help="a Beam pipeline option, repeatable (e.g. --beam-arg=--runner=FlinkRunner); any of "
+        "them selects Beam. Default: in process below "
+        f"{MULTI_PROCESSING_MIN_IMAGES} images, else the DirectRunner engine in multi_processing",
     )
     return parser
 

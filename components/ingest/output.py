@@ -1,8 +1,9 @@
-"""Where the ingest step's files go: Beam file systems, and staging of the output directory.
+"""Where the ingest step's files go: local files or Beam file systems, and output staging.
 
-Every read and write goes through ``apache_beam.io.filesystems.FileSystems``, so local paths,
-``gs://`` and ``s3://`` all work (given the Beam extras for the object store). The output
-directory is staged:
+Local paths use plain files; URIs with a scheme (``gs://``, ``s3://``, ...) go through
+``apache_beam.io.filesystems.FileSystems`` (given the Beam extras for the object store), imported
+only when such a URI is used, so a small local ingest never imports Beam. The output directory is
+staged:
 
 - local path: ``components.atomic_output.atomic_output_dir`` (temporary sibling, renamed into
   place; a failure leaves nothing behind);
@@ -16,15 +17,26 @@ directory is staged:
 from __future__ import annotations
 
 import contextlib
+import os
 import posixpath
 import uuid
 from collections.abc import Iterator
-
-from apache_beam.io.filesystem import CompressionTypes
-from apache_beam.io.filesystems import FileSystems
+from typing import BinaryIO
 
 from components.atomic_output import atomic_output_dir, is_remote
 from components.data import schema, source_fs
+
+
+def _beam_fs():
+    from apache_beam.io.filesystems import FileSystems
+
+    return FileSystems
+
+
+def _uncompressed():
+    from apache_beam.io.filesystem import CompressionTypes
+
+    return CompressionTypes.UNCOMPRESSED
 
 
 def join(root: str, *parts: str) -> str:
@@ -37,20 +49,36 @@ def read_bytes(path: str) -> bytes:
 
     Raises ``FileNotFoundError`` when it does not exist and ``OSError`` when it cannot be read.
     """
+    if not is_remote(path):
+        with open(path, "rb") as handle:
+            return handle.read()
+    filesystems = _beam_fs()
     try:
-        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
+        with filesystems.open(path, compression_type=_uncompressed()) as handle:
             return handle.read()
     except FileNotFoundError:
         raise
     except Exception as err:  # Beam wraps file system errors in BeamIOError / IOError
-        if not FileSystems.exists(path):
+        if not filesystems.exists(path):
             raise FileNotFoundError(f"no such file: {path}") from err
         raise OSError(f"cannot read {path}: {err}") from err
 
 
+@contextlib.contextmanager
+def open_write(path: str) -> Iterator[BinaryIO]:
+    """Yield a binary file object that writes ``path`` (local or URI; local parents are created)."""
+    if is_remote(path):
+        with _beam_fs().create(path, compression_type=_uncompressed()) as handle:
+            yield handle
+        return
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "wb") as handle:
+        yield handle
+
+
 def write_bytes(path: str, data: bytes) -> None:
     """Write ``data`` to ``path`` (local or URI), creating local parent folders."""
-    with FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
+    with open_write(path) as handle:
         handle.write(data)
 
 
@@ -76,7 +104,7 @@ def staged_output(output_dir: str) -> Iterator[str]:
 
 def _list_files(root: str) -> list[str]:
     """Return every file under the URI ``root`` (empty when there is none)."""
-    result = FileSystems.match([posixpath.join(root, "**")])[0]
+    result = _beam_fs().match([posixpath.join(root, "**")])[0]
     return sorted(meta.path for meta in result.metadata_list)
 
 
@@ -84,7 +112,7 @@ def _delete_tree(root: str) -> None:
     """Delete every file under the URI ``root``; missing files are not an error."""
     files = _list_files(root)
     if files:
-        FileSystems.delete(files)
+        _beam_fs().delete(files)
 
 
 def _move_tree(src: str, dst: str) -> None:
@@ -95,4 +123,4 @@ def _move_tree(src: str, dst: str) -> None:
     ordered = [f for f in files if f not in last] + last
     targets = [dst + f[len(src) :] for f in ordered]
     for source, target in zip(ordered, targets, strict=True):
-        FileSystems.rename([source], [target])
+        _beam_fs().rename([source], [target])

@@ -1,8 +1,7 @@
 """The ingest Beam graph: source images -> validated examples, shards, quarantine and stats.
 
-``IngestPlan`` is everything the graph needs, computed by the driver from the reader's output
-(the images with their splits, the label map, shard counts, the reader's own quarantine records
-and counts). ``build`` adds the transforms to a pipeline::
+``IngestPlan`` (``components.ingest.plan``) is everything the graph needs, computed by the driver
+from the reader's output. ``build`` adds the transforms to a pipeline::
 
     SourceImages --GroupByShard--> ValidateAndWrite --> Split-*/data_tfrecord-*.gz
                                                    \\-> quarantine --+-- ReadTimeQuarantine --> quarantine.jsonl
@@ -13,14 +12,11 @@ Nothing here imports TensorFlow (checked by a test): Beam workers stay light.
 
 from __future__ import annotations
 
-import dataclasses
-
 import apache_beam as beam
 
 from components.data import schema
-from components.data.labels import LabelMap
-from components.data.records import QuarantineRecord, SourceImage
 from components.ingest import output
+from components.ingest.plan import IngestPlan
 from components.ingest.transforms import (
     QUARANTINE_TAG,
     STATS_TAG,
@@ -28,26 +24,6 @@ from components.ingest.transforms import (
     WriteQuarantine,
     WriteStats,
 )
-
-
-@dataclasses.dataclass
-class IngestPlan:
-    """What the graph writes and from what.
-
-    ``root`` is the (temporary) output directory; ``items`` the ``(split, SourceImage)`` pairs;
-    ``read_quarantine`` the reader's quarantine records; ``images_read``/``boxes_read`` the
-    reader's counts; ``num_shards`` the shard count per split; ``stats_context`` what
-    ``stats.to_stats_json`` copies into ``stats.json``.
-    """
-
-    root: str
-    items: list[tuple[str, SourceImage]]
-    label_map: LabelMap
-    num_shards: dict[str, int]
-    read_quarantine: list[QuarantineRecord]
-    images_read: int
-    boxes_read: int
-    stats_context: dict
 
 
 def build(pipeline: beam.Pipeline, plan: IngestPlan) -> dict:

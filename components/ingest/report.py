@@ -1,14 +1,13 @@
 """``report.md`` (and ``report.png``): a short human summary of an ingest run.
 
 Built from the ``stats.json`` dict only, so it can be regenerated from an Examples artifact.
-The plot uses matplotlib's Agg backend; when matplotlib is missing the report has no plot.
+The plot (``report_plot``) is drawn with Pillow.
 """
 
 from __future__ import annotations
 
-import io
-
 from components.ingest import output
+from components.ingest.report_plot import render_plot
 
 PLOT_FILE = "report.png"
 _BAR_WIDTH = 40
@@ -89,42 +88,11 @@ def render_markdown(stats: dict, with_plot: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_plot(stats: dict) -> bytes | None:
-    """Return a PNG with the class histogram and the box-size histogram, or None without matplotlib."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        from matplotlib.figure import Figure
-    except ImportError:
-        return None
-    classes = sorted(stats["classes"].items(), key=lambda kv: -kv[1]["boxes"])[:30]
-    sizes = stats["box_size"]["sqrt_area_histogram"]
-    fig = Figure(figsize=(11, 4), dpi=80)
-    left, right = fig.subplots(1, 2)
-    left.bar(range(len(classes)), [c["boxes"] for _, c in classes], color="tab:blue")
-    left.set_xticks(
-        range(len(classes)), [n for n, _ in classes], rotation=60, ha="right", fontsize=7
-    )
-    left.set_title("boxes per class" + (" (top 30)" if len(stats["classes"]) > 30 else ""))
-    right.bar(range(len(sizes)), list(sizes.values()), color="tab:orange")
-    right.set_xticks(range(len(sizes)), list(sizes), rotation=45, ha="right", fontsize=7)
-    right.set_title("sqrt(box area), px")
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", metadata={"Software": None})
-    return buffer.getvalue()
-
-
 def write_report(stats: dict, root: str) -> list[str]:
-    """Write ``report.md`` (and ``report.png`` when it can be drawn) under ``root``; return the paths."""
+    """Write ``report.md`` and ``report.png`` under ``root``; return their paths."""
     from components.data import schema
 
-    png = render_plot(stats)
-    paths = []
-    if png is not None:
-        paths.append(output.join(root, PLOT_FILE))
-        output.write_bytes(paths[-1], png)
-    paths.append(output.join(root, schema.REPORT_FILE))
-    output.write_bytes(paths[-1], render_markdown(stats, png is not None).encode("utf-8"))
+    paths = [output.join(root, PLOT_FILE), output.join(root, schema.REPORT_FILE)]
+    output.write_bytes(paths[0], render_plot(stats))
+    output.write_bytes(paths[1], render_markdown(stats, with_plot=True).encode("utf-8"))
     return paths

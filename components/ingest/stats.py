@@ -1,10 +1,11 @@
-"""Dataset statistics: a per-image summary, a Beam ``CombineFn`` over them, and ``stats.json``.
+"""Dataset statistics: a per-image summary, an accumulator over them, and ``stats.json``.
 
 ``summarize`` turns one validated image into a small ``ImageStats`` (no pixels, no example
-bytes). ``StatsCombineFn`` merges those, plus the quarantine records the reader produced before
-any image was decoded, into an accumulator of counts and fixed-edge histograms (mergeable in
-any order, so any runner gives the same result). ``to_stats_json`` adds what the reader counted
-and checks that read = accepted + quarantined holds for images and for boxes.
+bytes). ``empty_accumulator`` / ``add`` / ``merge`` fold those, plus the quarantine records the
+reader produced before any image was decoded, into counts and fixed-edge histograms (mergeable
+in any order, so the Beam ``CombineFn`` of ``transforms`` and the in-process runner give the
+same result). ``to_stats_json`` adds what the reader counted and checks that
+read = accepted + quarantined holds for images and for boxes. No Beam, no TensorFlow here.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ import bisect
 import dataclasses
 import math
 from collections import Counter
-
-import apache_beam as beam
 
 from components.data.records import QuarantineRecord
 from components.data.validate import ValidatedImage
@@ -78,7 +77,8 @@ def _labels(edges: tuple) -> list[str]:
     return [f"{lo}-{hi}" for lo, hi in zip(edges, edges[1:], strict=False)] + [f">={edges[-1]}"]
 
 
-def _empty() -> dict:
+def empty_accumulator() -> dict:
+    """Return an accumulator with every count at zero."""
     return {
         "images_accepted": 0,
         "images_quarantined": 0,
@@ -155,39 +155,29 @@ def _merge_range(a: list, b: list) -> None:
     a[5] += b[5]
 
 
-class StatsCombineFn(beam.CombineFn):
-    """Combine ``ImageStats`` and read-time ``QuarantineRecord`` elements into one accumulator."""
+def add(accumulator: dict, element: ImageStats | QuarantineRecord) -> dict:
+    """Add one image summary or one read-time quarantine record; return ``accumulator``."""
+    if isinstance(element, QuarantineRecord):
+        _add_quarantine(accumulator, element.kind, element.reason, int(element.boxes))
+    else:
+        _add_image(accumulator, element)
+    return accumulator
 
-    def create_accumulator(self) -> dict:
-        """Return an empty accumulator."""
-        return _empty()
 
-    def add_input(self, accumulator: dict, element: ImageStats | QuarantineRecord) -> dict:
-        """Add one image summary or one read-time quarantine record; return the accumulator."""
-        if isinstance(element, QuarantineRecord):
-            _add_quarantine(accumulator, element.kind, element.reason, int(element.boxes))
-        else:
-            _add_image(accumulator, element)
-        return accumulator
-
-    def merge_accumulators(self, accumulators) -> dict:
-        """Return the sum of ``accumulators`` (order does not matter)."""
-        merged = _empty()
-        for acc in accumulators:
-            for key, value in acc.items():
-                if isinstance(value, Counter):
-                    merged[key].update(value)
-                elif key in ("image_wh", "box_wh"):
-                    _merge_range(merged[key], value)
-                elif isinstance(value, list):
-                    merged[key] = [x + y for x, y in zip(merged[key], value, strict=True)]
-                else:
-                    merged[key] += value
-        return merged
-
-    def extract_output(self, accumulator: dict) -> dict:
-        """Return the accumulator itself (``to_stats_json`` turns it into ``stats.json``)."""
-        return accumulator
+def merge(accumulators) -> dict:
+    """Return the sum of ``accumulators`` as a new accumulator (order does not matter)."""
+    merged = empty_accumulator()
+    for acc in accumulators:
+        for key, value in acc.items():
+            if isinstance(value, Counter):
+                merged[key].update(value)
+            elif key in ("image_wh", "box_wh"):
+                _merge_range(merged[key], value)
+            elif isinstance(value, list):
+                merged[key] = [x + y for x, y in zip(merged[key], value, strict=True)]
+            else:
+                merged[key] += value
+    return merged
 
 
 def _range_json(r: list, count: int) -> dict:

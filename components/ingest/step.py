@@ -1,8 +1,10 @@
 """``run``: the ingest step, from labelled images to the Examples artifact.
 
 The driver reads the annotations (``components.data.readers``; bad input raises ``UserError``
-before anything is written), builds the label map, assigns splits and shard counts, then runs the
-Beam graph of ``components.ingest.pipeline`` into a staged output directory, adds
+before anything is written), builds the label map, assigns splits and shard counts, then writes
+the shards, ``quarantine.jsonl`` and ``stats.json`` into a staged output directory, with the Beam
+graph of ``components.ingest.pipeline`` or, for small inputs, in process
+(``components.ingest.in_process``; same functions, same bytes; see ``running_mode``), adds
 ``labels.json`` and ``report.md`` and moves the directory into place.
 """
 
@@ -18,7 +20,8 @@ from components.data import schema
 from components.data.labels import build_label_map, to_labels_json
 from components.data.readers import read_dataset
 from components.errors import UserError
-from components.ingest import output, pipeline, report, running_mode, split
+from components.ingest import in_process, output, report, running_mode, split
+from components.ingest.plan import IngestPlan
 
 LOG = logging.getLogger("nasdet.ingest")
 
@@ -31,13 +34,15 @@ def run(
     classes_file: str | None = None,
     eval_fraction: float = 0.2,
     beam_args: Sequence[str] = (),
+    run_in_process: bool | None = None,
 ) -> dict:
     """Ingest a COCO / VOC / YOLO dataset into the Examples artifact at ``output_dir``.
 
     ``input_path`` is the COCO instances JSON or the VOC / YOLO label folder; ``images_dir`` the
     image folder (default: beside the labels); ``classes_file`` the YOLO class names;
     ``eval_fraction`` the share of images hashed into ``eval`` when the source has no splits;
-    ``beam_args`` Beam pipeline options (``--runner=...``; default: chosen by input size).
+    ``beam_args`` Beam pipeline options (``--runner=...``; any of them selects Beam);
+    ``run_in_process`` forces the engine (None: chosen by input size, see ``running_mode``).
     Paths may be local or Beam file-system URIs (gs://, s3://).
 
     Returns a summary dict: ``output_dir``, ``images`` and ``boxes`` (read / accepted /
@@ -52,13 +57,16 @@ def run(
     splits = split.assign_splits(dataset.images, eval_fraction)
     assigned = Counter(splits)
     num_shards = {name: split.num_shards(assigned[name]) for name in split.SPLITS}
-    args, runner_line = running_mode.choose(beam_args, len(dataset.images))
+    mode = running_mode.choose(beam_args, len(dataset.images), in_process=run_in_process)
     LOG.info(
-        "ingest: %d images, %d classes: %s", len(dataset.images), label_map.num_classes, runner_line
+        "ingest: %d images, %d classes: %s",
+        len(dataset.images),
+        label_map.num_classes,
+        mode.description,
     )
     split_source = "source" if any(image.split for image in dataset.images) else "hash"
     with output.staged_output(output_dir) as root:
-        plan = pipeline.IngestPlan(
+        plan = IngestPlan(
             root=root,
             items=list(zip(splits, dataset.images, strict=True)),
             label_map=label_map,
@@ -73,8 +81,13 @@ def run(
                 "split_source": split_source,
             },
         )
-        with running_mode.make_pipeline(args) as beam_pipeline:
-            pipeline.build(beam_pipeline, plan)
+        if mode.engine == running_mode.IN_PROCESS:
+            in_process.run(plan)
+        else:
+            from components.ingest import pipeline
+
+            with running_mode.make_pipeline(mode.beam_args) as beam_pipeline:
+                pipeline.build(beam_pipeline, plan)
         stats = json.loads(output.read_bytes(output.join(root, schema.STATS_FILE)))
         _check(stats)
         for name, split_stats in stats["splits"].items():
@@ -90,7 +103,7 @@ def run(
         "splits": {name: s["images"] for name, s in stats["splits"].items()},
         "shards": num_shards,
         "classes": label_map.num_classes,
-        "runner": runner_line,
+        "runner": mode.description,
         "seconds": round(time.monotonic() - started, 2),
     }
 

@@ -1,25 +1,30 @@
-"""TFRecord files without TensorFlow: the record framing, a gzip writer and a reader.
+"""TFRecord files without TensorFlow or Beam: the record framing, a gzip writer and a reader.
 
 A TFRecord is ``uint64 length | uint32 masked_crc32c(length) | data | uint32 masked_crc32c(data)``
-(little endian). Files are written through Beam's ``FileSystems`` with gzip compression, which
-writes a fixed gzip header (no timestamp), so the same records give byte-identical files.
+(little endian). Files are gzip streams written with zlib (default level, a fixed header with no
+timestamp and no file name: the settings of Beam's ``CompressionTypes.GZIP`` writer), so the same
+records give byte-identical files. Paths go through ``components.ingest.output`` (local files, or
+Beam file systems for URIs).
 """
 
 from __future__ import annotations
 
 import struct
+import zlib
 from collections.abc import Iterable, Iterator
 
-from apache_beam.io.filesystem import CompressionTypes
-from apache_beam.io.filesystems import FileSystems
-from apache_beam.io.tfrecordio import _default_crc32c_fn
+import google_crc32c
+
+from components.ingest import output
 
 _MASK_DELTA = 0xA282EAD8
+_GZIP_WBITS = zlib.MAX_WBITS | 16  # a gzip header and trailer around the deflate stream
+_FLUSH_BYTES = 1 << 20
 
 
 def _masked_crc(data: bytes) -> int:
     """Return the masked CRC-32C of ``data`` that TFRecord stores."""
-    crc = _default_crc32c_fn(data)
+    crc = google_crc32c.value(data)
     return (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
 
 
@@ -39,17 +44,28 @@ def frame(record: bytes) -> bytes:
 def write_gzip_tfrecord(path: str, records: Iterable[bytes]) -> int:
     """Write ``records`` in order to the gzip TFRecord file ``path``; return how many were written."""
     count = 0
-    with FileSystems.create(path, compression_type=CompressionTypes.GZIP) as handle:
+    compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, _GZIP_WBITS)
+    with output.open_write(path) as handle:
+        pending: list[bytes] = []
+        size = 0
         for record in records:
-            handle.write(frame(record))
+            framed = frame(record)
+            pending.append(framed)
+            size += len(framed)
             count += 1
+            if size >= _FLUSH_BYTES:
+                handle.write(compressor.compress(b"".join(pending)))
+                pending, size = [], 0
+        handle.write(compressor.compress(b"".join(pending)) + compressor.flush())
     return count
 
 
 def read_gzip_tfrecord(path: str) -> Iterator[bytes]:
     """Yield the records of the gzip TFRecord file ``path``; raise ``ValueError`` on a bad CRC."""
-    with FileSystems.open(path, compression_type=CompressionTypes.GZIP) as handle:
-        data = handle.read()
+    try:
+        data = zlib.decompress(output.read_bytes(path), _GZIP_WBITS)
+    except zlib.error as err:
+        raise ValueError(f"{path}: not a complete gzip stream: {err}") from None
     offset = 0
     while offset < len(data):
         header = data[offset : offset + 12]

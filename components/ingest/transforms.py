@@ -1,38 +1,32 @@
-"""The Beam building blocks of the ingest pipeline: DoFns and PTransforms.
+"""The Beam building blocks of the ingest pipeline: DoFns and PTransforms over ``shard_work``.
 
 - ``ValidateAndWriteShards``: source images are grouped by shard (a hash of the image id); each
-  shard's images are validated in image-id order (bytes read through Beam's ``FileSystems``) and
-  written as one gzip TFRecord file, so reruns produce byte-identical files on any runner (Beam's
-  ``WriteToTFRecord`` assigns records to shards round-robin from a random start, which is not
-  reproducible). Empty shards are written too, so the file set depends only on the input size.
-  Side outputs: an ``ImageStats`` per image and the ``QuarantineRecord`` s.
+  shard's images are validated in image-id order (bytes read through Beam's ``FileSystems`` for
+  URIs) and written as one gzip TFRecord file (``shard_work.write_shard``), so reruns produce
+  byte-identical files on any runner (Beam's ``WriteToTFRecord`` assigns records to shards
+  round-robin from a random start, which is not reproducible). Empty shards are written too, so
+  the file set depends only on the input size. Side outputs: an ``ImageStats`` per image and the
+  ``QuarantineRecord`` s.
 - ``WriteQuarantine``: one JSON line per record, sorted, in ``quarantine.jsonl``.
-- ``WriteStats``: the ``StatsCombineFn`` result turned into ``stats.json``.
+- ``StatsCombineFn`` / ``WriteStats``: the statistics accumulator of ``stats`` as a Beam
+  ``CombineFn``, turned into ``stats.json``.
 
 Nothing here imports TensorFlow: the workers only need Beam, Pillow and ``components``.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Mapping
 
 import apache_beam as beam
 from apache_beam import pvalue
 
 from components.data.labels import LabelMap
-from components.data.records import QuarantineRecord, SourceImage
-from components.data.validate import validate_image
-from components.ingest import output, split, stats, tfrecord
+from components.data.records import QuarantineRecord
+from components.ingest import shard_work, stats
 
 QUARANTINE_TAG = "quarantine"
 STATS_TAG = "stats"
-
-
-def key_by_shard(element: tuple[str, SourceImage], num_shards: Mapping[str, int]) -> tuple:
-    """Return ``((split, shard), image)`` for a ``(split, image)`` pair (shard: hash of the id)."""
-    split_name, image = element
-    return (split_name, split.shard_index(image.image_id, num_shards[split_name])), image
 
 
 class ValidateAndWriteShardFn(beam.DoFn):
@@ -54,22 +48,14 @@ class ValidateAndWriteShardFn(beam.DoFn):
 
     def process(self, element: tuple[tuple[str, int], Iterable]) -> Iterator:
         """Yield the side outputs per image, then the written file's summary."""
-        (split_name, index), values = element
-        images = sorted((v for v in values if v is not None), key=lambda image: image.image_id)
-        side: list = []
-
-        def examples() -> Iterator[bytes]:
-            for image in images:
-                result = validate_image(image, self.label_map, output.read_bytes)
-                side.extend(pvalue.TaggedOutput(QUARANTINE_TAG, q) for q in result.quarantine)
-                side.append(pvalue.TaggedOutput(STATS_TAG, stats.summarize(split_name, result)))
-                if result.example is not None:
-                    yield result.example
-
-        path = split.shard_path(self.root, split_name, index, self.num_shards[split_name])
-        count = tfrecord.write_gzip_tfrecord(path, examples())
-        yield from side
-        yield {"split": split_name, "shard": index, "path": path, "examples": count}
+        key, values = element
+        images = [v for v in values if v is not None]
+        outcome = shard_work.write_shard(self.root, key, images, self.label_map, self.num_shards)
+        for record in outcome.quarantine:
+            yield pvalue.TaggedOutput(QUARANTINE_TAG, record)
+        for image_stats in outcome.image_stats:
+            yield pvalue.TaggedOutput(STATS_TAG, image_stats)
+        yield outcome.file
 
 
 class ValidateAndWriteShards(beam.PTransform):
@@ -88,9 +74,9 @@ class ValidateAndWriteShards(beam.PTransform):
 
     def expand(self, images):
         """Key by shard, add the empty-shard markers, group, validate and write each shard."""
-        keys = [(s, i) for s, n in sorted(self.num_shards.items()) for i in range(n)]
+        keys = shard_work.shard_keys(self.num_shards)
         markers = images.pipeline | "ShardKeys" >> beam.Create([(k, None) for k in keys])
-        keyed = images | "KeyByShard" >> beam.Map(key_by_shard, self.num_shards)
+        keyed = images | "KeyByShard" >> beam.Map(shard_work.key_by_shard, self.num_shards)
         return (
             (keyed, markers)
             | "WithEmptyShards" >> beam.Flatten()
@@ -100,22 +86,6 @@ class ValidateAndWriteShards(beam.PTransform):
                 ValidateAndWriteShardFn(self.root, self.label_map, self.num_shards)
             ).with_outputs(QUARANTINE_TAG, STATS_TAG, main="shards")
         )
-
-
-def quarantine_line(record: QuarantineRecord) -> str:
-    """Return ``record`` as one JSON line (keys sorted, no trailing newline)."""
-    return json.dumps(record.to_json(), sort_keys=True, ensure_ascii=False)
-
-
-def _quarantine_sort_key(line: str) -> tuple:
-    data = json.loads(line)
-    return (data["source"], data["image_id"], data["kind"], data["reason"], data["detail"], line)
-
-
-def _write_lines(lines: list[str], path: str) -> str:
-    ordered = sorted(lines, key=_quarantine_sort_key)
-    output.write_bytes(path, "".join(line + "\n" for line in ordered).encode("utf-8"))
-    return path
 
 
 class WriteQuarantine(beam.PTransform):
@@ -130,16 +100,30 @@ class WriteQuarantine(beam.PTransform):
         """Serialize, gather into one list, sort and write; returns a PCollection of the path."""
         return (
             records
-            | "ToJsonLine" >> beam.Map(quarantine_line)
+            | "ToJsonLine" >> beam.Map(shard_work.quarantine_line)
             | "Gather" >> beam.combiners.ToList()
-            | "WriteJsonl" >> beam.Map(_write_lines, self.path)
+            | "WriteJsonl" >> beam.Map(shard_work.write_quarantine, self.path)
         )
 
 
-def _write_stats(acc: dict, path: str, images_read: int, boxes_read: int, context: dict) -> dict:
-    content = stats.to_stats_json(acc, images_read, boxes_read, context)
-    output.write_bytes(path, (json.dumps(content, indent=2, sort_keys=False) + "\n").encode())
-    return content
+class StatsCombineFn(beam.CombineFn):
+    """Combine ``ImageStats`` and read-time ``QuarantineRecord`` elements (``stats`` accumulator)."""
+
+    def create_accumulator(self) -> dict:
+        """Return an empty accumulator."""
+        return stats.empty_accumulator()
+
+    def add_input(self, accumulator: dict, element: stats.ImageStats | QuarantineRecord) -> dict:
+        """Add one image summary or one read-time quarantine record; return the accumulator."""
+        return stats.add(accumulator, element)
+
+    def merge_accumulators(self, accumulators) -> dict:
+        """Return the sum of ``accumulators`` (order does not matter)."""
+        return stats.merge(accumulators)
+
+    def extract_output(self, accumulator: dict) -> dict:
+        """Return the accumulator itself (``stats.to_stats_json`` turns it into ``stats.json``)."""
+        return accumulator
 
 
 class WriteStats(beam.PTransform):
@@ -160,7 +144,13 @@ class WriteStats(beam.PTransform):
         """Combine globally and write; returns a PCollection holding the stats dict."""
         return (
             items
-            | "Combine" >> beam.CombineGlobally(stats.StatsCombineFn()).without_defaults()
+            | "Combine" >> beam.CombineGlobally(StatsCombineFn()).without_defaults()
             | "WriteJson"
-            >> beam.Map(_write_stats, self.path, self.images_read, self.boxes_read, self.context)
+            >> beam.Map(
+                shard_work.write_stats,
+                self.path,
+                self.images_read,
+                self.boxes_read,
+                self.context,
+            )
         )

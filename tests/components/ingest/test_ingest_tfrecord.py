@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import random
 
 import pytest
 
@@ -34,4 +35,27 @@ def test_known_crc_and_corruption_detected(tmp_path):
     data[14] ^= 0xFF
     path.write_bytes(gzip.compress(bytes(data)))
     with pytest.raises(ValueError, match="checksum"):
+        list(tfrecord.read_gzip_tfrecord(str(path)))
+
+
+def test_same_bytes_as_beams_gzip_writer(tmp_path):
+    """Shards are identical whichever engine wrote them (the Beam graph used Beam's writer)."""
+    from apache_beam.io.filesystem import CompressionTypes
+    from apache_beam.io.filesystems import FileSystems
+
+    rng = random.Random(0)
+    records = [rng.randbytes(rng.randint(0, 400_000)) + b"x" * 300_000 for _ in range(8)]
+    ours, beams = tmp_path / "ours.gz", tmp_path / "beam.gz"
+    tfrecord.write_gzip_tfrecord(str(ours), records)
+    with FileSystems.create(str(beams), compression_type=CompressionTypes.GZIP) as handle:
+        for record in records:
+            handle.write(tfrecord.frame(record))
+    assert ours.read_bytes() == beams.read_bytes()
+
+
+def test_truncated_gzip_is_an_error(tmp_path):
+    path = tmp_path / "cut.gz"
+    tfrecord.write_gzip_tfrecord(str(path), [b"a" * 1000, b"b" * 1000])
+    path.write_bytes(path.read_bytes()[:-10])
+    with pytest.raises(ValueError, match="gzip"):
         list(tfrecord.read_gzip_tfrecord(str(path)))

@@ -13,10 +13,11 @@ from components.data import example_codec
 from components.data.labels import build_label_map
 from components.data.records import QuarantineRecord, SourceBox, SourceClass, SourceImage
 from components.ingest import split, tfrecord
-from components.ingest.stats import ImageStats, StatsCombineFn
+from components.ingest.stats import ImageStats
 from components.ingest.transforms import (
     QUARANTINE_TAG,
     STATS_TAG,
+    StatsCombineFn,
     ValidateAndWriteShards,
     WriteQuarantine,
     WriteStats,
