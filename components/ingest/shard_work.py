@@ -4,6 +4,10 @@
   shard key of a plan (empty shards are written too, so the file set depends only on the input).
 - ``write_shard``: validate one shard's images in image-id order and write its gzip TFRecord
   file; returns the file summary, one ``ImageStats`` per image and the quarantine records.
+  Images are read and decoded by a few threads ahead of the writer, which compresses in the
+  calling thread: Pillow's decoders and zlib release the GIL, and the two halves cost about the
+  same (on coco128: 2.6 ms decode + validate, 3.5 ms framing + gzip per image), so one shard
+  keeps about two cores busy while its output stays in image-id order.
 - ``write_quarantine`` / ``write_stats``: the final ``quarantine.jsonl`` (sorted JSON lines) and
   ``stats.json``.
 
@@ -12,14 +16,20 @@ Nothing here imports Beam or TensorFlow, so both engines run exactly the same co
 
 from __future__ import annotations
 
+import collections
+import concurrent.futures
 import dataclasses
 import json
-from collections.abc import Iterable, Iterator, Mapping
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from components.data.labels import LabelMap
 from components.data.records import QuarantineRecord, SourceImage
 from components.data.validate import validate_image
 from components.ingest import output, split, stats, tfrecord
+
+DECODE_THREADS = max(1, min(4, len(os.sched_getaffinity(0))))
+_READ_AHEAD = 4  # images decoded ahead of the writer, per thread (bounds memory)
 
 
 def key_by_shard(element: tuple[str, SourceImage], num_shards: Mapping[str, int]) -> tuple:
@@ -58,9 +68,11 @@ def write_shard(
     ordered = sorted(images, key=lambda image: image.image_id)
     outcome = ShardOutcome(file={}, image_stats=[], quarantine=[])
 
+    def validate(image: SourceImage):
+        return validate_image(image, label_map, output.read_bytes)
+
     def examples() -> Iterator[bytes]:
-        for image in ordered:
-            result = validate_image(image, label_map, output.read_bytes)
+        for result in ordered_map(validate, ordered, DECODE_THREADS):
             outcome.quarantine.extend(result.quarantine)
             outcome.image_stats.append(stats.summarize(split_name, result))
             if result.example is not None:
@@ -70,6 +82,30 @@ def write_shard(
     count = tfrecord.write_gzip_tfrecord(path, examples())
     outcome.file = {"split": split_name, "shard": index, "path": path, "examples": count}
     return outcome
+
+
+def ordered_map(fn: Callable, items: list, threads: int) -> Iterator:
+    """Yield ``fn(item)`` for each of ``items`` in order, computed by ``threads`` threads ahead.
+
+    At most ``threads * _READ_AHEAD`` results are pending at a time. With one thread (or one
+    item) it is a plain loop. An exception from ``fn`` is raised when its result is reached.
+    """
+    if threads <= 1 or len(items) <= 1:
+        yield from map(fn, items)
+        return
+    with concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="decode") as pool:
+        pending: collections.deque = collections.deque()
+        queued = iter(items)
+        for item in queued:
+            pending.append(pool.submit(fn, item))
+            if len(pending) >= threads * _READ_AHEAD:
+                break
+        while pending:
+            result = pending.popleft().result()
+            for item in queued:
+                pending.append(pool.submit(fn, item))
+                break
+            yield result
 
 
 def quarantine_line(record: QuarantineRecord) -> str:
