@@ -3,10 +3,13 @@
 Measures, in one process, medians over ``--steps`` timed steps (after ``--warmup`` steps):
 
 1. training images/s of the ``d0`` architecture (the full train step: target assignment, focal
-   + Huber loss, weight decay, clipping, SGD momentum update) at each ``--sizes`` (default 256 and
-   512 px), batch ``--batch`` (8), float32;
-2. the same for ``keras.applications.EfficientNetB0`` alone (forward + backward + SGD update, a
-   trivial loss on its pooled features), same batch and size; prints d0 / B0 ratios;
+   + Huber loss, weight decay, clipping, SGD momentum update, EMA) at each ``--sizes`` (default
+   256 and 512 px), batch ``--batch`` (8), float32;
+2. the same for the stock ``keras.applications.EfficientNetB0`` alone (forward + backward + SGD
+   update, a trivial loss on its pooled features, Keras' own batch norm; d0 runs its backbone
+   with ``fused_batch_norm.BatchNormalization``), same batch and size. The d0 and B0 steps
+   alternate, so both see the same machine load; prints d0 / B0 ratios (of the medians, and
+   the median of the per-round ratios);
 3. the latency of the exported ``serving_default`` (uint8 image, batch 1, 512 px: resize,
    model, NMS, box mapping) against the bare Keras forward pass of the same model.
 
@@ -59,8 +62,8 @@ def _batch(size: int, batch: int, max_boxes: int = 100):
     return images, labels
 
 
-def detector_train_seconds(size: int, batch: int, jit: bool, warmup: int, steps: int) -> float:
-    """Median seconds of one d0 train step at ``size`` px."""
+def detector_train_step(size: int, batch: int, jit: bool):
+    """Return a callable running one d0 train step at ``size`` px (built and compiled here)."""
     from components.detector.config import get_preset
     from components.train.trainer import build_trainer
 
@@ -69,11 +72,11 @@ def detector_train_seconds(size: int, batch: int, jit: bool, warmup: int, steps:
         config, steps_per_epoch=1000, epochs=10, global_batch=batch, jit_compile=jit
     )
     images, labels = _batch(size, batch)
-    return _median_seconds(lambda: trainer.train_on_batch(images, labels), warmup, steps)
+    return lambda: trainer.train_on_batch(images, labels)
 
 
-def backbone_train_seconds(size: int, batch: int, jit: bool, warmup: int, steps: int) -> float:
-    """Median seconds of one EfficientNetB0 (alone) train step at ``size`` px."""
+def backbone_train_step(size: int, batch: int, jit: bool):
+    """Return a callable running one EfficientNetB0 (alone) train step at ``size`` px."""
     import keras
     import tensorflow as tf
 
@@ -83,7 +86,26 @@ def backbone_train_seconds(size: int, batch: int, jit: bool, warmup: int, steps:
     model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9), loss="mse", jit_compile=jit)
     images, _ = _batch(size, batch)
     target = tf.zeros((batch, model.output_shape[-1]))
-    return _median_seconds(lambda: model.train_on_batch(images, target), warmup, steps)
+    return lambda: model.train_on_batch(images, target)
+
+
+def interleaved_seconds(first, second, warmup: int, steps: int) -> tuple[float, float, float]:
+    """Time ``first`` and ``second`` alternately; return their medians and the median ratio.
+
+    The ratio is the median over rounds of ``second`` seconds / ``first`` seconds (the speed of
+    ``first`` relative to ``second``): both steps of a round see the same machine load.
+    """
+    for _ in range(warmup):
+        first()
+        second()
+    a, b = [], []
+    for _ in range(steps):
+        for step, times in ((first, a), (second, b)):
+            start = time.perf_counter()
+            step()
+            times.append(time.perf_counter() - start)
+    ratios = np.asarray(b) / np.asarray(a)
+    return float(np.median(a)), float(np.median(b)), float(np.median(ratios))
 
 
 def serving_latency(size: int, warmup: int, steps: int) -> tuple[float, float]:
@@ -134,12 +156,17 @@ def main(argv=None) -> int:
         f"policy {keras.mixed_precision.global_policy().name}, medians of {args.steps} steps"
     )
     for size in args.sizes:
-        det = detector_train_seconds(size, args.batch, args.jit, args.warmup, args.steps)
-        b0 = backbone_train_seconds(size, args.batch, args.jit, args.warmup, args.steps)
+        det, b0, ratio = interleaved_seconds(
+            detector_train_step(size, args.batch, args.jit),
+            backbone_train_step(size, args.batch, args.jit),
+            args.warmup,
+            args.steps,
+        )
         det_ips, b0_ips = args.batch / det, args.batch / b0
         print(
             f"{size} px: d0 train {det_ips:.2f} img/s ({det:.2f} s/step), "
-            f"EfficientNetB0 alone {b0_ips:.2f} img/s ({b0:.2f} s/step), ratio d0/B0 = {det_ips / b0_ips:.2f}"
+            f"EfficientNetB0 alone {b0_ips:.2f} img/s ({b0:.2f} s/step), "
+            f"ratio d0/B0 = {det_ips / b0_ips:.2f} (median of per-step ratios {ratio:.2f})"
         )
     if not args.skip_serving:
         keras.mixed_precision.set_global_policy("float32")

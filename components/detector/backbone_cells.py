@@ -14,6 +14,7 @@ from keras import layers
 
 from components.detector.cell_ops import apply_op, relu_conv_bn
 from components.detector.config import CellBlock, DetectorConfig
+from components.detector.fused_batch_norm import BatchNormalization
 
 
 def _cell(
@@ -51,12 +52,12 @@ def build_cell_backbone(config: DetectorConfig) -> keras.Model:
     x = layers.Conv2D(
         spec.stem_width, 3, strides=2, padding="same", use_bias=False, name="stem_conv1"
     )(x)
-    x = layers.BatchNormalization(name="stem_bn1")(x)
+    x = BatchNormalization(name="stem_bn1")(x)
     x = layers.Activation("relu", name="stem_relu1")(x)
     x = layers.Conv2D(
         spec.stage_width(0), 3, strides=2, padding="same", use_bias=False, name="stem_conv2"
     )(x)
-    x = layers.BatchNormalization(name="stem_bn2")(x)
+    x = BatchNormalization(name="stem_bn2")(x)
     reduction_blocks = spec.reduction_blocks or spec.normal_blocks
     prev_prev, prev = x, x
     outputs = {}

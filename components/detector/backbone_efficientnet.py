@@ -1,7 +1,9 @@
 """EfficientNet-B0..B7 backbones from ``keras.applications``, cut at the stride 8/16/32 endpoints.
 
 The top 1x1 convolution of the classifier is not used (as in EfficientDet): P3 is the output of
-block 3, P4 of block 5 and P5 of block 7. The Keras model normalises 0..255 inputs itself.
+block 3, P4 of block 5 and P5 of block 7. The Keras model normalises 0..255 inputs itself. Its
+batch-norm layers are replaced by the fused ``fused_batch_norm.BatchNormalization`` (same
+weights and names; the Keras layer normalises with several separate ops, slow on CPUs).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import os
 import keras
 
 from components.detector.config import DetectorConfig
+from components.detector.fused_batch_norm import BatchNormalization
 from components.errors import UserError
 
 _CONSTRUCTORS = {
@@ -37,6 +40,24 @@ def _weights_argument(weights: str) -> str | None:
     return weights
 
 
+def _fused_copy(layer: keras.layers.Layer) -> keras.layers.Layer:
+    """Return a new layer like ``layer``; Keras batch norm becomes the fused subclass."""
+    if type(layer) is keras.layers.BatchNormalization:
+        return BatchNormalization.from_config(layer.get_config())
+    return layer.__class__.from_config(layer.get_config())
+
+
+def _with_fused_batch_norm(network: keras.Model) -> keras.Model:
+    """Return a copy of ``network`` with fused batch norm and the same weights."""
+    copy = keras.models.clone_model(network, clone_function=_fused_copy)
+    copy.set_weights(network.get_weights())
+    for layer in copy.layers:
+        # Normalization keeps its statistics as tensors derived from its variables.
+        if isinstance(layer, keras.layers.Normalization):
+            layer.finalize_state()
+    return copy
+
+
 def build_efficientnet_backbone(config: DetectorConfig) -> keras.Model:
     """Return a Keras model mapping images [B,S,S,3] (0..255) to a dict {level: feature map}.
 
@@ -50,6 +71,7 @@ def build_efficientnet_backbone(config: DetectorConfig) -> keras.Model:
         weights=_weights_argument(cfg.weights),
         input_shape=(size, size, 3),
     )
+    network = _with_fused_batch_norm(network)
     last_layer_of_block: dict[int, keras.layers.Layer] = {}
     for layer in network.layers:
         name = layer.name

@@ -13,6 +13,7 @@ import keras
 from keras import layers, ops
 
 from components.detector.config import DetectorConfig
+from components.detector.fused_batch_norm import BatchNormalization
 
 BN_MOMENTUM = 0.99
 BN_EPSILON = 1e-3
@@ -54,14 +55,14 @@ def _project(x, width: int, name: str):
     if x.shape[-1] == width:
         return x
     x = layers.Conv2D(width, 1, padding="same", name=f"{name}_conv")(x)
-    return layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{name}_bn")(x)
+    return BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{name}_bn")(x)
 
 
 def _fuse(inputs, width: int, name: str):
     x = WeightedFusion(name=f"{name}_fusion")(inputs)
     x = layers.Activation("swish", name=f"{name}_swish")(x)
     x = layers.SeparableConv2D(width, 3, padding="same", name=f"{name}_sepconv")(x)
-    return layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{name}_bn")(x)
+    return BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{name}_bn")(x)
 
 
 def _up(x, name: str):

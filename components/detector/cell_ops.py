@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from keras import layers
 
+from components.detector.fused_batch_norm import BatchNormalization
+
 
 def relu_conv_bn(x, channels: int, stride: int, name: str):
     """Return ReLU -> 1x1 convolution (stride ``stride``) -> batch norm of ``x``."""
@@ -15,7 +17,7 @@ def relu_conv_bn(x, channels: int, stride: int, name: str):
     x = layers.Conv2D(
         channels, 1, strides=stride, padding="same", use_bias=False, name=f"{name}_conv"
     )(x)
-    return layers.BatchNormalization(name=f"{name}_bn")(x)
+    return BatchNormalization(name=f"{name}_bn")(x)
 
 
 def _sep_conv(x, channels: int, kernel: int, stride: int, name: str):
@@ -23,7 +25,7 @@ def _sep_conv(x, channels: int, kernel: int, stride: int, name: str):
     x = layers.SeparableConv2D(
         channels, kernel, strides=stride, padding="same", use_bias=False, name=f"{name}_sep"
     )(x)
-    return layers.BatchNormalization(name=f"{name}_bn")(x)
+    return BatchNormalization(name=f"{name}_bn")(x)
 
 
 def _dil_conv(x, channels: int, stride: int, name: str):
@@ -34,7 +36,7 @@ def _dil_conv(x, channels: int, stride: int, name: str):
     if stride > 1:  # Keras cannot combine dilation and stride: subsample the dense result
         x = layers.MaxPooling2D(1, strides=stride, name=f"{name}_subsample")(x)
     x = layers.Conv2D(channels, 1, use_bias=False, name=f"{name}_pw")(x)
-    return layers.BatchNormalization(name=f"{name}_bn")(x)
+    return BatchNormalization(name=f"{name}_bn")(x)
 
 
 def apply_op(op: str, x, channels: int, stride: int, name: str):

@@ -14,6 +14,7 @@ from keras import initializers, layers
 
 from components.detector.bifpn import BN_EPSILON, BN_MOMENTUM
 from components.detector.config import DetectorConfig
+from components.detector.fused_batch_norm import BatchNormalization
 
 PRIOR_PROBABILITY = 0.01
 
@@ -59,7 +60,7 @@ def _head(
         x = features[lvl]
         for i, conv in enumerate(convs):
             x = conv(x)
-            x = layers.BatchNormalization(
+            x = BatchNormalization(
                 momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{kind}_net_bn{i}_p{lvl}"
             )(x)
             x = layers.Activation("swish", name=f"{kind}_net_swish{i}_p{lvl}")(x)

@@ -100,9 +100,12 @@ def detection_loss(
     class_targets = tf.cast(class_targets, tf.int32)
     normalizer = tf.reduce_sum(tf.cast(num_positives, tf.float32)) + cfg.normalizer_offset
     normalizer = tf.maximum(normalizer, 1e-8)
-    # The focal loss of every (anchor, class) as if it were background, then the few positive
-    # (anchor, class) entries replaced by their label-1 loss: no [B, A, K] one-hot labels.
-    elementwise = _background_focal(class_logits, cfg.focal_alpha, cfg.focal_gamma)
+    # The focal loss of every (anchor, class) as if it were background, corrected at the few
+    # positive (anchor, class) entries by their label-1 minus label-0 loss: no [B, A, K]
+    # one-hot labels and no update of the [B, A, K] tensor.
+    background = _background_focal(class_logits, cfg.focal_alpha, cfg.focal_gamma)
+    keep = tf.cast(class_targets >= 0, tf.float32)  # ignored anchors (-1) add nothing
+    background_sum = tf.reduce_sum(tf.reduce_sum(background, axis=-1) * keep)
     positive_index = tf.where(class_targets > 0)  # [P, rank - 1]
     positive_class = tf.gather_nd(class_targets, positive_index) - 1
     positive_index = tf.concat([positive_index, tf.cast(positive_class, tf.int64)[:, None]], 1)
@@ -110,9 +113,10 @@ def detection_loss(
     positive_loss = focal_loss(
         tf.ones_like(positive_logits), positive_logits, cfg.focal_alpha, cfg.focal_gamma
     )
-    elementwise = tf.tensor_scatter_nd_update(elementwise, positive_index, positive_loss)
-    keep = tf.cast(class_targets >= 0, tf.float32)  # ignored anchors (-1) add nothing
-    class_loss = tf.reduce_sum(tf.reduce_sum(elementwise, axis=-1) * keep) / normalizer
+    correction = positive_loss - _background_focal(
+        positive_logits, cfg.focal_alpha, cfg.focal_gamma
+    )
+    class_loss = (background_sum + tf.reduce_sum(correction)) / normalizer
     positive = tf.cast(class_targets > 0, tf.float32)[..., None]
     box_loss = tf.reduce_sum(huber_loss(box_targets, box_deltas, cfg.huber_delta) * positive) / (
         4.0 * normalizer
