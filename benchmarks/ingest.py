@@ -10,8 +10,8 @@ and ``multi_processing`` (the Beam graph on the FnApiRunner, 1 process / 2 worke
 Measured (median of ``--repeats``, default 3), in one run:
 - steady-state images/s on a large input (coco128 + raccoon repeated to ~3,000 images), from the
   slope between a medium and the large input, and the fixed start-up cost (the intercept);
-- the crossover size where Beam multi_processing beats the in-process engine (``running_mode``
-  uses it);
+- the crossover size where Beam multi_processing beats the in-process engine, and the rates
+  ``running_mode`` uses to choose between them;
 - the total time on the bundled sample (50 images) with the default (automatic) running mode,
   and Beam's fixed cost there (in_memory).
 
@@ -66,20 +66,24 @@ def plain_loop(input_json: str, images_dir: str, out_dir: str) -> int:
     shards = {s: split.num_shards(splits.count(s)) for s in split.SPLITS}
     buckets: dict[tuple[str, int], list] = {}
     for split_name, image in zip(splits, dataset.images, strict=True):
-        result = validate_image(image, label_map)
-        if result.example is not None:
-            key = (split_name, split.shard_index(image.image_id, shards[split_name]))
-            buckets.setdefault(key, []).append((image.image_id, result.example))
+        key = (split_name, split.shard_index(image.image_id, shards[split_name]))
+        buckets.setdefault(key, []).append(image)
+    accepted = 0
     for split_name, count in shards.items():
         for index in range(count):
             path = split.shard_path(out_dir, split_name, index, count)
             os.makedirs(os.path.dirname(path), exist_ok=True)
-            with gzip.GzipFile(path, "wb", mtime=0) as handle:
-                for _, example in sorted(buckets.get((split_name, index), [])):
+            images = sorted(buckets.get((split_name, index), []), key=lambda i: i.image_id)
+            with gzip.GzipFile(path, "wb", compresslevel=6, mtime=0) as handle:
+                for image in images:
+                    example = validate_image(image, label_map).example
+                    if example is None:
+                        continue
+                    accepted += 1
                     length = len(example).to_bytes(8, "little")
                     handle.write(length + masked(length).to_bytes(4, "little"))
                     handle.write(example + masked(example).to_bytes(4, "little"))
-    return sum(len(v) for v in buckets.values())
+    return accepted
 
 
 def trial(mode: str, input_json: str, images_dir: str, out_dir: str) -> None:
@@ -318,18 +322,13 @@ def _print_table(rows: dict, n_medium: int, n_large: int, identical: bool) -> No
         print(f"  wall: multi_processing beats in_process above ~{max(crossover, 0):.0f} images")
     else:
         print("  wall: multi_processing never beats in_process here")
-    # What the CPU times imply on 2 otherwise idle cores (a model, not a measurement): the
-    # in-process engine is serial; Beam's driver start-up is serial, the workers' start-up and
-    # the per-image work run on both cores.
-    plain_ms = cpu_fits["plain"][0]
-    (ip_ms, ip_fixed), (mp_ms, mp_fixed) = cpu_fits["in_process"], cpu_fits["multi_processing"]
-    beam_fixed = rows[("sample", "in_memory")]["cpu"] - rows[("sample", "auto")]["cpu"]
-    mp_wall_fixed = ip_fixed + beam_fixed + (mp_fixed - ip_fixed - beam_fixed) / 2
-    crossover = (mp_wall_fixed - ip_fixed) / ((ip_ms - mp_ms / 2) / 1000)
+    from components.ingest import running_mode
+
     print(
-        f"  CPU-time model for 2 idle cores: multi_processing {2000 / mp_ms:.0f} images/s "
-        f"({plain_ms * 2 / mp_ms:.2f}x plain's {1000 / plain_ms:.0f}/s), in_process "
-        f"{1000 / ip_ms:.0f}/s; multi_processing pays off above ~{crossover:.0f} images"
+        f"  measured vs running_mode's estimates: in process {r_ip:.0f} images/s "
+        f"(uses {running_mode.IN_PROCESS_IMAGES_PER_S:.0f}), Beam {r_mp / 2:.0f} images/s per "
+        f"worker (uses {running_mode.BEAM_IMAGES_PER_S_PER_WORKER:.0f}), Beam's extra start-up "
+        f"{s_mp - s_ip:.1f} s (uses {running_mode.BEAM_EXTRA_START_S:.1f})"
     )
     auto = rows[("large", "auto")]
     print()

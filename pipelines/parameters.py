@@ -63,8 +63,8 @@ PARAMETERS: tuple[Parameter, ...] = (
         str,
         "",
         "Apache Beam pipeline options for ingestion, space separated "
-        "(e.g. --runner=FlinkRunner --flink_master=flink:8081). Empty: small inputs in process, "
-        "large ones on the DirectRunner's multi-processing engine.",
+        "(e.g. --runner=FlinkRunner --flink_master=flink:8081). Empty: in process, or the "
+        "DirectRunner's multi-processing engine for large inputs on 3 or more cores.",
     ),
     Parameter(
         "architecture",

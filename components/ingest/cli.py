@@ -7,7 +7,6 @@ import sys
 from collections.abc import Sequence
 
 from components.cli_args import StepArgumentParser, run_main
-from components.ingest.running_mode import MULTI_PROCESSING_MIN_IMAGES
 
 FORMATS = ("coco", "voc", "yolo")
 
@@ -42,8 +41,8 @@ def build_parser() -> StepArgumentParser:
         default=[],
         metavar="ARG",
         help="a Beam pipeline option, repeatable (e.g. --beam-arg=--runner=FlinkRunner); any of "
-        "them selects Beam. Default: in process below "
-        f"{MULTI_PROCESSING_MIN_IMAGES} images, else the DirectRunner engine in multi_processing",
+        "them selects Beam. Default: in process (threads), or the DirectRunner engine in "
+        "multi_processing for inputs large enough to pay for its start-up on 3 or more cores",
     )
     return parser
 

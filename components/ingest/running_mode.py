@@ -1,14 +1,16 @@
-"""How the ingest step runs: in this process for small inputs, a Beam pipeline otherwise.
+"""How the ingest step runs: in this process, or as a Beam pipeline, chosen by size and cores.
 
-With no ``--beam-arg`` the choice is by input size: below ``MULTI_PROCESSING_MIN_IMAGES`` images
-(or on one core) the step runs in process (``components.ingest.in_process``: the same
-``shard_work`` functions as the Beam graph, same bytes out, no Beam start-up); from there on it
-runs the Beam graph on the DirectRunner's batch engine, the ``FnApiRunner``, in
-``multi_processing`` mode with one worker per core (at most ``MAX_WORKERS``). Measured with
-``benchmarks/ingest.py`` (coco128 + raccoon JPEGs, 2 cores): validation costs about 5 ms of CPU
-per image whatever runs it; Beam ``multi_processing`` costs about 3 s of fixed start-up (importing
-Beam, the worker processes, the graph) and then runs about 1.8x the in-process rate, so it pays off
-from roughly 1,500 images on two free cores.
+With no ``--beam-arg`` the step runs in process (``components.ingest.in_process``: the same
+``shard_work`` functions as the Beam graph, same bytes out, threads instead of worker
+processes, no Beam start-up) unless the DirectRunner's ``multi_processing`` mode (the Beam graph
+on the ``FnApiRunner``, one worker process per core, at most ``MAX_WORKERS``) is expected to be
+faster: from ``multi_processing_min_images(cores)`` images on. The estimate uses the rates
+measured with ``benchmarks/ingest.py`` (coco128 + raccoon JPEGs, 2 free cores): in process
+about ``IN_PROCESS_IMAGES_PER_S`` (both cores busy; assumed not to grow with more cores, as the
+Python parts hold the GIL), Beam about ``BEAM_IMAGES_PER_S_PER_WORKER`` per worker after
+``BEAM_EXTRA_START_S`` more start-up (importing Beam, starting the workers, running the graph).
+On two cores Beam never pays off; on 4 cores from about 4,200 images, on 8 from about 2,000.
+Cores are counted by ``cpus.usable_cpus`` (affinity capped by the cgroup CPU quota).
 
 Any ``--beam-arg`` selects Beam. The ``FnApiRunner`` is named explicitly when no runner is given:
 Beam 2.77's ``DirectRunner`` first tries the Prism runner, which downloads a binary from GitHub
@@ -20,13 +22,16 @@ at run time (impossible on air-gapped clusters) and ignores the running mode.
 from __future__ import annotations
 
 import dataclasses
-import os
+import math
 from collections.abc import Sequence
 
 from components.errors import UserError
+from components.ingest.cpus import usable_cpus
 
-MULTI_PROCESSING_MIN_IMAGES = 1500
 MAX_WORKERS = 8
+IN_PROCESS_IMAGES_PER_S = 400.0
+BEAM_IMAGES_PER_S_PER_WORKER = 145.0
+BEAM_EXTRA_START_S = 3.2
 IN_PROCESS = "in_process"
 BEAM = "beam"
 _MODE_FLAGS = ("--direct_running_mode", "--direct_num_workers")
@@ -39,6 +44,18 @@ class RunningMode:
     engine: str
     beam_args: list[str]
     description: str
+
+
+def multi_processing_min_images(cpus: int) -> int | None:
+    """Return the input size from which Beam ``multi_processing`` beats the in-process engine.
+
+    None when it never does on ``cpus`` cores. Rounded up to hundreds.
+    """
+    beam_rate = BEAM_IMAGES_PER_S_PER_WORKER * min(cpus, MAX_WORKERS)
+    if cpus < 2 or beam_rate <= IN_PROCESS_IMAGES_PER_S:
+        return None
+    saved_per_image = 1.0 / IN_PROCESS_IMAGES_PER_S - 1.0 / beam_rate
+    return int(math.ceil(BEAM_EXTRA_START_S / saved_per_image / 100.0) * 100)
 
 
 def _flag_value(args: Sequence[str], flag: str) -> str | None:
@@ -66,22 +83,24 @@ def choose(
     unknown ``--runner``.
     """
     args = list(beam_args)
-    cpus = cpus if cpus is not None else len(os.sched_getaffinity(0))
+    cpus = cpus if cpus is not None else usable_cpus()
     if in_process and args:
         raise UserError("--beam-arg options need the Beam engine, not the in-process one")
     if in_process:
         return RunningMode(IN_PROCESS, [], "in process, no Beam (requested)")
+    threshold = multi_processing_min_images(cpus)
     if in_process is None and not args:
-        if cpus < 2:
-            return RunningMode(IN_PROCESS, [], "in process, no Beam (1 core)")
-        if num_images < MULTI_PROCESSING_MIN_IMAGES:
-            why = f"< {MULTI_PROCESSING_MIN_IMAGES} images"
+        if threshold is None:
+            why = f"{cpus} core(s): Beam multi_processing would not be faster"
             return RunningMode(IN_PROCESS, [], f"in process, no Beam ({why})")
-    return _beam(args, num_images, cpus)
+        if num_images < threshold:
+            why = f"< {threshold} images on {cpus} cores"
+            return RunningMode(IN_PROCESS, [], f"in process, no Beam ({why})")
+    return _beam(args, num_images, cpus, threshold)
 
 
-def _beam(args: list[str], num_images: int, cpus: int) -> RunningMode:
-    """Return the Beam running mode for ``args`` (the user's) and the input size."""
+def _beam(args: list[str], num_images: int, cpus: int, threshold: int | None) -> RunningMode:
+    """Return the Beam running mode for ``args`` (the user's), the input size and the cores."""
     runner = _flag_value(args, "--runner")
     if runner is not None:
         _check_runner(runner)
@@ -95,17 +114,14 @@ def _beam(args: list[str], num_images: int, cpus: int) -> RunningMode:
         return RunningMode(
             BEAM, args, f"DirectRunner {mode}, {workers} worker(s) (from --beam-arg)"
         )
-    if num_images >= MULTI_PROCESSING_MIN_IMAGES and cpus >= 2:
+    if threshold is not None and num_images >= threshold:
         workers = min(cpus, MAX_WORKERS)
         chosen = ["--direct_running_mode=multi_processing", f"--direct_num_workers={workers}"]
-        why = f">= {MULTI_PROCESSING_MIN_IMAGES} images"
+        why = f">= {threshold} images on {cpus} cores"
         return RunningMode(
             BEAM, args + chosen, f"DirectRunner multi_processing, {workers} workers ({why})"
         )
-    why = f"< {MULTI_PROCESSING_MIN_IMAGES} images" if cpus >= 2 else "1 core"
-    return RunningMode(
-        BEAM, args + ["--direct_running_mode=in_memory"], f"DirectRunner in_memory ({why})"
-    )
+    return RunningMode(BEAM, args + ["--direct_running_mode=in_memory"], "DirectRunner in_memory")
 
 
 def _check_runner(name: str) -> None:

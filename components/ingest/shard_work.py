@@ -20,15 +20,15 @@ import collections
 import concurrent.futures
 import dataclasses
 import json
-import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from components.data.labels import LabelMap
 from components.data.records import QuarantineRecord, SourceImage
 from components.data.validate import validate_image
 from components.ingest import output, split, stats, tfrecord
+from components.ingest.cpus import usable_cpus
 
-DECODE_THREADS = max(1, min(4, len(os.sched_getaffinity(0))))
+DECODE_THREADS = min(4, usable_cpus())
 _READ_AHEAD = 4  # images decoded ahead of the writer, per thread (bounds memory)
 
 
