@@ -9,11 +9,12 @@ Measures, in one process, medians over ``--steps`` timed steps (after ``--warmup
    update, a trivial loss on its pooled features, Keras' own batch norm; d0 runs its backbone
    with ``fused_batch_norm.BatchNormalization``), same batch and size. The d0 and B0 steps
    alternate, so both see the same machine load; prints d0 / B0 ratios (of the medians, and
-   the median of the per-round ratios);
+   the median of the per-round ratios). ``--fused-reference`` adds the comparison with B0
+   built with the same fused batch norm, i.e. what d0 adds on top of its backbone;
 3. the latency of the exported ``serving_default`` (uint8 image, batch 1, 512 px: resize,
    model, NMS, box mapping) against the bare Keras forward pass of the same model.
 
-Run: ``.venv/bin/python benchmarks/train_step.py [--steps 5] [--jit] [--mixed]``. ``--jit``
+Run: ``.venv/bin/python benchmarks/train_step.py [--steps 5] [--jit] [--mixed] [--fused-reference]``. ``--jit``
 compiles both train steps with XLA; ``--mixed`` uses mixed_float16 (GPUs).
 """
 
@@ -75,14 +76,21 @@ def detector_train_step(size: int, batch: int, jit: bool):
     return lambda: trainer.train_on_batch(images, labels)
 
 
-def backbone_train_step(size: int, batch: int, jit: bool):
-    """Return a callable running one EfficientNetB0 (alone) train step at ``size`` px."""
+def backbone_train_step(size: int, batch: int, jit: bool, fused: bool = False):
+    """Return a callable running one EfficientNetB0 (alone) train step at ``size`` px.
+
+    ``fused``: with the fused batch norm that d0's backbone uses, instead of Keras' own.
+    """
     import keras
     import tensorflow as tf
+
+    from components.detector.backbone_efficientnet import with_fused_batch_norm
 
     model = keras.applications.EfficientNetB0(
         weights=None, include_top=False, pooling="avg", input_shape=(size, size, 3)
     )
+    if fused:
+        model = with_fused_batch_norm(model)
     model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9), loss="mse", jit_compile=jit)
     images, _ = _batch(size, batch)
     target = tf.zeros((batch, model.output_shape[-1]))
@@ -142,6 +150,11 @@ def main(argv=None) -> int:
     parser.add_argument("--jit", action="store_true", help="XLA-compile the train steps")
     parser.add_argument("--mixed", action="store_true", help="mixed_float16 (GPU)")
     parser.add_argument("--skip-serving", action="store_true")
+    parser.add_argument(
+        "--fused-reference",
+        action="store_true",
+        help="also compare d0 with EfficientNetB0 using the fused batch norm d0 uses",
+    )
     args = parser.parse_args(argv)
 
     import keras
@@ -168,6 +181,18 @@ def main(argv=None) -> int:
             f"EfficientNetB0 alone {b0_ips:.2f} img/s ({b0:.2f} s/step), "
             f"ratio d0/B0 = {det_ips / b0_ips:.2f} (median of per-step ratios {ratio:.2f})"
         )
+        if args.fused_reference:
+            det, b0, ratio = interleaved_seconds(
+                detector_train_step(size, args.batch, args.jit),
+                backbone_train_step(size, args.batch, args.jit, fused=True),
+                args.warmup,
+                args.steps,
+            )
+            print(
+                f"{size} px: d0 train {args.batch / det:.2f} img/s, EfficientNetB0 alone with "
+                f"fused batch norm {args.batch / b0:.2f} img/s, ratio d0/B0-fused = {b0 / det:.2f} "
+                f"(median of per-step ratios {ratio:.2f})"
+            )
     if not args.skip_serving:
         keras.mixed_precision.set_global_policy("float32")
         served, bare = serving_latency(512, args.warmup, args.steps)

@@ -47,7 +47,7 @@ def _fused_copy(layer: keras.layers.Layer) -> keras.layers.Layer:
     return layer.__class__.from_config(layer.get_config())
 
 
-def _with_fused_batch_norm(network: keras.Model) -> keras.Model:
+def with_fused_batch_norm(network: keras.Model) -> keras.Model:
     """Return a copy of ``network`` with fused batch norm and the same weights."""
     copy = keras.models.clone_model(network, clone_function=_fused_copy)
     copy.set_weights(network.get_weights())
@@ -71,7 +71,7 @@ def build_efficientnet_backbone(config: DetectorConfig) -> keras.Model:
         weights=_weights_argument(cfg.weights),
         input_shape=(size, size, 3),
     )
-    network = _with_fused_batch_norm(network)
+    network = with_fused_batch_norm(network)
     last_layer_of_block: dict[int, keras.layers.Layer] = {}
     for layer in network.layers:
         name = layer.name
