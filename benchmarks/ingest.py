@@ -38,11 +38,15 @@ import time
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "components" / "data" / "sample" / "raccoon"
 SHARED = REPO.parent / "shared" / "datasets"
+_WORKERS = 2  # Beam multi_processing workers in the "multi_processing" mode
 MODES = {
     "plain": None,
     "in_process": None,
     "in_memory": ["--direct_running_mode=in_memory"],
-    "multi_processing": ["--direct_running_mode=multi_processing", "--direct_num_workers=2"],
+    "multi_processing": [
+        "--direct_running_mode=multi_processing",
+        f"--direct_num_workers={_WORKERS}",
+    ],
     "auto": [],
 }
 
@@ -221,9 +225,11 @@ def main() -> None:
     if args.trial:
         trial(*args.trial)
         return
+    from components.ingest.cpus import usable_cpus
+
     load = os.getloadavg()
     print(
-        f"cores: {len(os.sched_getaffinity(0))}; load average at start: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}"
+        f"cores: {usable_cpus()} (affinity, cgroup quota); load average at start: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}"
     )
     with tempfile.TemporaryDirectory(prefix="nasdet-bench-") as tmp:
         work = pathlib.Path(tmp)
@@ -247,7 +253,7 @@ def main() -> None:
             same_records(rows[("large", "plain")]["out"], rows[("large", mode)]["out"])
             for mode in ("in_process", "multi_processing")
         )
-        _print_table(rows, medium[2], large[2], identical)
+        _print_table(rows, {"sample": sample[2], "medium": medium[2], "large": large[2]}, identical)
     load = os.getloadavg()
     print(f"load average at end: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
 
@@ -289,14 +295,15 @@ def _sample_as_coco(work: pathlib.Path) -> tuple[str, str, int]:
     return str(path), str(images_dir), len(images)
 
 
-def _print_table(rows: dict, n_medium: int, n_large: int, identical: bool) -> None:
+def _print_table(rows: dict, sizes: dict[str, int], identical: bool) -> None:
+    n_medium, n_large = sizes["medium"], sizes["large"]
     plain_large = rows[("large", "plain")]
     print()
     print(
         f"{'input':<8}{'mode':<18}{'images':>7}{'wall s':>9}{'img/s':>8}{'cores':>7}{'vs plain':>10}"
     )
     for (name, mode), r in rows.items():
-        n = {"sample": 50, "medium": n_medium, "large": n_large}[name]
+        n = sizes[name]
         plain = rows[(name, "plain")]
         ratio = plain["wall"] / r["wall"]
         print(
@@ -326,7 +333,7 @@ def _print_table(rows: dict, n_medium: int, n_large: int, identical: bool) -> No
 
     print(
         f"  measured vs running_mode's estimates: in process {r_ip:.0f} images/s "
-        f"(uses {running_mode.IN_PROCESS_IMAGES_PER_S:.0f}), Beam {r_mp / 2:.0f} images/s per "
+        f"(uses {running_mode.IN_PROCESS_IMAGES_PER_S:.0f}), Beam {r_mp / _WORKERS:.0f} images/s per "
         f"worker (uses {running_mode.BEAM_IMAGES_PER_S_PER_WORKER:.0f}), Beam's extra start-up "
         f"{s_mp - s_ip:.1f} s (uses {running_mode.BEAM_EXTRA_START_S:.1f})"
     )
@@ -340,7 +347,7 @@ def _print_table(rows: dict, n_medium: int, n_large: int, identical: bool) -> No
         f"goal 2: bundled sample <= 2x plain: {sample_ratio:.2f}x the plain loop's time ({rows[('sample', 'auto')]['runner']})"
     )
     beam_extra = rows[("sample", "in_memory")]["wall"] - rows[("sample", "auto")]["wall"]
-    print(f"Beam's fixed cost on the sample (in_memory minus in_process): {beam_extra:.2f} s")
+    print(f"Beam's fixed cost on the sample (in_memory minus auto, in process): {beam_extra:.2f} s")
     print(
         f"large input, plain loop, in_process and Beam multi_processing give the same records: {identical}"
     )

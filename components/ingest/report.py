@@ -1,13 +1,17 @@
 """``report.md`` (and ``report.png``): a short human summary of an ingest run.
 
 Built from the ``stats.json`` dict only, so it can be regenerated from an Examples artifact.
-The plot (``report_plot``) is drawn with Pillow.
+The plot (``report_plot``) is drawn with Pillow; when it cannot be drawn the report has no plot.
 """
 
 from __future__ import annotations
 
+import logging
+
 from components.ingest import output
 from components.ingest.report_plot import render_plot
+
+LOG = logging.getLogger("nasdet.ingest")
 
 PLOT_FILE = "report.png"
 _BAR_WIDTH = 40
@@ -89,10 +93,21 @@ def render_markdown(stats: dict, with_plot: bool) -> str:
 
 
 def write_report(stats: dict, root: str) -> list[str]:
-    """Write ``report.md`` and ``report.png`` under ``root``; return their paths."""
+    """Write ``report.md`` and ``report.png`` under ``root``; return their paths.
+
+    The plot is best-effort: when Pillow cannot draw it, the report says nothing of it.
+    """
     from components.data import schema
 
-    paths = [output.join(root, PLOT_FILE), output.join(root, schema.REPORT_FILE)]
-    output.write_bytes(paths[0], render_plot(stats))
-    output.write_bytes(paths[1], render_markdown(stats, with_plot=True).encode("utf-8"))
+    paths = []
+    try:
+        png = render_plot(stats)
+    except (ImportError, OSError, ValueError) as err:  # e.g. a Pillow built without FreeType
+        LOG.warning("ingest: warning: no report plot: %s", err)
+        png = None
+    if png is not None:
+        paths.append(output.join(root, PLOT_FILE))
+        output.write_bytes(paths[-1], png)
+    paths.append(output.join(root, schema.REPORT_FILE))
+    output.write_bytes(paths[-1], render_markdown(stats, png is not None).encode("utf-8"))
     return paths

@@ -10,7 +10,7 @@ import io
 
 from PIL import Image, ImageDraw, ImageFont
 
-WIDTH, HEIGHT = 880, 340
+WIDTH, HEIGHT = 880, 380
 _PANEL_TOP, _PANEL_BOTTOM = 48, 230  # bar area; labels below
 _MAX_BAR = 48  # widest bar, px
 _MARGIN = 40
@@ -18,11 +18,9 @@ _COLORS = ((31, 119, 180), (255, 127, 14))  # the two panels
 _MAX_CLASSES = 30
 
 
-def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
-    try:
-        return ImageFont.load_default(size=size)
-    except TypeError:  # Pillow without FreeType: the fixed bitmap font
-        return ImageFont.load_default()
+def _font(size: int) -> ImageFont.FreeTypeFont:
+    """Return Pillow's bundled scalable font (raises ``ImportError`` without FreeType)."""
+    return ImageFont.load_default(size=size)
 
 
 def _vertical_text(text: str, font) -> Image.Image:

@@ -4,12 +4,14 @@ With no ``--beam-arg`` the step runs in process (``components.ingest.in_process`
 ``shard_work`` functions as the Beam graph, same bytes out, threads instead of worker
 processes, no Beam start-up) unless the DirectRunner's ``multi_processing`` mode (the Beam graph
 on the ``FnApiRunner``, one worker process per core, at most ``MAX_WORKERS``) is expected to be
-faster: from ``multi_processing_min_images(cores)`` images on. The estimate uses the rates
-measured with ``benchmarks/ingest.py`` (coco128 + raccoon JPEGs, 2 free cores): in process
-about ``IN_PROCESS_IMAGES_PER_S`` (both cores busy; assumed not to grow with more cores, as the
-Python parts hold the GIL), Beam about ``BEAM_IMAGES_PER_S_PER_WORKER`` per worker after
-``BEAM_EXTRA_START_S`` more start-up (importing Beam, starting the workers, running the graph).
-On two cores Beam never pays off; on 4 cores from about 4,200 images, on 8 from about 2,000.
+faster: from ``multi_processing_min_images(cores)`` images on. The rates behind it were
+measured with ``benchmarks/ingest.py`` on 2 free cores (coco128 + raccoon JPEGs): in process
+about ``IN_PROCESS_IMAGES_PER_S`` (both cores busy), Beam about ``BEAM_IMAGES_PER_S_PER_WORKER``
+per worker after ``BEAM_EXTRA_START_S`` more start-up (importing Beam, starting the workers,
+running the graph). On two cores Beam never pays off (measured). For more cores it is an
+estimate, cautious towards Beam: Beam is assumed to scale with its workers, the in-process
+engine not at all (its threads do use more cores, but the Python parts hold the GIL). That gives
+about 4,200 images on 4 cores and 2,000 on 8.
 Cores are counted by ``cpus.usable_cpus`` (affinity capped by the cgroup CPU quota).
 
 Any ``--beam-arg`` selects Beam. The ``FnApiRunner`` is named explicitly when no runner is given:
@@ -77,10 +79,10 @@ def choose(
 ) -> RunningMode:
     """Return how to run an ingest of ``num_images`` images.
 
-    ``beam_args`` are the user's ``--beam-arg`` values; ``cpus`` the usable cores (default: this
-    process's CPU affinity); ``in_process`` forces the engine (None: choose as the module
-    docstring says; True is refused together with ``beam_args``). Raises ``UserError`` for an
-    unknown ``--runner``.
+    ``beam_args`` are the user's ``--beam-arg`` values; ``cpus`` the usable cores (default:
+    ``cpus.usable_cpus()``, the affinity capped by the cgroup CPU quota); ``in_process`` forces
+    the engine (None: choose as the module docstring says; True is refused together with
+    ``beam_args``). Raises ``UserError`` for an unknown ``--runner``.
     """
     args = list(beam_args)
     cpus = cpus if cpus is not None else usable_cpus()

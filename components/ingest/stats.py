@@ -24,6 +24,7 @@ RELATIVE_EDGES = (0.0, 0.02, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8)  # sqrt(box area / i
 ASPECT_EDGES = (0.0, 0.25, 0.5, 0.8, 1.25, 2.0, 4.0)  # box width / height
 IMAGE_SIDE_EDGES = (0, 128, 256, 512, 640, 1024, 2048, 4096)  # longer image side in pixels
 COCO_SMALL, COCO_MEDIUM = 32**2, 96**2  # COCO area ranges (pixels)
+_MICRO = 1_000_000  # width/height sums are kept in integer micro-pixels
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,12 +97,14 @@ def empty_accumulator() -> dict:
         "split_classes": Counter(),  # (split, class) -> boxes
         "class_images": Counter(),  # class -> images with at least one box of it
         "image_side": [0] * len(IMAGE_SIDE_EDGES),
-        "image_wh": [math.inf, 0, math.inf, 0, 0, 0],  # min w, max w, min h, max h, sum w, sum h
+        # min w, max w, min h, max h, then the sums of w and h in micro-pixels: integers, so the
+        # sums (and the means in stats.json) do not depend on the order images are added in.
+        "image_wh": [math.inf, 0, math.inf, 0, 0, 0],
         "sqrt_area": [0] * len(SQRT_AREA_EDGES),
         "relative": [0] * len(RELATIVE_EDGES),
         "aspect": [0] * len(ASPECT_EDGES),
         "coco": [0, 0, 0],
-        "box_wh": [math.inf, 0, math.inf, 0, 0.0, 0.0],
+        "box_wh": [math.inf, 0, math.inf, 0, 0, 0],
     }
 
 
@@ -145,8 +148,8 @@ def _add_image(acc: dict, item: ImageStats) -> None:
 
 def _update_range(r: list, w: float, h: float) -> None:
     r[0], r[1], r[2], r[3] = min(r[0], w), max(r[1], w), min(r[2], h), max(r[3], h)
-    r[4] += w
-    r[5] += h
+    r[4] += round(w * _MICRO)
+    r[5] += round(h * _MICRO)
 
 
 def _merge_range(a: list, b: list) -> None:
@@ -184,8 +187,8 @@ def _range_json(r: list, count: int) -> dict:
     if not count:
         return {"width": None, "height": None}
     return {
-        "width": {"min": r[0], "max": r[1], "mean": round(r[4] / count, 2)},
-        "height": {"min": r[2], "max": r[3], "mean": round(r[5] / count, 2)},
+        "width": {"min": r[0], "max": r[1], "mean": round(r[4] / (count * _MICRO), 2)},
+        "height": {"min": r[2], "max": r[3], "mean": round(r[5] / (count * _MICRO), 2)},
     }
 
 

@@ -60,12 +60,27 @@ def write_gzip_tfrecord(path: str, records: Iterable[bytes]) -> int:
     return count
 
 
+def _gunzip(data: bytes, path: str) -> bytes:
+    """Return the content of the gzip file ``data`` (several members are concatenated).
+
+    Raises ``ValueError`` for a truncated member or bytes that are not gzip.
+    """
+    parts = []
+    try:
+        while data:
+            member = zlib.decompressobj(_GZIP_WBITS)
+            parts.append(member.decompress(data))
+            if not member.eof:
+                raise ValueError(f"{path}: truncated gzip stream")
+            data = member.unused_data
+    except zlib.error as err:
+        raise ValueError(f"{path}: not a gzip stream: {err}") from None
+    return b"".join(parts)
+
+
 def read_gzip_tfrecord(path: str) -> Iterator[bytes]:
     """Yield the records of the gzip TFRecord file ``path``; raise ``ValueError`` on a bad CRC."""
-    try:
-        data = zlib.decompress(output.read_bytes(path), _GZIP_WBITS)
-    except zlib.error as err:
-        raise ValueError(f"{path}: not a complete gzip stream: {err}") from None
+    data = _gunzip(output.read_bytes(path), path)
     offset = 0
     while offset < len(data):
         header = data[offset : offset + 12]

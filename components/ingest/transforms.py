@@ -35,8 +35,8 @@ class ValidateAndWriteShardFn(beam.DoFn):
     Input: ``((split, shard), iterable of SourceImage or None)`` (None: the empty-shard marker).
     Main output: ``{"split", "shard", "path", "examples"}`` for the written file; tagged outputs:
     one ``ImageStats`` per image on ``stats``, every ``QuarantineRecord`` on ``quarantine``.
-    Image bytes are read (through Beam's ``FileSystems``), decoded and written by the same worker:
-    only the small source records travel through the shuffle.
+    Image bytes are read (through Beam's ``FileSystems`` for URIs), decoded and written by the same
+    worker: only the small source records travel through the shuffle.
     """
 
     def __init__(self, root: str, label_map: LabelMap, num_shards: Mapping[str, int]) -> None:

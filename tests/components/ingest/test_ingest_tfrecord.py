@@ -59,3 +59,13 @@ def test_truncated_gzip_is_an_error(tmp_path):
     path.write_bytes(path.read_bytes()[:-10])
     with pytest.raises(ValueError, match="gzip"):
         list(tfrecord.read_gzip_tfrecord(str(path)))
+
+
+def test_concatenated_gzip_members_and_trailing_garbage(tmp_path):
+    path = tmp_path / "two.gz"
+    first, second = tfrecord.frame(b"first"), tfrecord.frame(b"second")
+    path.write_bytes(gzip.compress(first) + gzip.compress(second))
+    assert list(tfrecord.read_gzip_tfrecord(str(path))) == [b"first", b"second"]
+    path.write_bytes(gzip.compress(first) + b"not gzip")
+    with pytest.raises(ValueError, match="not a gzip stream"):
+        list(tfrecord.read_gzip_tfrecord(str(path)))
