@@ -92,17 +92,25 @@ def list_files(folder: str) -> list[str]:
 
 
 def read_bytes(path: str) -> bytes:
-    """Return the whole content of the file ``path``; raises ``FileNotFoundError`` when absent."""
-    if is_remote(path):
-        from apache_beam.io.filesystem import CompressionTypes
+    """Return the whole content of the file ``path`` (local or any Beam file-system URI).
 
-        fs = _beam_fs()
-        if not fs.exists(path):
-            raise FileNotFoundError(path)
+    Raises ``FileNotFoundError`` when it does not exist and ``OSError`` when it cannot be read.
+    """
+    if not is_remote(path):
+        with open(path, "rb") as handle:
+            return handle.read()
+    from apache_beam.io.filesystem import CompressionTypes
+
+    fs = _beam_fs()
+    try:
         with fs.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
             return handle.read()
-    with open(path, "rb") as handle:
-        return handle.read()
+    except FileNotFoundError:
+        raise
+    except Exception as err:  # Beam wraps file system errors in BeamIOError / IOError
+        if not fs.exists(path):  # asked only on failure: one round trip per read otherwise
+            raise FileNotFoundError(f"no such file: {path}") from err
+        raise OSError(f"cannot read {path}: {err}") from err
 
 
 def open_binary(path: str):

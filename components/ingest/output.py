@@ -44,26 +44,6 @@ def join(root: str, *parts: str) -> str:
     return source_fs.join(root, *parts)
 
 
-def read_bytes(path: str) -> bytes:
-    """Return the bytes of the file at ``path`` (local or any Beam file system URI).
-
-    Raises ``FileNotFoundError`` when it does not exist and ``OSError`` when it cannot be read.
-    """
-    if not is_remote(path):
-        with open(path, "rb") as handle:
-            return handle.read()
-    filesystems = _beam_fs()
-    try:
-        with filesystems.open(path, compression_type=_uncompressed()) as handle:
-            return handle.read()
-    except FileNotFoundError:
-        raise
-    except Exception as err:  # Beam wraps file system errors in BeamIOError / IOError
-        if not filesystems.exists(path):
-            raise FileNotFoundError(f"no such file: {path}") from err
-        raise OSError(f"cannot read {path}: {err}") from err
-
-
 @contextlib.contextmanager
 def open_write(path: str) -> Iterator[BinaryIO]:
     """Yield a binary file object that writes ``path`` (local or URI; local parents are created)."""

@@ -61,7 +61,7 @@ def write_shard(
 ) -> ShardOutcome:
     """Validate ``images`` (one shard) in image-id order and write them to the shard's file.
 
-    Image bytes are read through ``output.read_bytes`` (local or URI). ``file`` is
+    Image bytes are read with ``source_fs.read_bytes`` (local or URI). ``file`` is
     ``{"split", "shard", "path", "examples"}``.
     """
     split_name, index = key
@@ -69,7 +69,7 @@ def write_shard(
     outcome = ShardOutcome(file={}, image_stats=[], quarantine=[])
 
     def validate(image: SourceImage):
-        return validate_image(image, label_map, output.read_bytes)
+        return validate_image(image, label_map)
 
     def examples() -> Iterator[bytes]:
         for result in ordered_map(validate, ordered, DECODE_THREADS):

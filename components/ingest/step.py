@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 
-from components.data import schema
+from components.data import schema, source_fs
 from components.data.labels import build_label_map, to_labels_json
 from components.data.readers import read_dataset
 from components.errors import UserError
@@ -88,7 +88,7 @@ def run(
 
             with running_mode.make_pipeline(mode.beam_args) as beam_pipeline:
                 pipeline.build(beam_pipeline, plan)
-        stats = json.loads(output.read_bytes(output.join(root, schema.STATS_FILE)))
+        stats = json.loads(source_fs.read_bytes(output.join(root, schema.STATS_FILE)))
         _check(stats)
         for name, split_stats in stats["splits"].items():
             if split_stats["images"] == 0 and (name == "train" or eval_fraction > 0):

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 
 import google_crc32c
 
+from components.data import source_fs
 from components.ingest import output
 
 _MASK_DELTA = 0xA282EAD8
@@ -80,7 +81,7 @@ def _gunzip(data: bytes, path: str) -> bytes:
 
 def read_gzip_tfrecord(path: str) -> Iterator[bytes]:
     """Yield the records of the gzip TFRecord file ``path``; raise ``ValueError`` on a bad CRC."""
-    data = _gunzip(output.read_bytes(path), path)
+    data = _gunzip(source_fs.read_bytes(path), path)
     offset = 0
     while offset < len(data):
         header = data[offset : offset + 12]
