@@ -2,15 +2,19 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Every version comes from the lock files (see `make lock`); pip itself is pinned here.
+PIP_VERSION := 26.3
+DEV_LOCK := requirements-dev.txt
 
 IMAGE ?= nasdet:0.1.0
 
 .PHONY: install test lint format run image golden lock clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(DEV_LOCK) container/requirements.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet pip==$(PIP_VERSION)
+	$(BIN)/python -m pip install --quiet -c $(DEV_LOCK) setuptools wheel
+	$(BIN)/python -m pip install --quiet --no-build-isolation -c $(DEV_LOCK) -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -35,8 +39,11 @@ image:
 golden: $(STAMP)
 	$(BIN)/python -m pipelines.compile_cmd --golden
 
+# Re-resolve pyproject.toml into the lock files, keeping the present pins where they still fit
+# (UPGRADE="--upgrade" or UPGRADE="--upgrade-package NAME" moves pins forward); then reinstall.
 lock: $(STAMP)
-	$(BIN)/python container/lock_requirements.py
+	$(BIN)/python container/lock_requirements.py $(UPGRADE)
+	$(MAKE) install
 
 clean:
 	rm -rf $(VENV) build *.egg-info
