@@ -123,15 +123,19 @@ def train_model(
     epochs: int,
     batch_size: int,
     warm_start: str,
+    backbone_weights: str,
+    image_size: int,
     model: Output[Model],
     metrics: Output[Metrics],
 ):
     """Train the architecture on the examples and export the SavedModel.
 
     Args:
-        epochs: Training epochs (0: the architecture's default).
-        batch_size: Batch size (0: the architecture's default).
+        epochs: Training epochs (0: the training recipe's default).
+        batch_size: Batch size (0: the training recipe's default).
         warm_start: Model directory to initialise from; empty: from scratch.
+        backbone_weights: none, imagenet or a weights file; empty: the architecture's.
+        image_size: Input resolution; 0: the architecture's.
     """
     import os
 
@@ -145,6 +149,8 @@ def train_model(
         epochs=epochs or None,
         batch_size=batch_size or None,
         warm_start=warm_start or None,
+        backbone_weights=backbone_weights or None,
+        image_size=image_size or None,
     )
     step_io.log_metrics(metrics, summary)
     model.metadata["framework"] = "tensorflow"
@@ -158,6 +164,8 @@ def evaluate_model(
     model_name: str,
     min_ap: float,
     tolerance: float,
+    class_tolerance: float,
+    class_min_boxes: int,
     evaluation: Output[Artifact],
     metrics: Output[Metrics],
     report: Output[Markdown],
@@ -171,6 +179,8 @@ def evaluate_model(
         model_name: Model name under serving_root.
         min_ap: Minimum AP to bless.
         tolerance: Allowed AP drop against the baseline.
+        class_tolerance: Allowed AP drop of one class against the baseline.
+        class_min_boxes: Eval boxes a class needs to be judged by class_tolerance.
 
     Returns:
         True when the model is blessed (then the push step runs).
@@ -178,6 +188,7 @@ def evaluate_model(
     import os
 
     from components.evaluate import run
+    from components.evaluate.blessing import BlessingRules
     from pipelines import step_io
 
     summary = run(
@@ -185,10 +196,15 @@ def evaluate_model(
         examples_dir=examples.path,
         output_dir=evaluation.path,
         baseline_dir=baseline_model or None,
-        serving_root=serving_root or None,
+        # An explicit baseline replaces the newest pushed version.
+        serving_root=None if baseline_model else serving_root or None,
         model_name=model_name or None,
-        min_ap=min_ap,
-        tolerance=tolerance,
+        rules=BlessingRules(
+            min_ap=min_ap,
+            tolerance=tolerance,
+            class_tolerance=class_tolerance,
+            class_min_boxes=class_min_boxes,
+        ),
     )
     blessed = bool(summary["blessed"])
     step_io.log_metrics(metrics, summary.get("metrics") or {})

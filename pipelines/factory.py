@@ -58,8 +58,12 @@ def make_pipeline(profile: Profile):
         train_epochs: int = D["train_epochs"],
         train_batch_size: int = D["train_batch_size"],
         warm_start: str = D["warm_start"],
+        backbone_weights: str = D["backbone_weights"],
+        image_size: int = D["image_size"],
         min_ap: float = D["min_ap"],
         tolerance: float = D["tolerance"],
+        class_tolerance: float = D["class_tolerance"],
+        class_min_boxes: int = D["class_min_boxes"],
         baseline_model: str = D["baseline_model"],
         serving_root: str = D["serving_root"],
         model_name: str = D["model_name"],
@@ -89,6 +93,8 @@ def make_pipeline(profile: Profile):
             epochs=train_epochs,
             batch_size=train_batch_size,
             warm_start=warm_start,
+            backbone_weights=backbone_weights,
+            image_size=image_size,
         )
         evaluate = ops.evaluate(
             model=train.outputs["model"],
@@ -98,6 +104,8 @@ def make_pipeline(profile: Profile):
             model_name=model_name,
             min_ap=min_ap,
             tolerance=tolerance,
+            class_tolerance=class_tolerance,
+            class_min_boxes=class_min_boxes,
         )
         tasks = {"ingest": ingest, "search": search, "train": train, "evaluate": evaluate}
         with dsl.If(evaluate.outputs["Output"] == True, name="blessed"):  # noqa: E712

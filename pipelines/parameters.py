@@ -14,6 +14,7 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from components.blessing_rules import DEFAULT_RULES
 from components.errors import UserError
 
 
@@ -85,17 +86,25 @@ PARAMETERS: tuple[Parameter, ...] = (
         "Parallel search workers (KerasTuner distributed mode). 0: trials run in the search task.",
         low=0,
     ),
-    Parameter("search_space", str, "small", "Search space: small or large."),
+    Parameter(
+        "search_space",
+        str,
+        "large",
+        "Search space: large (production-size networks, 384 to 640 px, for GPUs) or small "
+        "(64 and 96 px networks for a quick CPU run).",
+    ),
     Parameter("seed", int, 0, "Random seed of the search (and of its trials)."),
     Parameter(
         "train_epochs",
         int,
         0,
-        "Training epochs of the final model. 0: the architecture's default.",
+        "Training epochs of the final model. 0: the training recipe's default (the searched "
+        "architecture trains with its space's base preset recipe: 50 epochs for large, 30 for "
+        "small; a preset or architecture file with its own).",
         low=0,
     ),
     Parameter(
-        "train_batch_size", int, 0, "Training batch size. 0: the architecture's default.", low=0
+        "train_batch_size", int, 0, "Training batch size. 0: the training recipe's default.", low=0
     ),
     Parameter(
         "warm_start",
@@ -105,20 +114,56 @@ PARAMETERS: tuple[Parameter, ...] = (
         "Empty: train from scratch.",
     ),
     Parameter(
+        "backbone_weights",
+        str,
+        "",
+        "Initial weights of an EfficientNet backbone: none, imagenet (downloaded: needs the "
+        "internet) or the path / URI of a Keras weights file, e.g. on a volume. Empty: the "
+        "architecture's (none for the presets).",
+    ),
+    Parameter(
+        "image_size",
+        int,
+        0,
+        "Input resolution of the final model (a multiple of 32, or of 2**max_level). 0: the "
+        "architecture's.",
+        low=0,
+    ),
+    Parameter(
         "min_ap",
         float,
-        0.0,
-        "Minimum COCO AP (0..1) for the model to be blessed and pushed.",
+        DEFAULT_RULES.min_ap,
+        "Minimum COCO AP (0..1) for the model to be blessed and pushed, also on the first run. "
+        "The default 0.05 is above what a detector that localises nothing scores with 100 "
+        "guesses per image (a 1-epoch model scores below it) and below a usable one's. A model "
+        "with no detections on the eval split is never blessed.",
         low=0.0,
         high=1.0,
     ),
     Parameter(
         "tolerance",
         float,
-        0.01,
+        DEFAULT_RULES.tolerance,
         "How much lower than the baseline's AP the candidate's AP may be and still be blessed.",
         low=0.0,
         high=1.0,
+    ),
+    Parameter(
+        "class_tolerance",
+        float,
+        DEFAULT_RULES.class_tolerance,
+        "How much AP one class may lose against the baseline and the model still be blessed "
+        "(for classes with at least class_min_boxes eval boxes). 1: no per-class rule.",
+        low=0.0,
+        high=1.0,
+    ),
+    Parameter(
+        "class_min_boxes",
+        int,
+        DEFAULT_RULES.class_min_boxes,
+        "Ground-truth boxes a class needs in the eval split to be judged by class_tolerance "
+        "(fewer: too noisy; at 20 one box moves the class's recall by 5 points).",
+        low=1,
     ),
     Parameter(
         "baseline_model",

@@ -66,11 +66,26 @@ def build_efficientnet_backbone(config: DetectorConfig) -> keras.Model:
     """
     cfg = config.backbone
     size = config.image_size
-    network = _CONSTRUCTORS[cfg.variant](
-        include_top=False,
-        weights=_weights_argument(cfg.weights),
-        input_shape=(size, size, 3),
-    )
+    try:
+        network = _CONSTRUCTORS[cfg.variant](
+            include_top=False,
+            weights=_weights_argument(cfg.weights),
+            input_shape=(size, size, 3),
+        )
+    except (ValueError, OSError, KeyError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UserError(
+            f"backbone.weights {cfg.weights!r} cannot be loaded into EfficientNet-{cfg.variant} "
+            f"without its top: {first}"
+        ) from None
+    except Exception as err:  # the ImageNet download: no network, proxy, server error
+        if cfg.weights != "imagenet":
+            raise
+        raise UserError(
+            f"backbone.weights 'imagenet': downloading the Keras ImageNet weights failed "
+            f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}); on a "
+            "cluster without internet put the weights file on a volume and give its path"
+        ) from None
     network = with_fused_batch_norm(network)
     last_layer_of_block: dict[int, keras.layers.Layer] = {}
     for layer in network.layers:

@@ -3,7 +3,11 @@
 Signatures (call them with keyword arguments, ``fn(images=...)``):
 
 - ``serving_default``: ``images`` uint8 [B, H, W, 3], any H and W (one size per batch);
-- ``serving_bytes``: ``images`` string [B], encoded JPEG / PNG / GIF / BMP images of any sizes.
+- ``serving_bytes``: ``images`` string [B], encoded JPEG / PNG / GIF / BMP images of any sizes;
+- ``evaluation``: as ``serving_default``, but with the COCO evaluation protocol's detections
+  (the top :data:`COCO_MAX_DETECTIONS` per image above a score floor of
+  :data:`COCO_SCORE_FLOOR`) instead of the serving threshold. The evaluate step scores it, so
+  a weak model gets its true AP while serving keeps its own threshold.
 
 Both resize and pad with :func:`components.data.preprocess.resize_and_pad` (the training
 pre-processing), run the model and :func:`components.detector.postprocess.postprocess`, and map
@@ -28,7 +32,22 @@ from components.detector import postprocess as postprocess_lib
 
 SAVED_MODEL_DIR = "saved_model"
 LABELS_FILE = "labels.json"
-SIGNATURES = ("serving_default", "serving_bytes")
+EVALUATION_SIGNATURE = "evaluation"
+SIGNATURES = ("serving_default", "serving_bytes", EVALUATION_SIGNATURE)
+# The COCO evaluation protocol of the reference implementations (automl, Detectron2): score
+# the top 100 detections per image, keeping everything above a 0.001 floor.
+COCO_SCORE_FLOOR = 0.001
+COCO_MAX_DETECTIONS = 100
+
+
+def evaluation_config(config):
+    """``config`` with the COCO protocol's post-processing (score floor, detections per image)."""
+    return config.with_overrides(
+        {
+            "postprocess.score_threshold": COCO_SCORE_FLOOR,
+            "postprocess.max_detections": COCO_MAX_DETECTIONS,
+        }
+    )
 
 
 def make_detect_fn(model: keras.Model, config):
@@ -36,7 +55,8 @@ def make_detect_fn(model: keras.Model, config):
 
     ``padded`` is float32 [B, S, S, 3] from ``resize_and_pad``, ``height``/``width`` int32 [B] the
     original image sizes. The result is the dict of the four output tensors described in the
-    module docstring (float32, boxes in the original image frame).
+    module docstring (float32, boxes in the original image frame). The post-processing is
+    ``config.postprocess`` (pass :func:`evaluation_config` for the COCO protocol).
     """
     size = int(config.image_size)
     anchor_boxes = np.asarray(anchors_lib.generate_anchors(config), dtype=np.float32)
@@ -66,21 +86,31 @@ def make_detect_fn(model: keras.Model, config):
 
 
 def make_serving_functions(model: keras.Model, config) -> dict[str, tf.types.experimental.Function]:
-    """Return the two ``tf.function`` signatures ``{"serving_default", "serving_bytes"}``.
+    """Return the ``tf.function`` signatures of :data:`SIGNATURES`, by name.
 
     Each takes the keyword argument ``images`` (see the module docstring) and returns the
     output dict. They close over ``model``; save them with the model tracked.
     """
     size = int(config.image_size)
     detect = make_detect_fn(model, config)
+    detect_all = make_detect_fn(model, evaluation_config(config))
 
-    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")])
-    def serving_default(images):
+    def on_pixels(images, detect_fn):
         padded, _ = preprocess.resize_and_pad(images, size)
         shape = tf.shape(images)
         height = tf.fill([shape[0]], shape[1])
         width = tf.fill([shape[0]], shape[2])
-        return detect(padded, height, width)
+        return detect_fn(padded, height, width)
+
+    pixels = tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")
+
+    @tf.function(input_signature=[pixels])
+    def serving_default(images):
+        return on_pixels(images, detect)
+
+    @tf.function(input_signature=[pixels])
+    def evaluation(images):
+        return on_pixels(images, detect_all)
 
     def _decode_one(encoded):
         image = example_reader.decode_image(encoded)
@@ -101,11 +131,15 @@ def make_serving_functions(model: keras.Model, config) -> dict[str, tf.types.exp
         )
         return detect(padded, height, width)
 
-    return {"serving_default": serving_default, "serving_bytes": serving_bytes}
+    return {
+        "serving_default": serving_default,
+        "serving_bytes": serving_bytes,
+        EVALUATION_SIGNATURE: evaluation,
+    }
 
 
 def export_saved_model(model: keras.Model, config, labels: dict, export_dir: str) -> str:
-    """Write ``<export_dir>/saved_model/`` (both signatures) and ``<export_dir>/labels.json``.
+    """Write ``<export_dir>/saved_model/`` (every signature) and ``<export_dir>/labels.json``.
 
     ``model`` is the detector (float images [B, S, S, 3] -> class logits, box deltas) with the
     weights to serve, ``config`` its DetectorConfig, ``labels`` the ``labels.json`` dict of the
@@ -117,8 +151,8 @@ def export_saved_model(model: keras.Model, config, labels: dict, export_dir: str
     # Track the variables only (as keras.export.ExportArchive does): saving the Keras model
     # object itself makes tf.saved_model.save trace every layer, which is slow.
     module.model_variables = list(model.weights)
-    module.serving_default = functions["serving_default"]
-    module.serving_bytes = functions["serving_bytes"]
+    for name, function in functions.items():
+        setattr(module, name, function)
     saved_model_dir = os.path.join(export_dir, SAVED_MODEL_DIR)
     signatures = {name: fn.get_concrete_function() for name, fn in functions.items()}
     tf.saved_model.save(module, saved_model_dir, signatures=signatures)

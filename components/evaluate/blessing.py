@@ -1,14 +1,28 @@
 """The blessing decision: is the candidate good enough to push?
 
-Rules: the candidate's AP must be at least ``min_ap``; and when a baseline (the model in
-production, or one given explicitly) was evaluated on the same eval split, the candidate's AP
-must be at least the baseline's AP minus ``tolerance``. No baseline is not an error: only the
-first rule applies then. Every rule that was checked leaves a reason in plain words.
+The rules are one typed object (``components.blessing_rules.BlessingRules``), validated in one
+place; its defaults are the defaults of the evaluate command and of the pipeline parameters.
+The rules, in order:
+
+1. **detections**: the candidate must detect something on the eval split (scored by the COCO
+   protocol: top 100 detections per image, score floor 0.001). A model with no detections is
+   never blessed, whatever the other rules say.
+2. **min_ap**: its COCO AP must be at least ``min_ap``, also on the first run (no baseline).
+3. **baseline**: when a baseline (the model in production, or one given explicitly) was
+   evaluated on the same split, the candidate's AP must be at least the baseline's AP minus
+   ``tolerance``.
+4. **per-class**: with a baseline, no class with at least ``class_min_boxes`` ground-truth boxes
+   in the eval split may lose more than ``class_tolerance`` AP against the baseline (classes
+   with fewer boxes are too noisy to judge; they are reported, not ruled on).
+
+Every rule checked leaves a reason in plain words; a failed rule's reason starts with its name.
 """
 
 from __future__ import annotations
 
-from components.errors import UserError
+from components.blessing_rules import DEFAULT_RULES, BlessingRules
+
+__all__ = ["DEFAULT_RULES", "BlessingRules", "class_deltas", "decide"]
 
 
 def _fmt(value: float) -> str:
@@ -16,65 +30,111 @@ def _fmt(value: float) -> str:
     return f"{value:.4f}"
 
 
-def check_rules(min_ap: float, tolerance: float) -> None:
-    """Raise UserError unless 0 <= ``min_ap`` <= 1 and ``tolerance`` >= 0."""
-    if not 0.0 <= min_ap <= 1.0:
-        raise UserError(f"--min-ap must be between 0 and 1, got {min_ap}")
-    if tolerance < 0.0:
-        raise UserError(f"--tolerance must be >= 0, got {tolerance}")
+def class_deltas(candidate: dict, baseline: dict | None) -> dict[str, dict]:
+    """Per class: candidate AP, baseline AP (or None), delta and ground-truth box count.
+
+    ``candidate`` / ``baseline`` are ``metrics.json``'s ``per_class`` tables (keyed by name).
+    """
+    rows = {}
+    for name, row in candidate.items():
+        base = (baseline or {}).get(name)
+        ap = float(row["AP"])
+        base_ap = float(base["AP"]) if base is not None else None
+        valid = base_ap is not None and ap >= 0 and base_ap >= 0
+        rows[name] = {
+            "AP": ap,
+            "baseline_AP": base_ap,
+            "delta": ap - base_ap if valid else None,
+            "num_boxes": int(row.get("num_boxes", 0)),
+        }
+    return rows
 
 
 def decide(
-    candidate: dict[str, float],
-    baseline: dict[str, float] | None,
-    min_ap: float = 0.0,
-    tolerance: float = 0.01,
+    candidate: dict,
+    baseline: dict | None,
+    rules: BlessingRules = DEFAULT_RULES,
     baseline_source: str | None = None,
     baseline_note: str | None = None,
 ) -> dict:
-    """Bless or not ``candidate`` (12 COCO numbers) against ``min_ap`` and ``baseline``.
+    """Bless or not ``candidate`` against ``rules`` and ``baseline``.
 
-    ``baseline`` holds the baseline's numbers on the same split, or None when there is none
-    (``baseline_note`` then says why, e.g. nothing pushed yet). Returns the blessing dict:
-    ``blessed``, ``reasons`` (sentences), ``rules`` (min_ap, tolerance), ``candidate``,
-    ``baseline`` (numbers or None) and ``baseline_source``.
+    ``candidate`` / ``baseline`` are ``metrics.json`` documents (the 12 COCO numbers,
+    ``num_detections`` and ``per_class``); ``baseline`` is None when there is none
+    (``baseline_note`` then says why). Returns the blessing dict: ``blessed``, ``reasons``,
+    ``failed`` (names of the failed rules), ``rules``, ``candidate`` / ``baseline`` (the 12
+    numbers), ``class_deltas`` and ``baseline_source``.
     """
-    check_rules(min_ap, tolerance)
+    from components.evaluate.coco_eval import METRIC_NAMES
+
     ap = float(candidate["AP"])
     reasons: list[str] = []
-    blessed = True
+    failed: list[str] = []
+    detections = int(candidate.get("num_detections", 0))
+    if detections == 0:
+        failed.append("detections")
+        reasons.append(
+            "detections: the model made no detections on the eval split (COCO protocol: top 100 "
+            "per image, score floor 0.001), so it detects nothing."
+        )
     if ap < 0:
-        blessed = False
-        reasons.append("The eval split has no ground-truth boxes, so the model's AP is undefined.")
-    elif ap >= min_ap:
-        reasons.append(f"AP {_fmt(ap)} meets the minimum AP {_fmt(min_ap)}.")
+        failed.append("min_ap")
+        reasons.append("min_ap: the eval split has no ground-truth boxes, so the AP is undefined.")
+    elif ap >= rules.min_ap:
+        reasons.append(f"AP {_fmt(ap)} meets the minimum AP {_fmt(rules.min_ap)}.")
     else:
-        blessed = False
-        reasons.append(f"AP {_fmt(ap)} is below the minimum AP {_fmt(min_ap)}.")
+        failed.append("min_ap")
+        reasons.append(f"min_ap: AP {_fmt(ap)} is below the minimum AP {_fmt(rules.min_ap)}.")
 
+    deltas = class_deltas(candidate.get("per_class", {}), baseline and baseline.get("per_class"))
     if baseline is None:
         reasons.append(baseline_note or "There is no baseline model, so no comparison was made.")
     else:
         base_ap = float(baseline["AP"])
-        floor = base_ap - tolerance
+        floor = base_ap - rules.tolerance
         where = f" ({baseline_source})" if baseline_source else ""
         if ap >= floor:
             verb = "improves on" if ap > base_ap else "is within the tolerance of"
             reasons.append(
                 f"AP {_fmt(ap)} {verb} the baseline{where} AP {_fmt(base_ap)} "
-                f"(tolerance {_fmt(tolerance)}, floor {_fmt(floor)})."
+                f"(tolerance {_fmt(rules.tolerance)}, floor {_fmt(floor)})."
             )
         else:
-            blessed = False
+            failed.append("baseline")
             reasons.append(
-                f"AP {_fmt(ap)} is worse than the baseline{where} AP {_fmt(base_ap)} by "
-                f"{_fmt(base_ap - ap)}, more than the tolerance {_fmt(tolerance)}."
+                f"baseline: AP {_fmt(ap)} is worse than the baseline{where} AP {_fmt(base_ap)} "
+                f"by {_fmt(base_ap - ap)}, more than the tolerance {_fmt(rules.tolerance)}."
+            )
+        judged = {n: r for n, r in deltas.items() if r["delta"] is not None}
+        judged = {n: r for n, r in judged.items() if r["num_boxes"] >= rules.class_min_boxes}
+        lost = {n: r for n, r in judged.items() if r["delta"] < -rules.class_tolerance}
+        if lost:
+            failed.append("per_class")
+            worst = ", ".join(
+                f"{name} {_fmt(r['baseline_AP'])} -> {_fmt(r['AP'])}"
+                for name, r in sorted(lost.items(), key=lambda item: item[1]["delta"])
+            )
+            reasons.append(
+                f"per_class: {len(lost)} class(es) lost more than {_fmt(rules.class_tolerance)} AP "
+                f"against the baseline: {worst}."
+            )
+        elif judged:
+            reasons.append(
+                f"No class with at least {rules.class_min_boxes} eval boxes ({len(judged)} "
+                f"judged) lost more than {_fmt(rules.class_tolerance)} AP against the baseline."
+            )
+        else:
+            reasons.append(
+                f"No class has {rules.class_min_boxes} or more eval boxes, so no class was judged "
+                "against the baseline."
             )
     return {
-        "blessed": blessed,
+        "blessed": not failed,
         "reasons": reasons,
-        "rules": {"min_ap": min_ap, "tolerance": tolerance},
-        "candidate": dict(candidate),
-        "baseline": dict(baseline) if baseline is not None else None,
+        "failed": failed,
+        "rules": rules.to_dict(),
+        "candidate": {name: candidate[name] for name in METRIC_NAMES},
+        "baseline": {name: baseline[name] for name in METRIC_NAMES} if baseline else None,
+        "class_deltas": deltas,
         "baseline_source": baseline_source,
     }

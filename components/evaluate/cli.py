@@ -8,7 +8,9 @@ from collections.abc import Sequence
 
 from components.cli_args import StepArgumentParser, run_main
 from components.errors import UserError
-from components.evaluate import evaluators
+from components.evaluate import blessing, evaluators
+
+RULES = blessing.DEFAULT_RULES
 
 
 def build_parser() -> StepArgumentParser:
@@ -25,9 +27,26 @@ def build_parser() -> StepArgumentParser:
     where.add_argument("--baseline", help="baseline model: a Model artifact or a pushed version")
     where.add_argument("--serving-root", help="compare with the newest version pushed here")
     parser.add_argument("--model-name", help="model name under --serving-root")
-    parser.add_argument("--min-ap", type=float, default=0.0, help="minimum AP to bless (0..1)")
     parser.add_argument(
-        "--tolerance", type=float, default=0.01, help="allowed AP drop below the baseline"
+        "--min-ap", type=float, default=RULES.min_ap, help="minimum COCO AP to bless (0..1)"
+    )
+    parser.add_argument(
+        "--tolerance",
+        type=float,
+        default=RULES.tolerance,
+        help="allowed AP drop below the baseline",
+    )
+    parser.add_argument(
+        "--class-tolerance",
+        type=float,
+        default=RULES.class_tolerance,
+        help="allowed AP drop of one class below the baseline's (1 disables the rule)",
+    )
+    parser.add_argument(
+        "--class-min-boxes",
+        type=int,
+        default=RULES.class_min_boxes,
+        help="eval boxes a class needs to be judged by --class-tolerance",
     )
     parser.add_argument(
         "--evaluator",
@@ -54,8 +73,12 @@ def _main(argv: Sequence[str] | None) -> int:
         baseline_dir=args.baseline,
         serving_root=args.serving_root,
         model_name=args.model_name,
-        min_ap=args.min_ap,
-        tolerance=args.tolerance,
+        rules=blessing.BlessingRules(
+            min_ap=args.min_ap,
+            tolerance=args.tolerance,
+            class_tolerance=args.class_tolerance,
+            class_min_boxes=args.class_min_boxes,
+        ),
         evaluator=args.evaluator,
         batch_size=args.batch_size,
     )

@@ -171,6 +171,17 @@ def per_class(acc: evaluators.Accumulated, names: dict[int, str]) -> dict[str, d
     return table
 
 
+def box_counts(images: list[ImageTruth]) -> dict[int, int]:
+    """The number of (non-crowd) ground-truth boxes of each class id in ``images``."""
+    counts: dict[int, int] = {}
+    for image in images:
+        crowd = np.asarray(image.is_crowd).reshape(-1)
+        for k, cls in enumerate(np.asarray(image.classes).reshape(-1)):
+            if not (k < len(crowd) and crowd[k]):
+                counts[int(cls)] = counts.get(int(cls), 0) + 1
+    return counts
+
+
 def pr_curves(acc: evaluators.Accumulated, names: dict[int, str]) -> dict:
     """Precision at COCO's 101 recall points, per class, at IoU 0.5, 0.75 and averaged over IoU.
 
@@ -207,8 +218,12 @@ def evaluate(
     gt = ground_truth_dict(images, categories)
     acc = evaluators.accumulate(gt, detections_list(images, detections), evaluator)
     names = {int(c["id"]): str(c["name"]) for c in categories}
+    table = per_class(acc, names)
+    counts = box_counts(images)
+    for row in table.values():
+        row["num_boxes"] = counts.get(row["id"], 0)
     return {
         "metrics": summary(acc),
-        "per_class": per_class(acc, names),
+        "per_class": table,
         "pr_curves": pr_curves(acc, names),
     }

@@ -1,4 +1,9 @@
-"""Run exported SavedModels (``serving_default``) over the eval split of an Examples artifact.
+"""Run exported SavedModels over the eval split of an Examples artifact, by the COCO protocol.
+
+Each model is called through its ``evaluation`` signature (the top 100 detections per image
+above a 0.001 score floor; see ``components.detector.export``). A model exported before that
+signature existed is called through ``serving_default``, whose score threshold hides its weak
+detections: ``Predictions.signatures`` says which one each model used.
 
 Images of the same size are batched together (``serving_default`` takes uint8 [B, H, W, 3]
 with any H and W, but one size per batch). Pending images are bounded, so memory stays small
@@ -17,6 +22,7 @@ from components.errors import UserError
 from components.evaluate.coco_eval import ImageDetections, ImageTruth
 
 SIGNATURE = "serving_default"
+EVALUATION_SIGNATURE = "evaluation"  # = components.detector.export.EVALUATION_SIGNATURE
 OUTPUT_KEYS = ("detection_boxes", "detection_scores", "detection_classes", "num_detections")
 
 
@@ -31,13 +37,16 @@ class Predictions:
     images: list[ImageTruth]
     detections: list[list[ImageDetections]]
     samples: dict[int, np.ndarray]
+    signatures: list[str] = dataclasses.field(default_factory=list)
 
 
 def load_serving_fn(saved_model_dir: str) -> Callable[[np.ndarray], dict[str, np.ndarray]]:
-    """Load ``serving_default`` of the SavedModel in ``saved_model_dir``.
+    """Load the ``evaluation`` signature of the SavedModel in ``saved_model_dir`` (else
+    ``serving_default``).
 
-    Returns a function mapping a uint8 batch [B, H, W, 3] to the numpy outputs of OUTPUT_KEYS.
-    Raises UserError when the directory is not a SavedModel or lacks the signature or outputs.
+    Returns a function mapping a uint8 batch [B, H, W, 3] to the numpy outputs of OUTPUT_KEYS;
+    its ``signature`` attribute names the signature used. Raises UserError when the directory
+    is not a SavedModel or lacks the signature or outputs.
     """
     import tensorflow as tf
 
@@ -45,12 +54,13 @@ def load_serving_fn(saved_model_dir: str) -> Callable[[np.ndarray], dict[str, np
         loaded = tf.saved_model.load(saved_model_dir)
     except (OSError, ValueError, tf.errors.OpError) as err:
         raise UserError(f"cannot load a SavedModel from {saved_model_dir}: {err}") from err
-    if SIGNATURE not in loaded.signatures:
+    name = EVALUATION_SIGNATURE if EVALUATION_SIGNATURE in loaded.signatures else SIGNATURE
+    if name not in loaded.signatures:
         raise UserError(f"the SavedModel in {saved_model_dir} has no {SIGNATURE!r} signature")
-    fn = loaded.signatures[SIGNATURE]
+    fn = loaded.signatures[name]
     missing = [key for key in OUTPUT_KEYS if key not in fn.structured_outputs]
     if missing:
-        raise UserError(f"{SIGNATURE} of {saved_model_dir} lacks the outputs {', '.join(missing)}")
+        raise UserError(f"{name} of {saved_model_dir} lacks the outputs {', '.join(missing)}")
     inputs = list(fn.structured_input_signature[1].keys())
     input_name = "images" if "images" in inputs else inputs[0]
 
@@ -59,6 +69,7 @@ def load_serving_fn(saved_model_dir: str) -> Callable[[np.ndarray], dict[str, np
         return {key: outputs[key].numpy() for key in OUTPUT_KEYS}
 
     call.saved_model = loaded  # keep the loaded object (and its variables) alive
+    call.signature = name
     return call
 
 
@@ -160,4 +171,9 @@ def predict_split(
         raise UserError(f"the {split} split of {examples_dir} has no images to evaluate")
     for out in detections:
         out.sort(key=lambda d: d.image_id)
-    return Predictions(images=images, detections=detections, samples=samples)
+    return Predictions(
+        images=images,
+        detections=detections,
+        samples=samples,
+        signatures=[model.signature for model in models],
+    )

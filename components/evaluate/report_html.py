@@ -107,16 +107,26 @@ def _metric_table(metrics: dict, baseline: dict | None) -> str:
     return f"<table>{head}{''.join(rows)}</table>"
 
 
-def _class_table(per_class: dict) -> str:
-    """The HTML table of per-class AP, AP50, AP75, AR100."""
+def _class_table(per_class: dict, deltas: dict | None) -> str:
+    """The HTML table of per-class AP (with the baseline's and the delta), AP50, AP75, AR100."""
+
+    def delta_cells(name: str) -> str:
+        if deltas is None:
+            return ""
+        d = deltas.get(name, {})
+        delta = d.get("delta")
+        return f"<td>{fmt(d.get('baseline_AP'))}</td><td>{'n/a' if delta is None else f'{delta:+.4f}'}</td>"
+
     rows = "".join(
-        f"<tr><td>{html.escape(name)}</td><td>{fmt(r['AP'])}</td><td>{fmt(r['AP50'])}</td>"
+        f"<tr><td>{html.escape(name)}</td><td>{r.get('num_boxes', '')}</td><td>{fmt(r['AP'])}</td>"
+        f"{delta_cells(name)}<td>{fmt(r['AP50'])}</td>"
         f"<td>{fmt(r['AP75'])}</td><td>{fmt(r['AR100'])}</td></tr>"
         for name, r in per_class.items()
     )
+    extra = "<th>baseline AP</th><th>delta</th>" if deltas is not None else ""
     return (
-        "<table><tr><th>class</th><th>AP</th><th>AP50</th><th>AP75</th><th>AR100</th></tr>"
-        f"{rows}</table>"
+        f"<table><tr><th>class</th><th>eval boxes</th><th>AP</th>{extra}<th>AP50</th>"
+        f"<th>AP75</th><th>AR100</th></tr>{rows}</table>"
     )
 
 
@@ -150,7 +160,7 @@ def render(
         f"<p>{summary}</p>"
         f"<h2>COCO metrics</h2>{_metric_table(metrics, blessing.get('baseline'))}"
         "<p>n/a: no ground truth in that size range.</p>"
-        f"<h2>Per-class AP</h2>{_class_table(metrics['per_class'])}"
+        f"<h2>Per-class AP</h2>{_class_table(metrics['per_class'], blessing.get('class_deltas') if blessing.get('baseline') else None)}"
         f'<h2>Precision-recall</h2><img src="{plot}" alt="precision-recall curves">'
         "<h2>Eval images</h2><p>green: ground truth; red: predictions with score "
         f">= {MIN_SCORE}</p>{''.join(figures)}"

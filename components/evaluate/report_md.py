@@ -59,12 +59,36 @@ def render(metrics: dict, blessing: dict) -> str:
         "",
         "## Per-class AP",
         "",
-        "| class | AP | AP50 | AP75 | AR100 |",
-        "|---|---:|---:|---:|---:|",
     ]
+    deltas = blessing.get("class_deltas") or {}
+    rules = blessing.get("rules") or {}
+    if baseline is not None:
+        lines += [
+            "| class | eval boxes | AP | baseline AP | delta | AP50 | AP75 | AR100 |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+    else:
+        lines += [
+            "| class | eval boxes | AP | AP50 | AP75 | AR100 |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
     for name, row in metrics["per_class"].items():
-        lines.append(
-            f"| {name} | {fmt(row['AP'])} | {fmt(row['AP50'])} | {fmt(row['AP75'])} "
-            f"| {fmt(row['AR100'])} |"
-        )
+        boxes = row.get("num_boxes", "")
+        rest = f"{fmt(row['AP50'])} | {fmt(row['AP75'])} | {fmt(row['AR100'])}"
+        if baseline is not None:
+            d = deltas.get(name, {})
+            delta = d.get("delta")
+            text = "n/a" if delta is None else f"{delta:+.4f}"
+            lines.append(
+                f"| {name} | {boxes} | {fmt(row['AP'])} | {fmt(d.get('baseline_AP'))} | {text} "
+                f"| {rest} |"
+            )
+        else:
+            lines.append(f"| {name} | {boxes} | {fmt(row['AP'])} | {rest} |")
+    if baseline is not None and rules:
+        lines += [
+            "",
+            f"Classes with at least {rules['class_min_boxes']} eval boxes may lose at most "
+            f"{rules['class_tolerance']:.4f} AP against the baseline.",
+        ]
     return "\n".join(lines) + "\n"

@@ -78,8 +78,7 @@ def run(
     baseline_dir: str | None = None,
     serving_root: str | None = None,
     model_name: str | None = None,
-    min_ap: float = 0.0,
-    tolerance: float = 0.01,
+    rules: blessing.BlessingRules = blessing.DEFAULT_RULES,
     evaluator: str = evaluators.DEFAULT_EVALUATOR,
     batch_size: int = 8,
     num_samples: int = 12,
@@ -88,10 +87,13 @@ def run(
     """Evaluate the model in ``model_dir`` on the eval split of ``examples_dir``; bless or not.
 
     The baseline is ``baseline_dir`` (a Model artifact or a pushed version) or the newest
-    version under ``serving_root``/``model_name``; none is fine. Returns ``{"blessed",
+    version under ``serving_root``/``model_name``; none is fine. ``rules`` are the blessing
+    rules (``blessing.BlessingRules``). Detections are scored by the COCO protocol (each
+    model's ``evaluation`` signature). Returns ``{"blessed",
     "reasons", "metrics", "baseline_metrics", "output_dir"}``. Raises UserError on bad input.
     """
-    blessing.check_rules(min_ap, tolerance)
+    if not isinstance(rules, blessing.BlessingRules):
+        raise TypeError(f"rules must be a BlessingRules, got {type(rules).__name__}")
     if evaluator not in evaluators.EVALUATORS:
         raise UserError(
             f"unknown evaluator {evaluator!r} (choose from {', '.join(evaluators.EVALUATORS)})"
@@ -138,11 +140,19 @@ def run(
             base_result, predictions, predictions.detections[1], evaluator, split
         )
 
-    numbers = {name: metrics[name] for name in coco_eval.METRIC_NAMES}
-    base_numbers = {n: base_metrics[n] for n in coco_eval.METRIC_NAMES} if base_metrics else None
-    decision = blessing.decide(
-        numbers, base_numbers, min_ap, tolerance, base.root if base else None, note
-    )
+    metrics["signature"] = predictions.signatures[0]
+    if base_metrics is not None:
+        base_metrics["signature"] = predictions.signatures[-1]
+        if base_metrics["signature"] != predict.EVALUATION_SIGNATURE:
+            extra = (
+                f"The baseline {base.root} predates the evaluation signature: it was scored "
+                f"through {predict.SIGNATURE} (its serving score threshold), which can only "
+                "lower its AP."
+            )
+            note = f"{note} {extra}" if note else extra
+    decision = blessing.decide(metrics, base_metrics, rules, base.root if base else None, note)
+    if base is not None and note:
+        decision["reasons"].append(note)
     decision.update(
         {
             "model": model_dir,

@@ -90,6 +90,19 @@ def config_from_values(
     return sample_config(hp, space, num_classes, epochs)
 
 
+def production_config(
+    values: dict, space: SearchSpace, num_classes: int, epochs: int
+) -> DetectorConfig:
+    """The architecture of a finished trial with the production training recipe.
+
+    The search chooses the architecture only: the trial's training settings (its few epochs,
+    batch size and learning rate, no EMA) are replaced by the ``train`` section of the space's
+    base preset, the recipe the train step applies (its parameters override epochs and batch).
+    """
+    config = config_from_values(values, space, num_classes, epochs)
+    return config.with_overrides({"train": get_preset(space.base_preset).train})
+
+
 def count_flops(detector: keras.Model) -> float:
     """Return the multiply-adds of one forward pass of ``detector`` for one image."""
     from components.detector.flops import count_macs

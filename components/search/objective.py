@@ -1,7 +1,8 @@
 """The search objective: COCO AP of a trial's detector on the eval split, optionally latency-aware.
 
 Detections are the model's own decoded detections (the same resize/pad, box decoding, NMS and
-mapping back to the original image as the exported model, via
+mapping back to the original image as the exported model's ``evaluation`` signature: the COCO
+protocol's top 100 per image above a 0.001 score floor, via
 :func:`components.detector.export.make_detect_fn`), scored with pycocotools through
 :func:`components.evaluate.coco_eval.evaluate`. The latency-aware reward is MnasNet's
 ``AP * (FLOPs / target_FLOPs) ** w`` (w = -0.07 by default; w = 0 is plain AP).
@@ -60,11 +61,13 @@ def coco_metrics(
     import tensorflow as tf
 
     from components.data import example_reader, preprocess
-    from components.detector.export import make_detect_fn
+    from components.detector.export import evaluation_config, make_detect_fn
     from components.evaluate import coco_eval
 
     size = int(config.image_size)
-    detect = tf.function(make_detect_fn(detector, config), reduce_retracing=True)
+    # The COCO protocol (top 100 per image, score floor 0.001), not the serving threshold:
+    # weak trials still get distinct, comparable scores.
+    detect = tf.function(make_detect_fn(detector, evaluation_config(config)), reduce_retracing=True)
 
     def prepare(example):
         padded, _ = preprocess.resize_and_pad(example["image"], size)

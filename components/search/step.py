@@ -143,10 +143,10 @@ def run(
     if best is None:
         errors = "; ".join(sorted({r.error for r in rows if r.error})) or "no trial ran"
         raise UserError(f"no search trial completed ({len(rows)} trials): {errors}")
-    from components.search.hypermodel import config_from_values
+    from components.search.hypermodel import production_config
 
     num_classes = make_hypermodel(spec).num_classes
-    config = config_from_values(best.values, search_space, num_classes, epochs)
+    config = production_config(best.values, search_space, num_classes, epochs)
     settings = {
         "algorithm": algorithm,
         "max trials": max_trials,

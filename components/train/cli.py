@@ -43,6 +43,17 @@ def build_parser() -> StepArgumentParser:
         "--warm-start", metavar="DIR", help="start from the weights of this Model artifact"
     )
     parser.add_argument(
+        "--backbone-weights",
+        metavar="WEIGHTS",
+        help="none, imagenet, or the path / URI of a Keras weights file of the EfficientNet "
+        "backbone without its top (default: the architecture's)",
+    )
+    parser.add_argument(
+        "--image-size",
+        type=_positive_int,
+        help="input resolution, a multiple of 2**max_level (default: the architecture's)",
+    )
+    parser.add_argument(
         "--checkpoint-dir",
         metavar="DIR",
         help="working directory for checkpoints (default: <output>.work); a crashed run "
@@ -65,6 +76,8 @@ def _main(argv: Sequence[str] | None) -> int:
         epochs=args.epochs,
         batch_size=args.batch_size,
         warm_start=args.warm_start,
+        backbone_weights=args.backbone_weights,
+        image_size=args.image_size,
         work_dir=args.checkpoint_dir,
     )
     sys.stdout.write(json.dumps(summary, indent=2) + "\n")

@@ -33,6 +33,7 @@ from components.detector.config import DetectorConfig, load_architecture
 from components.errors import UserError
 from components.train import artifact, callbacks
 from components.train import warm_start as warm_start_lib
+from components.train.backbone_weights import with_backbone_weights
 from components.train.bn_calibration import recalibrate_batch_norm
 from components.train.model_wrapper import DetectorTrainer
 from components.train.schedule import WarmupCosine
@@ -149,6 +150,8 @@ def run(
     batch_size: int | None = None,
     warm_start: str | None = None,
     *,
+    backbone_weights: str | None = None,
+    image_size: int | None = None,
     work_dir: str | None = None,
     jit_compile: bool | str = "auto",
     extra_callbacks: Sequence[keras.callbacks.Callback] = (),
@@ -161,7 +164,10 @@ def run(
     ``architecture`` is an ``architecture.json`` path or a preset name; ``num_classes`` comes
     from ``<examples_dir>/labels.json``. ``epochs`` / ``batch_size`` default to the config's
     ``train`` values (``batch_size`` is per replica). ``warm_start`` is a Model artifact of the
-    same architecture whose weights start the training. ``work_dir`` (default
+    same architecture whose weights start the training. ``backbone_weights`` (``none``,
+    ``imagenet``, or a path / URI of a Keras weights file) and ``image_size`` override the
+    architecture's (the Model artifact records ``backbone.weights: none``: its own weights are
+    in it). ``work_dir`` (default
     ``<output_dir>.work``) keeps checkpoints: a run started again after a crash resumes there.
     After training the batch-norm statistics are re-estimated for the final weights on up to
     ``bn_batches`` batches of the (unaugmented) train split. ``jit_compile`` is passed to
@@ -178,6 +184,13 @@ def run(
     config = load_architecture(architecture)
     labels = read_labels(examples_dir)
     config = config.replace(num_classes=len(labels["classes"]))
+    if image_size:
+        config = config.replace(image_size=int(image_size))
+    work_dir = work_dir or f"{os.path.abspath(output_dir).rstrip('/')}.work"
+    config = with_backbone_weights(config, backbone_weights, work_dir)
+    # The model built for export and written in the artifact starts from nothing: its weights
+    # are the trained ones.
+    export_config = config.with_overrides({"backbone.weights": "none"})
     epochs = int(epochs or config.train.epochs)
     if warm_start:
         warm_start_lib.check_model_artifact(warm_start, config)
@@ -193,7 +206,6 @@ def run(
     batch = min(int(batch_size or config.train.batch_size), max(n_train // replicas, 1))
     global_batch = batch * replicas
     steps_per_epoch = max(n_train // global_batch, 1)
-    work_dir = work_dir or f"{os.path.abspath(output_dir).rstrip('/')}.work"
     fingerprint = _fingerprint(config, examples_dir, epochs, batch, warm_start)
     state = callbacks.TrainState.load(work_dir)
     if state is not None and state.fingerprint != fingerprint:
@@ -272,12 +284,12 @@ def run(
     # Export (and re-estimate batch norm) on a plain float32 copy when the trained model is
     # mixed precision or mirrored over several devices.
     plain = not mixed and replicas == 1
-    export_model = trainer.detector if plain else _float32_copy(trainer.detector, config)
+    export_model = trainer.detector if plain else _float32_copy(trainer.detector, export_config)
     calibration = input_pipeline.make_dataset(
         examples_dir, schema.TRAIN_SPLIT, config.image_size, global_batch, False
     )
     calibration_batches = recalibrate_batch_norm(export_model, calibration, bn_batches)
-    paths = artifact.write_model_artifact(output_dir, export_model, config, labels, work_dir)
+    paths = artifact.write_model_artifact(output_dir, export_model, export_config, labels, work_dir)
     shutil.rmtree(work_dir, ignore_errors=True)
     last = state.history[-1] if state.history else {}
     return {
@@ -297,6 +309,8 @@ def run(
         "mixed_precision": mixed,
         "steps_per_epoch": steps_per_epoch,
         "bn_calibration_batches": calibration_batches,
+        "image_size": config.image_size,
+        "backbone_weights": backbone_weights or config.backbone.weights,
         "seconds": round(time.time() - started, 1),
         "paths": paths,
     }

@@ -33,7 +33,7 @@ def test_dockerfile_base_user_and_layers():
     assert user and not user[-1].startswith(("root", "0"))
     # dependencies are installed before the code is copied (cache-friendly)
     assert text.index("-r requirements.txt") < text.index("COPY components")
-    assert "--no-deps ." in text
+    assert "--no-deps --no-build-isolation ." in text  # setuptools comes from the lock
 
 
 def test_build_context_filter_keeps_what_the_image_copies():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import pathlib
 import re
@@ -106,9 +107,11 @@ def _versions(serving: pathlib.Path) -> list[str]:
 
 @pytest.mark.slow
 def test_nasdet_run_end_to_end_push_then_refuse(tmp_path):
-    """All steps succeed and the model is pushed; a stricter second run skips the push."""
+    """All steps succeed and the model is pushed; the default gate refuses the same model."""
     work = tmp_path / "work"
-    first = _nasdet_run(work)
+    # A 1-epoch model: pushed only because this run relaxes the AP floor to 0 (it still has
+    # detections, which the gate always requires).
+    first = _nasdet_run(work, "--set", "min_ap=0")
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     out = first.stdout
     for task in ("ingest-examples", "search-architecture", "train-model", "evaluate-model"):
@@ -122,21 +125,47 @@ def test_nasdet_run_end_to_end_push_then_refuse(tmp_path):
     assert (version_dir / "saved_model.pb").is_file()
     assert f"pushed        version 1 -> {version_dir}" in out
 
-    # Same data, a requirement no model of this run meets (AP 1.0 = perfect on every image):
-    # evaluate refuses to bless, the push branch is skipped.
-    second = _nasdet_run(work, "--set", "min_ap=1.0")
+    # Same data, the default gate: a 1-epoch model is below its AP floor, so evaluate refuses
+    # to bless and names the rule; the push branch is skipped.
+    second = _nasdet_run(work)
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
     out = second.stdout
     assert re.search(r"\] evaluate-model: SUCCESS", out), out
     assert "push-model: running" not in out and "push-model: SUCCESS" not in out
     assert re.search(r"\] push-model: skipped \(evaluate-model did not bless the model\)", out)
-    assert re.search(r"^  blessed +no: ", out, re.M), out
+    assert re.search(
+        r"^  blessed +no: min_ap: AP 0\.\d{4} is below the minimum AP 0\.0500", out, re.M
+    ), out
     assert "pushed        no" in out
     assert _versions(serving) == ["1"]  # nothing new was pushed
     runs = sorted((work / "pipeline_root").iterdir())
     assert len(runs) == 2
     assert (runs[0] / "push-model" / "pushed_model").is_file()
     assert not (runs[1] / "push-model").exists()
+
+
+@pytest.mark.slow
+def test_searched_architecture_trains_with_the_train_steps_recipe(tmp_path):
+    """The search picks the architecture; the pipeline trains it with the train recipe."""
+    from components.detector.config import get_preset
+
+    work = tmp_path / "work"
+    argv = [sys.executable, "-m", "pipelines.cli", "run", "--work-dir", str(work)]
+    argv += ["--set", "search_max_trials=1", "--set", "search_epochs=1"]
+    argv += ["--set", "train_epochs=2", "--set", "min_ap=0"]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    result = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=1500, env=env)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    model = pathlib.Path(re.search(r"^  model +(\S+)$", result.stdout, re.M).group(1))
+    arch = pathlib.Path(re.search(r"^  architecture +(\S+)$", result.stdout, re.M).group(1))
+    recipe = get_preset("tiny").train.__dict__  # the small space's base preset
+    trained = json.loads((model / "detector_config.json").read_text())
+    searched = json.loads(arch.read_text())
+    assert searched["backbone"]["kind"] == "cells" and searched["name"] == "searched"
+    # Not the trial's settings (1 epoch, batch 4, a sampled learning rate, no EMA by choice):
+    assert searched["train"] == trained["train"] == recipe
+    history = (model / "history.csv").read_text().strip().splitlines()
+    assert len(history) == 1 + 2  # header + train_epochs epochs
 
 
 @pytest.mark.slow

@@ -113,3 +113,22 @@ def test_serving_bytes_matches_in_memory_model(exported):
     assert outputs["num_detections"].shape == (len(SIZES),)
     for row, image in enumerate(images):
         _check_same(outputs, row, _reference(model, config, image))
+
+
+def test_evaluation_signature_keeps_what_the_serving_threshold_drops(tmp_path):
+    """A fresh detector scores near its 0.01 prior: serving (threshold 0.05) returns nothing,
+    the evaluation signature the top 100 per image above the COCO floor of 0.001."""
+    import keras
+
+    keras.utils.set_random_seed(3)
+    config = get_preset("tiny").replace(num_classes=2)
+    assert config.postprocess.score_threshold == 0.05
+    model = build_detector(config)
+    saved = tf.saved_model.load(export.export_saved_model(model, config, LABELS, str(tmp_path)))
+    images = tf.constant(_images(128, 160, 2, seed=5))
+    served = saved.signatures["serving_default"](images=images)
+    evaluated = saved.signatures[export.EVALUATION_SIGNATURE](images=images)
+    assert served["num_detections"].numpy().tolist() == [0.0, 0.0]
+    assert evaluated["num_detections"].numpy().tolist() == [100.0, 100.0]
+    scores = evaluated["detection_scores"].numpy()
+    assert scores.min() >= export.COCO_SCORE_FLOOR and scores.max() < 0.05

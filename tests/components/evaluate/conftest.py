@@ -88,12 +88,41 @@ def _floats(values):
     return tf.train.Feature(float_list=tf.train.FloatList(value=[float(v) for v in values]))
 
 
-def save_lookup_model(root, detections: dict[int, list], layout="artifact", classes=CLASSES) -> str:
+def save_lookup_model(
+    root, detections: dict[int, list], layout="artifact", classes=CLASSES, serving_threshold=None
+) -> str:
     """Save a SavedModel answering image i with ``detections[i]`` = [(box, score, class), ...].
 
     ``layout`` "artifact" writes ``root/saved_model`` + labels.json (a Model artifact);
-    "version" writes the SavedModel directly into ``root`` (a pushed version). Returns root.
+    "version" writes the SavedModel directly into ``root`` (a pushed version). With
+    ``serving_threshold``, it has the exported models' two signatures: ``serving_default``
+    answers only the detections scoring at least the threshold, ``evaluation`` all of them.
+    Returns root.
     """
+    import tensorflow as tf
+
+    if serving_threshold is not None:
+        served = {
+            i: [d for d in dets if d[1] >= serving_threshold] for i, dets in detections.items()
+        }
+        everything = _lookup_module(detections)
+        module = _lookup_module(served)
+        module.everything = everything
+        signatures = {"serving_default": module.serve, "evaluation": everything.serve}
+    else:
+        module = _lookup_module(detections)
+        signatures = {"serving_default": module.serve}
+    root = str(root)
+    export = os.path.join(root, "saved_model") if layout == "artifact" else root
+    tf.saved_model.save(module, export, signatures=signatures)
+    with open(os.path.join(root, "labels.json"), "w") as f:
+        json.dump({"classes": [dict(c, source_id=c["id"]) for c in classes]}, f)
+    with open(os.path.join(root, "detector_config.json"), "w") as f:
+        json.dump({"name": "lookup-test-double"}, f)
+    return root
+
+
+def _lookup_module(detections: dict[int, list]):
     import tensorflow as tf
 
     size = max(detections) + 1 if detections else 1
@@ -125,15 +154,7 @@ def save_lookup_model(root, detections: dict[int, list], layout="artifact", clas
                 "num_detections": tf.gather(self.counts, index),
             }
 
-    module = Lookup()
-    root = str(root)
-    export = os.path.join(root, "saved_model") if layout == "artifact" else root
-    tf.saved_model.save(module, export, signatures={"serving_default": module.serve})
-    with open(os.path.join(root, "labels.json"), "w") as f:
-        json.dump({"classes": [dict(c, source_id=c["id"]) for c in classes]}, f)
-    with open(os.path.join(root, "detector_config.json"), "w") as f:
-        json.dump({"name": "lookup-test-double"}, f)
-    return root
+    return Lookup()
 
 
 @pytest.fixture

@@ -79,7 +79,7 @@ def test_evaluate_writes_all_files_and_a_self_contained_html(tmp_path, artifacts
     assert blessing["model_fingerprint"].startswith("sha256:")
     assert blessing["data_fingerprint"].startswith("sha256:")
     report = (out / "report.md").read_text()
-    assert "| AP | AP at IoU 0.50:0.95 | 0.5000 |" in report and "| dog | 0.0000 |" in report
+    assert "| AP | AP at IoU 0.50:0.95 | 0.5000 |" in report and "| dog | 2 | 0.0000 |" in report
 
     parser = _Collector()
     parser.feed((out / "report.html").read_text())
@@ -130,7 +130,7 @@ def test_cli_evaluates_and_reports(tmp_path, artifacts, capsys):
         (["--model", "{tmp}/missing"], "does not exist"),
         (["--model", "{examples}"], "holds no SavedModel"),
         (["--examples", "{tmp}"], "is not an Examples artifact"),
-        (["--min-ap", "2"], "--min-ap must be between 0 and 1"),
+        (["--min-ap", "2"], "min_ap must be between 0 and 1, got 2.0"),
         (["--serving-root", "{tmp}"], "--serving-root needs --model-name"),
         (["--batch-size", "0"], "batch size must be >= 1"),
         (["--evaluator", "nope"], "argument --evaluator: invalid choice"),

@@ -1,0 +1,54 @@
+"""Pretrained backbone weights for the train step: ``none``, ``imagenet`` or a weights file.
+
+A file is a Keras weights file (``.weights.h5`` or ``.h5``) of the configured EfficientNet
+without its classification top, on a local path, a mounted volume or an object-store URI
+(``gs://``, ``s3://``: copied to a local file first). ``imagenet`` downloads Keras' ImageNet
+weights, which needs the internet: on an air-gapped cluster, put the file on a volume and name
+its path. Every problem is a one-line ``UserError``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from components.errors import UserError
+
+NONE = "none"
+IMAGENET = "imagenet"
+
+
+def with_backbone_weights(config, weights: str | None, scratch_dir: str):
+    """``config`` with ``backbone.weights`` set to ``weights`` (a local path for a URI).
+
+    ``None`` or ``""`` keeps the config's own. Raises UserError for a cell backbone (no
+    pretrained weights exist for it) and for a file that does not exist.
+    """
+    if not weights:
+        return config
+    if weights == NONE:
+        return config.with_overrides({"backbone.weights": NONE})
+    if config.backbone.kind != "efficientnet":
+        raise UserError(
+            f"backbone_weights {weights!r}: the architecture {config.name!r} has a "
+            f"{config.backbone.kind} backbone; pretrained weights exist only for efficientnet"
+        )
+    if weights == IMAGENET:
+        return config.with_overrides({"backbone.weights": IMAGENET})
+    return config.with_overrides({"backbone.weights": _local_copy(weights, scratch_dir)})
+
+
+def _local_copy(path: str, scratch_dir: str) -> str:
+    if "://" not in path:
+        if not os.path.isfile(path):
+            raise UserError(f"backbone_weights: no such weights file {path!r}")
+        return os.path.abspath(path)
+    import tensorflow as tf
+
+    if not tf.io.gfile.exists(path):
+        raise UserError(f"backbone_weights: no such weights file {path!r}")
+    os.makedirs(scratch_dir, exist_ok=True)
+    suffix = ".weights.h5" if path.endswith(".weights.h5") else os.path.splitext(path)[1]
+    # A fixed name: the path is part of the training fingerprint, so a resumed run matches.
+    local = os.path.join(scratch_dir, f"backbone{suffix or '.h5'}")
+    tf.io.gfile.copy(path, local, overwrite=True)
+    return local
