@@ -134,9 +134,10 @@ PARAMETERS: tuple[Parameter, ...] = (
         float,
         DEFAULT_RULES.min_ap,
         "Minimum COCO AP (0..1) for the model to be blessed and pushed, also on the first run. "
-        "The default 0.05 is above what a detector that localises nothing scores with 100 "
-        "guesses per image (a 1-epoch model scores below it) and below a usable one's. A model "
-        "with no detections on the eval split is never blessed.",
+        "The default 0.05 is about 6x what 100 random boxes per image score on the bundled "
+        "raccoon images (AP 0.009), and a 1-epoch model stays below it, while a usable detector "
+        "(AP50 0.3 and up) is above it. A model with no detections on the eval split is never "
+        "blessed.",
         low=0.0,
         high=1.0,
     ),
