@@ -154,6 +154,9 @@ def _reasons(blessing: dict[str, Any]) -> str:
     reasons = blessing.get("reasons") or []
     if isinstance(reasons, str):
         reasons = [reasons]
+    # The failed rules first: their reasons start with the rule's name ("min_ap: ...").
+    failed = set(blessing.get("failed") or [])
+    reasons = sorted(reasons, key=lambda r: str(r).split(":", 1)[0] not in failed)
     return "; ".join(str(r).rstrip(". ") for r in reasons) or "no reason given"
 
 

@@ -7,10 +7,12 @@ objects it is given (``log_metric``, ``path``, ``metadata``) and on plain files.
 
 from __future__ import annotations
 
+import base64
 import csv
 import json
 import math
 import os
+import re
 import shutil
 from collections.abc import Mapping
 from typing import Any
@@ -79,15 +81,44 @@ def summary_markdown(title: str, summary: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+_IMAGE_LINK = re.compile(r"!\[([^\]]*)\]\(([^)\s]+\.png)\)")
+
+
+def inline_images(markdown: str, base_dir: str) -> str:
+    """``markdown`` with each relative PNG image link replaced by a ``data:`` URI of the file.
+
+    The KFP UI shows a Markdown artifact on its own: a link relative to the step's output
+    folder would be a broken image there. Links to missing files and absolute URLs stay.
+    """
+
+    def replace(match: re.Match) -> str:
+        alt, link = match.group(1), match.group(2)
+        path = os.path.join(base_dir, link)
+        if "://" in link or link.startswith(("data:", "/")) or not os.path.isfile(path):
+            return match.group(0)
+        with open(path, "rb") as f:
+            encoded = base64.b64encode(f.read()).decode("ascii")
+        return f"![{alt}](data:image/png;base64,{encoded})"
+
+    return _IMAGE_LINK.sub(replace, markdown)
+
+
 def publish_report(target_path: str, candidates: list[str], fallback: str) -> str:
     """Copy the first existing file of ``candidates`` to ``target_path``, else write ``fallback``.
 
-    Returns the source file copied, or "" when the fallback text was written.
+    A Markdown file's relative PNG links are inlined (:func:`inline_images`). Returns the
+    source file copied, or "" when the fallback text was written.
     """
     os.makedirs(os.path.dirname(os.path.abspath(target_path)), exist_ok=True)
     for candidate in candidates:
         if os.path.isfile(candidate):
-            shutil.copyfile(candidate, target_path)
+            if candidate.endswith(".md"):
+                with open(candidate, encoding="utf-8") as f:
+                    text = inline_images(f.read(), os.path.dirname(os.path.abspath(candidate)))
+                with open(target_path, "w", encoding="utf-8") as f:
+                    f.write(text)
+            else:
+                shutil.copyfile(candidate, target_path)
             return candidate
     with open(target_path, "w", encoding="utf-8") as f:
         f.write(fallback)

@@ -2,7 +2,8 @@
 
 ``<serving_root>/<model_name>/<version>/`` receives the SavedModel files directly
 (``saved_model.pb``, ``variables/``, ...; TensorFlow Serving layout) plus ``labels.json``,
-``detector_config.json`` and ``push.json`` (version, metrics, source model, data fingerprint,
+``detector_config.json``, ``model.weights.h5`` (so the version can warm-start training) and
+``push.json`` (version, metrics, source model, data fingerprint,
 time in UTC).
 
 Guarantees:
@@ -41,7 +42,9 @@ from components.evaluate.fingerprint import model_fingerprint
 from components.push import versions
 
 PUSH_FILE = "push.json"
-EXTRA_FILES = ("labels.json", "detector_config.json")
+# Beside the SavedModel: the labels, the config and the Keras weights (= the train step's
+# artifact.WEIGHTS_FILE), so a pushed version can warm-start the next training.
+EXTRA_FILES = ("labels.json", "detector_config.json", "model.weights.h5")
 MAX_ATTEMPTS = 50
 TMP_PREFIX = ".tmp-push-"
 STALE_SECONDS = 3600.0

@@ -85,6 +85,20 @@ def test_every_parameter_with_default_type_and_description(default_spec):
             assert float(entry["defaultValue"]) == float(p.default), p.name
 
 
+def test_compiled_defaults_are_the_clusters_and_the_gate_is_strict(default_spec):
+    """A cluster run searches production-size networks; only the quick preset picks small."""
+    from components.blessing_rules import DEFAULT_RULES
+    from components.search.space import SPACES
+    from pipelines import run_local
+
+    compiled = default_spec["root"]["inputDefinitions"]["parameters"]
+    space = SPACES[compiled["search_space"]["defaultValue"]]
+    assert min(space.image_size) >= 384 and space.base_preset == "d0"
+    assert run_local.PRESETS["quick"]["search_space"] == "small"
+    assert "search_space" not in run_local.PRESETS["full"]
+    assert float(compiled["min_ap"]["defaultValue"]) == DEFAULT_RULES.min_ap > 0
+
+
 def test_pipeline_signature_matches_parameter_table():
     fn = factory.make_pipeline(profile_lib.load()).pipeline_func
     signature = inspect.signature(fn)
@@ -164,6 +178,30 @@ def test_example_profile_placement(example_spec):
             _k8s(example_spec, step)["imagePullSecret"][0]["secretName"] == "registry-credentials"
         )
         assert _executor(example_spec, step)["image"] == prof.image
+
+
+def test_default_profile_keeps_pushed_versions_on_a_volume(default_spec):
+    """Without a volume at serving_root, a pod's push would vanish with the pod."""
+    serving_root = parameters.DEFAULTS["serving_root"]
+    mounts = {
+        step: [
+            (m["constant"], m["mountPath"]) for m in _k8s(default_spec, step).get("pvcMount", [])
+        ]
+        for step in profile_lib.STEPS
+    }
+    for step in ("train", "evaluate", "push"):
+        assert mounts[step] == [("nasdet-serving", serving_root)], step
+    assert mounts["ingest"] == mounts["search"] == []
+
+
+def test_shipped_serving_volume_claim_is_valid_and_named_as_the_profile_says():
+    import kubernetes_validate
+
+    manifest = yaml.safe_load((REPO / "deploy" / "serving-pvc.yaml").read_text())
+    kubernetes_validate.validate(manifest, kubernetes_validate.latest_version(), strict=True)
+    prof = profile_lib.load()
+    assert manifest["metadata"]["name"] == prof.volumes["serving"].pvc
+    assert "ReadWriteMany" in manifest["spec"]["accessModes"]
 
 
 def test_image_option_overrides_profile(tmp_path):

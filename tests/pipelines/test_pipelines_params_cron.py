@@ -150,6 +150,21 @@ def test_reports(tmp_path):
     assert target.read_text() == "# real\n"
 
 
+def test_published_markdown_carries_its_images(tmp_path):
+    """The KFP UI shows the Markdown alone: a relative image link would be broken there."""
+    import base64
+
+    png = b"\x89PNG\r\n\x1a\n fake image bytes"
+    (tmp_path / "report.png").write_bytes(png)
+    source = tmp_path / "report.md"
+    source.write_text("# r\n\n![plot](report.png)\n![gone](missing.png)\n![web](https://x/y.png)\n")
+    target = tmp_path / "out" / "report"
+    step_io.publish_report(str(target), [str(source)], "x")
+    text = target.read_text()
+    assert f"![plot](data:image/png;base64,{base64.b64encode(png).decode()})" in text
+    assert "![gone](missing.png)" in text and "![web](https://x/y.png)" in text
+
+
 def test_bundled_sample(sample_dir):
     annotations, images = step_io.bundled_sample()
     assert annotations == str(sample_dir / "annotations")

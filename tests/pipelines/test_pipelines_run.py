@@ -182,3 +182,16 @@ def test_failed_step_exit_1_with_its_output(tmp_path):
     assert "error: ingest-examples failed; its last output lines:" in result.stderr
     assert "  | " in result.stderr  # the step's own output
     assert re.search(r"full log: .*run-.*\.log\)$", result.stderr.strip())
+
+
+def test_summary_names_the_failed_rule_first():
+    blessing = {
+        "blessed": False,
+        "failed": ["per_class"],
+        "reasons": [
+            "AP 0.3000 meets the minimum AP 0.0500.",
+            "AP 0.3000 improves on the baseline AP 0.2500 (tolerance 0.0100, floor 0.2400).",
+            "per_class: 1 class(es) lost more than 0.0500 AP against the baseline: dog 0.6 -> 0.3.",
+        ],
+    }
+    assert run_local._reasons(blessing).startswith("per_class: 1 class(es) lost")

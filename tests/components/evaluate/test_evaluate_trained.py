@@ -126,6 +126,18 @@ def test_tiny_trained_model_evaluate_push_and_compare(tmp_path, sample_examples)
     serving = tmp_path / "serving"
     pushed = push.run(model, str(first / "blessing.json"), str(serving), "raccoon")
     assert pushed["version"] == 1
+    # The pushed version can warm-start the next training (it carries the Keras weights).
+    version_dir = serving / "raccoon" / "1"
+    assert (version_dir / "model.weights.h5").is_file()
+    warm = train.run(
+        sample_examples,
+        "tiny",
+        str(tmp_path / "warm"),
+        epochs=1,
+        batch_size=2,
+        warm_start=str(version_dir),
+    )
+    assert warm["epochs_run"] == 1
 
     # The pushed version is the baseline now; the same model is within tolerance of itself.
     second = tmp_path / "eval2"
