@@ -41,9 +41,16 @@ golden: $(STAMP)
 
 # Re-resolve pyproject.toml into the lock files, keeping the present pins where they still fit
 # (UPGRADE="--upgrade" or UPGRADE="--upgrade-package NAME" moves pins forward); then reinstall.
-lock: $(STAMP)
+lock: | $(BIN)/uv
 	$(BIN)/python container/lock_requirements.py $(UPGRADE)
 	$(MAKE) install
+
+# Only what `make lock` needs (a venv with the pinned uv), so that it runs even when
+# pyproject.toml no longer agrees with the lock files.
+$(BIN)/uv:
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet pip==$(PIP_VERSION)
+	$(BIN)/python -m pip install --quiet -c $(DEV_LOCK) uv packaging
 
 clean:
 	rm -rf $(VENV) build *.egg-info

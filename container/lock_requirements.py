@@ -33,14 +33,10 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from collections.abc import Callable, Iterable
 
 from packaging.requirements import InvalidRequirement, Requirement
-
-try:  # Python 3.11+
-    import tomllib
-except ModuleNotFoundError:  # pragma: no cover - Python 3.10
-    tomllib = None
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -83,8 +79,6 @@ def norm(name: str) -> str:
 
 def read_pyproject(path: str = PYPROJECT) -> tuple[list[str], list[str]]:
     """``(runtime requirements, dev extra requirements)`` of ``pyproject.toml``."""
-    if tomllib is None:  # pragma: no cover
-        raise SystemExit("error: the lock check needs Python 3.11+ (tomllib)")
     with open(path, "rb") as f:
         project = tomllib.load(f)["project"]
     return list(project.get("dependencies", [])), list(

@@ -181,7 +181,7 @@ def _params(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return datetime.datetime.now(datetime.UTC).strftime("%Y%m%d-%H%M%S")
 
 
 def _upload(args: argparse.Namespace) -> int:

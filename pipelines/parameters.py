@@ -125,8 +125,8 @@ PARAMETERS: tuple[Parameter, ...] = (
         "image_size",
         int,
         0,
-        "Input resolution of the final model (a multiple of 32, or of 2**max_level). 0: the "
-        "architecture's.",
+        "Input resolution of the final model: a multiple of 2**bifpn.max_level (128 for "
+        "d0..d7, 32 for tiny and the searched architectures). 0: the architecture's.",
         low=0,
     ),
     Parameter(

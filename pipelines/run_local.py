@@ -35,7 +35,8 @@ FORMATS = ("coco", "voc", "yolo")
 
 # Overrides of the pipeline defaults per preset. quick: a two-trial search in the small space
 # (two epochs per trial) and 40 training epochs, sized so that the bundled sample runs in a
-# few minutes on two CPU cores. full: the pipeline defaults (the cluster settings: hours on a CPU).
+# few minutes on two CPU cores. full: the pipeline defaults (the cluster settings: a 20-trial
+# search of 384-640 px networks, meant for GPUs: far too slow for a CPU).
 PRESETS: dict[str, dict[str, Any]] = {
     "quick": {
         "search_algorithm": "random",

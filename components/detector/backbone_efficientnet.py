@@ -73,6 +73,8 @@ def build_efficientnet_backbone(config: DetectorConfig) -> keras.Model:
             input_shape=(size, size, 3),
         )
     except (ValueError, OSError, KeyError) as err:
+        if cfg.weights in ("none", "imagenet"):
+            raise  # not about a weights file
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise UserError(
             f"backbone.weights {cfg.weights!r} cannot be loaded into EfficientNet-{cfg.variant} "

@@ -56,6 +56,7 @@ def decide(
     rules: BlessingRules = DEFAULT_RULES,
     baseline_source: str | None = None,
     baseline_note: str | None = None,
+    compared: dict | None = None,
 ) -> dict:
     """Bless or not ``candidate`` against ``rules`` and ``baseline``.
 
@@ -63,14 +64,16 @@ def decide(
     ``num_detections`` and ``per_class``); ``baseline`` is None when there is none
     (``baseline_note`` then says why). Returns the blessing dict: ``blessed``, ``reasons``,
     ``failed`` (names of the failed rules), ``rules``, ``candidate`` / ``baseline`` (the 12
-    numbers), ``class_deltas`` and ``baseline_source``.
+    numbers), ``class_deltas`` and ``baseline_source``. ``compared`` (default: ``candidate``)
+    is the candidate's document scored the way the baseline was, for the baseline and
+    per-class rules (a baseline exported before the evaluation signature).
     """
     from components.evaluate.coco_eval import METRIC_NAMES
 
     ap = float(candidate["AP"])
     reasons: list[str] = []
     failed: list[str] = []
-    detections = int(candidate.get("num_detections", 0))
+    detections = int(candidate["num_detections"])  # metrics.json always has it
     if detections == 0:
         failed.append("detections")
         reasons.append(
@@ -86,10 +89,12 @@ def decide(
         failed.append("min_ap")
         reasons.append(f"min_ap: AP {_fmt(ap)} is below the minimum AP {_fmt(rules.min_ap)}.")
 
-    deltas = class_deltas(candidate.get("per_class", {}), baseline and baseline.get("per_class"))
+    ours = compared if compared is not None else candidate
+    deltas = class_deltas(ours.get("per_class", {}), baseline and baseline.get("per_class"))
     if baseline is None:
         reasons.append(baseline_note or "There is no baseline model, so no comparison was made.")
     else:
+        ap = float(ours["AP"])
         base_ap = float(baseline["AP"])
         floor = base_ap - rules.tolerance
         where = f" ({baseline_source})" if baseline_source else ""

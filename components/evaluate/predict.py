@@ -40,9 +40,11 @@ class Predictions:
     signatures: list[str] = dataclasses.field(default_factory=list)
 
 
-def load_serving_fn(saved_model_dir: str) -> Callable[[np.ndarray], dict[str, np.ndarray]]:
+def load_serving_fn(
+    saved_model_dir: str, signature: str | None = None
+) -> Callable[[np.ndarray], dict[str, np.ndarray]]:
     """Load the ``evaluation`` signature of the SavedModel in ``saved_model_dir`` (else
-    ``serving_default``).
+    ``serving_default``), or of ``signature`` when given.
 
     Returns a function mapping a uint8 batch [B, H, W, 3] to the numpy outputs of OUTPUT_KEYS;
     its ``signature`` attribute names the signature used. Raises UserError when the directory
@@ -54,9 +56,11 @@ def load_serving_fn(saved_model_dir: str) -> Callable[[np.ndarray], dict[str, np
         loaded = tf.saved_model.load(saved_model_dir)
     except (OSError, ValueError, tf.errors.OpError) as err:
         raise UserError(f"cannot load a SavedModel from {saved_model_dir}: {err}") from err
-    name = EVALUATION_SIGNATURE if EVALUATION_SIGNATURE in loaded.signatures else SIGNATURE
+    name = signature or (
+        EVALUATION_SIGNATURE if EVALUATION_SIGNATURE in loaded.signatures else SIGNATURE
+    )
     if name not in loaded.signatures:
-        raise UserError(f"the SavedModel in {saved_model_dir} has no {SIGNATURE!r} signature")
+        raise UserError(f"the SavedModel in {saved_model_dir} has no {name!r} signature")
     fn = loaded.signatures[name]
     missing = [key for key in OUTPUT_KEYS if key not in fn.structured_outputs]
     if missing:
@@ -136,7 +140,7 @@ def batches_by_size(
 
 
 def predict_split(
-    saved_model_dirs: Sequence[str],
+    saved_model_dirs: Sequence[str | Callable],
     examples_dir: str,
     split: str = "eval",
     batch_size: int = 8,
@@ -144,13 +148,15 @@ def predict_split(
 ) -> Predictions:
     """Run every SavedModel in ``saved_model_dirs`` over ``split`` of ``examples_dir``.
 
+    An entry may also be a function already loaded with :func:`load_serving_fn`.
+
     Image ids are 1, 2, ... in the order of the split. Returns the ground truth, the detections
     of each model (same order as ``saved_model_dirs``) and the first ``keep_images`` images.
     Raises UserError when the split is missing or has no images.
     """
     from components.data import example_reader
 
-    models = [load_serving_fn(path) for path in saved_model_dirs]
+    models = [m if callable(m) else load_serving_fn(m) for m in saved_model_dirs]
     images: list[ImageTruth] = []
     samples: dict[int, np.ndarray] = {}
     detections: list[list[ImageDetections]] = [[] for _ in models]

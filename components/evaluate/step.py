@@ -123,34 +123,39 @@ def run(
     # A baseline whose SavedModel files are identical to the candidate's gives the same
     # detections: it is run once (loading a SavedModel is the slow part on a CPU).
     same = base is not None and fingerprint.model_fingerprint(base.saved_model_dir) == model_fp
-    dirs = [candidate.saved_model_dir] + ([base.saved_model_dir] if base and not same else [])
-    predictions = predict.predict_split(dirs, examples_dir, split, batch_size, num_samples)
+    models = [predict.load_serving_fn(candidate.saved_model_dir)]
+    if base is not None and not same:
+        models.append(predict.load_serving_fn(base.saved_model_dir))
+        if models[1].signature != models[0].signature:
+            # A baseline exported before the evaluation signature: compare like with like,
+            # the candidate through the baseline's signature too.
+            models.append(
+                predict.load_serving_fn(candidate.saved_model_dir, signature=models[1].signature)
+            )
+    predictions = predict.predict_split(models, examples_dir, split, batch_size, num_samples)
     if same:
         predictions.detections.append(predictions.detections[0])
-    result = coco_eval.evaluate(
-        predictions.images, predictions.detections[0], categories, evaluator
-    )
-    metrics = _metrics_doc(result, predictions, predictions.detections[0], evaluator, split)
-    base_metrics = None
-    if base is not None:
-        base_result = coco_eval.evaluate(
-            predictions.images, predictions.detections[1], categories, evaluator
-        )
-        base_metrics = _metrics_doc(
-            base_result, predictions, predictions.detections[1], evaluator, split
-        )
+        predictions.signatures.append(predictions.signatures[0])
 
-    metrics["signature"] = predictions.signatures[0]
-    if base_metrics is not None:
-        base_metrics["signature"] = predictions.signatures[-1]
-        if base_metrics["signature"] != predict.EVALUATION_SIGNATURE:
-            extra = (
-                f"The baseline {base.root} predates the evaluation signature: it was scored "
-                f"through {predict.SIGNATURE} (its serving score threshold), which can only "
-                "lower its AP."
-            )
-            note = f"{note} {extra}" if note else extra
-    decision = blessing.decide(metrics, base_metrics, rules, base.root if base else None, note)
+    scored = []  # (metrics.json document, coco_eval result) of each model run
+    for detections, signature in zip(predictions.detections, predictions.signatures, strict=True):
+        result = coco_eval.evaluate(predictions.images, detections, categories, evaluator)
+        doc = _metrics_doc(result, predictions, detections, evaluator, split)
+        doc["signature"] = signature
+        scored.append((doc, result))
+    metrics, result = scored[0]
+    base_metrics = scored[1][0] if base is not None else None
+    compared = scored[2][0] if len(scored) > 2 else None
+    if compared is not None:
+        extra = (
+            f"The baseline {base.root} predates the evaluation signature, so both models were "
+            f"compared through {compared['signature']} (their serving score thresholds); "
+            f"the candidate's AP there is {compared['AP']:.4f}."
+        )
+        note = f"{note} {extra}" if note else extra
+    decision = blessing.decide(
+        metrics, base_metrics, rules, base.root if base else None, note, compared=compared
+    )
     if base is not None and note:
         decision["reasons"].append(note)
     decision.update(
@@ -159,9 +164,7 @@ def run(
             "model_fingerprint": model_fp,
             "examples": examples_dir,
             "data_fingerprint": fingerprint.data_fingerprint(examples_dir),
-            "evaluated_at": datetime.datetime.now(datetime.timezone.utc).isoformat(
-                timespec="seconds"
-            ),
+            "evaluated_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         }
     )
     by_id = {d.image_id: d for d in predictions.detections[0]}

@@ -221,7 +221,7 @@ def run(
     gfile.makedirs(model_root)
     record = {
         "model_name": model_name,
-        "pushed_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "pushed_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "source_model": model_dir,
         "model_fingerprint": fingerprint,
         "data_fingerprint": decision.get("data_fingerprint"),

@@ -44,11 +44,15 @@ def _local_copy(path: str, scratch_dir: str) -> str:
         return os.path.abspath(path)
     import tensorflow as tf
 
-    if not tf.io.gfile.exists(path):
-        raise UserError(f"backbone_weights: no such weights file {path!r}")
     os.makedirs(scratch_dir, exist_ok=True)
     suffix = ".weights.h5" if path.endswith(".weights.h5") else os.path.splitext(path)[1]
     # A fixed name: the path is part of the training fingerprint, so a resumed run matches.
     local = os.path.join(scratch_dir, f"backbone{suffix or '.h5'}")
-    tf.io.gfile.copy(path, local, overwrite=True)
+    try:
+        if not tf.io.gfile.exists(path):
+            raise UserError(f"backbone_weights: no such weights file {path!r}")
+        tf.io.gfile.copy(path, local, overwrite=True)
+    except tf.errors.OpError as err:  # unknown scheme, credentials, permissions, network
+        reason = (err.message or type(err).__name__).strip().splitlines()[0]
+        raise UserError(f"backbone_weights: cannot read {path!r}: {reason}") from None
     return local

@@ -282,3 +282,22 @@ def test_scores_below_the_serving_threshold_still_count(tmp_path, examples, make
     old = make_lookup_model(tmp_path / "old", {i: [] for i in dets})
     refused = evaluate_run(old, examples, str(tmp_path / "eval-old"))
     assert refused["blessed"] is False and refused["reasons"][0].startswith("detections:")
+
+
+def test_a_baseline_without_the_evaluation_signature_is_compared_like_with_like(
+    tmp_path, examples, make_lookup_model
+):
+    """An old baseline is scored through serving_default; the candidate is compared the same
+    way, so its sub-threshold detections do not win it the comparison."""
+    exact = _perfect(IMAGES, 4)
+    # candidate: every box found, but those of images 2..4 only at score 0.02
+    dets = {i: [(b, 0.9 if i == 1 else 0.02, c) for b, _, c in d] for i, d in exact.items()}
+    model = make_lookup_model(tmp_path / "model", dets, serving_threshold=0.05)
+    base = make_lookup_model(tmp_path / "base", exact)  # serving_default only, all found
+    result = evaluate_run(model, examples, str(tmp_path / "eval"), baseline_dir=base)
+    assert result["metrics"]["AP"] == pytest.approx(1.0)  # its own AP, by the COCO protocol
+    assert result["baseline_metrics"]["signature"] == "serving_default"
+    assert result["blessed"] is False
+    saved = json.loads((tmp_path / "eval" / "blessing.json").read_text())
+    assert saved["failed"] == ["baseline"]
+    assert any("compared through serving_default" in r for r in result["reasons"])
