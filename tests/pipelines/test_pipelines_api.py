@@ -103,7 +103,9 @@ class FakeKfp:
         message = email.parser.BytesParser(policy=email.policy.default).parsebytes(head + body)
         for part in message.iter_parts():
             if part.get_param("name", header="content-disposition") == "uploadfile":
-                return yaml.safe_load(part.get_payload(decode=True))
+                # KFP takes the pipeline spec and, when present, the platform spec after it.
+                docs = list(yaml.safe_load_all(part.get_payload(decode=True)))
+                return {**docs[0], "platform_spec": docs[1]} if len(docs) > 1 else docs[0]
         raise AssertionError("no uploadfile part in the multipart body")
 
 
@@ -198,7 +200,9 @@ def test_submit_from_package_with_parameters(kfp_server, package, capsys):
         "data_path": "/mnt/data/coco.json",
         "search_max_trials": 4,
     }
-    assert body["pipeline_spec"]["pipelineInfo"]["name"] == "nasdet"
+    # With a platform spec (the default profile's serving volume) KFP takes both documents.
+    assert body["pipeline_spec"]["pipeline_spec"]["pipelineInfo"]["name"] == "nasdet"
+    assert "kubernetes" in body["pipeline_spec"]["platform_spec"]["platforms"]
 
     # a second submit reuses the experiment instead of creating another
     assert api_cmds.main_submit(argv) == 0
@@ -237,7 +241,7 @@ def test_schedule_five_field_cron(kfp_server, package, capsys):
     assert body["no_catchup"] is True
     assert body["mode"] == "ENABLE"
     assert body["runtime_config"]["parameters"] == {"train_epochs": 50}
-    assert body["pipeline_spec"]["root"]["dag"]["tasks"]
+    assert body["pipeline_spec"]["pipeline_spec"]["root"]["dag"]["tasks"]
 
 
 def test_schedule_six_field_cron_kept(kfp_server, package):
