@@ -146,13 +146,14 @@ def test_nasdet_run_end_to_end_push_then_refuse(tmp_path):
 
 @pytest.mark.slow
 def test_searched_architecture_trains_with_the_train_steps_recipe(tmp_path):
-    """The search picks the architecture; the pipeline trains it with the train recipe."""
+    """The search picks the architecture; the pipeline trains it with the train recipe (and
+    the image_size parameter)."""
     from components.detector.config import get_preset
 
     work = tmp_path / "work"
     argv = [sys.executable, "-m", "pipelines.cli", "run", "--work-dir", str(work)]
     argv += ["--set", "search_max_trials=1", "--set", "search_epochs=1"]
-    argv += ["--set", "train_epochs=2", "--set", "min_ap=0"]
+    argv += ["--set", "train_epochs=2", "--set", "min_ap=0", "--set", "image_size=128"]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     result = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=1500, env=env)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -164,6 +165,8 @@ def test_searched_architecture_trains_with_the_train_steps_recipe(tmp_path):
     assert searched["backbone"]["kind"] == "cells" and searched["name"] == "searched"
     # Not the trial's settings (1 epoch, batch 4, a sampled learning rate, no EMA by choice):
     assert searched["train"] == trained["train"] == recipe
+    # image_size reaches the train step through the pipeline (the small space searches 64/96)
+    assert searched["image_size"] in (64, 96) and trained["image_size"] == 128
     history = (model / "history.csv").read_text().strip().splitlines()
     assert len(history) == 1 + 2  # header + train_epochs epochs
 
