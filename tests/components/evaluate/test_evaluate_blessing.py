@@ -301,3 +301,43 @@ def test_a_baseline_without_the_evaluation_signature_is_compared_like_with_like(
     saved = json.loads((tmp_path / "eval" / "blessing.json").read_text())
     assert saved["failed"] == ["baseline"]
     assert any("compared through serving_default" in r for r in result["reasons"])
+
+
+def test_the_default_floor_refuses_a_random_guesser(sample_dir):
+    """100 random boxes per image on the bundled raccoon images (one class, large boxes, an
+    easy set to guess on) score far below the default min_ap: the floor refuses a guesser."""
+    import xml.etree.ElementTree as ET
+
+    import numpy as np
+
+    from components.evaluate import coco_eval
+
+    rng = np.random.default_rng(0)
+    images, detections = [], []
+    for image_id, path in enumerate(sorted((sample_dir / "annotations").glob("*.xml")), start=1):
+        root = ET.parse(path).getroot()
+        w, h = int(root.findtext("size/width")), int(root.findtext("size/height"))
+        boxes = np.array(
+            [
+                [
+                    float(o.findtext(f"bndbox/{k}")) / s
+                    for k, s in zip(("ymin", "xmin", "ymax", "xmax"), (h, w, h, w), strict=True)
+                ]
+                for o in root.findall("object")
+            ]
+        )
+        n = len(boxes)
+        images.append(
+            coco_eval.ImageTruth(
+                image_id, path.name, w, h, boxes, np.ones(n, int), np.zeros(n, int), np.zeros(n)
+            )
+        )
+        centre, size = rng.uniform(0, 1, (100, 2)), rng.uniform(0.1, 0.9, (100, 2))
+        guesses = np.clip(np.concatenate([centre - size / 2, centre + size / 2], axis=1), 0, 1)
+        detections.append(
+            coco_eval.ImageDetections(image_id, guesses, rng.uniform(0, 1, 100), np.ones(100, int))
+        )
+    metrics = coco_eval.evaluate(images, detections, [{"id": 1, "name": "raccoon"}], "pycocotools")
+    ap = metrics["metrics"]["AP"]
+    assert 0.0 < ap < blessing.DEFAULT_RULES.min_ap / 3, ap
+    assert metrics["metrics"]["AR100"] > 0.2  # many raccoons were "found": guessing is not nothing
