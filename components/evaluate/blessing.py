@@ -62,7 +62,8 @@ def decide(
 
     ``candidate`` / ``baseline`` are ``metrics.json`` documents (the 12 COCO numbers,
     ``num_detections`` and ``per_class``); ``baseline`` is None when there is none
-    (``baseline_note`` then says why). Returns the blessing dict: ``blessed``, ``reasons``,
+    (``baseline_note`` then says why; with a baseline, a note on how it was compared ends the
+    reasons). Returns the blessing dict: ``blessed``, ``reasons``,
     ``failed`` (names of the failed rules), ``rules``, ``candidate`` / ``baseline`` (the 12
     numbers), ``class_deltas`` and ``baseline_source``. ``compared`` (default: ``candidate``)
     is the candidate's document scored the way the baseline was, for the baseline and
@@ -133,6 +134,8 @@ def decide(
                 f"No class has {rules.class_min_boxes} or more eval boxes, so no class was judged "
                 "against the baseline."
             )
+        if baseline_note:
+            reasons.append(baseline_note)
     return {
         "blessed": not failed,
         "reasons": reasons,

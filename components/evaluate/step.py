@@ -156,8 +156,6 @@ def run(
     decision = blessing.decide(
         metrics, base_metrics, rules, base.root if base else None, note, compared=compared
     )
-    if base is not None and note:
-        decision["reasons"].append(note)
     decision.update(
         {
             "model": model_dir,

@@ -96,8 +96,9 @@ def production_config(
     """The architecture of a finished trial with the production training recipe.
 
     The search chooses the architecture only: the trial's training settings (its few epochs,
-    batch size and learning rate, no EMA) are replaced by the ``train`` section of the space's
-    base preset, the recipe the train step applies (its parameters override epochs and batch).
+    the space's small batch size and the sampled learning rate) are replaced by the ``train``
+    section of the space's base preset, the recipe the train step applies (its parameters
+    override epochs and batch size).
     """
     config = config_from_values(values, space, num_classes, epochs)
     return config.with_overrides({"train": get_preset(space.base_preset).train})
