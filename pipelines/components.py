@@ -78,6 +78,10 @@ def search_architecture(
     workers: int,
     space: str,
     seed: int,
+    serving_root: str,
+    model_name: str,
+    checkpoint_root: str,
+    run_id: str,
     architecture: Output[Artifact],
     metrics: Output[Metrics],
     report: Output[Markdown],
@@ -85,19 +89,30 @@ def search_architecture(
     """Search a detector architecture with KerasTuner, or take the given one.
 
     Args:
-        reuse_architecture: A preset name or architecture file to use instead of searching.
+        reuse_architecture: A preset name, architecture file or production to use instead of
+            searching.
         algorithm: random, bayesian or hyperband.
         max_trials: Number of trials.
         epochs: Epochs per trial.
         workers: Parallel workers (0: in process).
         space: Search space name.
         seed: Random seed.
+        serving_root: Where pushed versions live (for production).
+        model_name: Model name under serving_root.
+        checkpoint_root: Where the tuner project is kept, under run_id/search (empty: next
+            to the output).
+        run_id: The run's id (a retried attempt finds its trials by it).
     """
     import os
 
     from components.search import run
     from pipelines import step_io
 
+    if reuse_architecture == step_io.PRODUCTION:
+        version = step_io.production_version(reuse_architecture, serving_root, model_name)
+        print(f"architecture production: {version or 'nothing pushed yet, searching'}")
+        reuse_architecture = os.path.join(version, "detector_config.json") if version else ""
+    work_dir = step_io.checkpoint_dir(checkpoint_root, run_id, "search")
     summary = run(
         examples_dir=examples.path,
         output_dir=architecture.path,
@@ -108,7 +123,9 @@ def search_architecture(
         seed=seed,
         space=space,
         reuse_architecture=reuse_architecture or None,
+        work_dir=work_dir,
     )
+    step_io.remove_checkpoints(work_dir)
     step_io.log_metrics(metrics, summary)
     table = step_io.csv_to_markdown(os.path.join(architecture.path, "trials.csv"))
     fallback = step_io.summary_markdown("Architecture search", summary)
@@ -125,6 +142,10 @@ def train_model(
     warm_start: str,
     backbone_weights: str,
     image_size: int,
+    serving_root: str,
+    model_name: str,
+    checkpoint_root: str,
+    run_id: str,
     model: Output[Model],
     metrics: Output[Metrics],
 ):
@@ -133,15 +154,24 @@ def train_model(
     Args:
         epochs: Training epochs (0: the training recipe's default).
         batch_size: Batch size (0: the training recipe's default).
-        warm_start: Model directory to initialise from; empty: from scratch.
+        warm_start: Model directory or production to initialise from; empty: from scratch.
         backbone_weights: none, imagenet or a weights file; empty: the architecture's.
         image_size: Input resolution; 0: the architecture's.
+        serving_root: Where pushed versions live (for production).
+        model_name: Model name under serving_root.
+        checkpoint_root: Where epoch checkpoints are kept, under run_id/train (empty: next to
+            the output).
+        run_id: The run's id (a retried attempt finds its checkpoints by it).
     """
     import os
 
     from components.train import run
     from pipelines import step_io
 
+    if warm_start == step_io.PRODUCTION:
+        warm_start = step_io.production_version(warm_start, serving_root, model_name) or ""
+        print(f"warm start production: {warm_start or 'nothing pushed yet, from scratch'}")
+    work_dir = step_io.checkpoint_dir(checkpoint_root, run_id, "train")
     summary = run(
         examples_dir=examples.path,
         architecture=os.path.join(architecture.path, "architecture.json"),
@@ -151,7 +181,9 @@ def train_model(
         warm_start=warm_start or None,
         backbone_weights=backbone_weights or None,
         image_size=image_size or None,
+        work_dir=work_dir,
     )
+    step_io.remove_checkpoints(work_dir)
     step_io.log_metrics(metrics, summary)
     model.metadata["framework"] = "tensorflow"
 

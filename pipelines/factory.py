@@ -13,7 +13,7 @@ from kfp import dsl
 
 from pipelines import parameters
 from pipelines.components import make_components
-from pipelines.profile import Profile, apply_to_task
+from pipelines.profile import Profile, apply_to_task, check_path_volumes
 
 PIPELINE_NAME = "nasdet"
 PIPELINE_DESCRIPTION = (
@@ -33,12 +33,19 @@ TASK_NAMES = {
 
 D = parameters.DEFAULTS
 
+# The path parameters whose steps must see them on a volume (checked against the profile).
+PATH_USERS = {
+    "serving_root": ("search", "train", "evaluate", "push"),
+    "checkpoint_root": ("search", "train"),
+}
+
 
 def make_pipeline(profile: Profile):
     """Return the nasdet pipeline (a KFP ``GraphComponent``) for ``profile``.
 
     Calling the result runs it (under ``kfp.local.init``); ``kfp.compiler.Compiler`` compiles it.
     """
+    check_path_volumes(profile, {name: (D[name], steps) for name, steps in PATH_USERS.items()})
     ops = make_components(profile.image)
 
     def nasdet(
@@ -67,6 +74,7 @@ def make_pipeline(profile: Profile):
         baseline_model: str = D["baseline_model"],
         serving_root: str = D["serving_root"],
         model_name: str = D["model_name"],
+        checkpoint_root: str = D["checkpoint_root"],
         keep_versions: int = D["keep_versions"],
     ):
         ingest = ops.ingest(
@@ -86,6 +94,10 @@ def make_pipeline(profile: Profile):
             workers=search_workers,
             space=search_space,
             seed=seed,
+            serving_root=serving_root,
+            model_name=model_name,
+            checkpoint_root=checkpoint_root,
+            run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
         )
         train = ops.train(
             examples=ingest.outputs["examples"],
@@ -95,6 +107,10 @@ def make_pipeline(profile: Profile):
             warm_start=warm_start,
             backbone_weights=backbone_weights,
             image_size=image_size,
+            serving_root=serving_root,
+            model_name=model_name,
+            checkpoint_root=checkpoint_root,
+            run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
         )
         evaluate = ops.evaluate(
             model=train.outputs["model"],

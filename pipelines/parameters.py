@@ -71,8 +71,9 @@ PARAMETERS: tuple[Parameter, ...] = (
         "architecture",
         str,
         "",
-        "Skip the search and train this architecture: a preset (tiny, d0..d7) or the path of an "
-        "architecture.json. Empty: search one.",
+        "Skip the search and train this architecture: a preset (tiny, d0..d7), the path of an "
+        "architecture.json, or production: the architecture of the newest version pushed under "
+        "serving_root/model_name (a search when nothing is pushed yet). Empty: search one.",
     ),
     Parameter(
         "search_algorithm", str, "bayesian", "KerasTuner algorithm: random, bayesian or hyperband."
@@ -110,8 +111,9 @@ PARAMETERS: tuple[Parameter, ...] = (
         "warm_start",
         str,
         "",
-        "Initialise training from this model (a Model artifact or a pushed version directory). "
-        "Empty: train from scratch.",
+        "Initialise training from this model: a Model artifact or a pushed version directory, or "
+        "production: the newest version pushed under serving_root/model_name (from scratch when "
+        "nothing is pushed yet). Empty: train from scratch.",
     ),
     Parameter(
         "backbone_weights",
@@ -180,6 +182,15 @@ PARAMETERS: tuple[Parameter, ...] = (
         "(TensorFlow Serving layout). Mount a volume there (see the cluster profile).",
     ),
     Parameter("model_name", str, "nasdet", "Model name under serving_root."),
+    Parameter(
+        "checkpoint_root",
+        str,
+        "/mnt/work/checkpoints",
+        "Where search and train keep their progress, under <run id>/<step>: a retried pod "
+        "(preempted, out of memory) resumes there, and no finished trial or epoch runs again. "
+        "Removed when the step succeeds. Mount a volume there (see the cluster profile). Empty: "
+        "the pod's own disk (a retry starts over).",
+    ),
     Parameter(
         "keep_versions",
         int,

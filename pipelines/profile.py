@@ -28,6 +28,8 @@ _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
 _K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+_DURATION = re.compile(r"^([0-9]+)(s|m|h)$")
+_SECONDS = {"s": 1, "m": 60, "h": 3600}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +60,20 @@ class Secret:
 
 
 @dataclasses.dataclass(frozen=True)
+class Retry:
+    """How often a failed (or preempted) pod is started again, with exponential backoff.
+
+    ``backoff_duration`` and ``backoff_max_duration`` are durations such as ``30s``, ``5m`` or
+    ``1h``: the first wait, and the cap of the waits that grow by ``backoff_factor``.
+    """
+
+    num_retries: int
+    backoff_duration: str = "60s"
+    backoff_factor: float = 2.0
+    backoff_max_duration: str = "1h"
+
+
+@dataclasses.dataclass(frozen=True)
 class StepSettings:
     """Resources and placement of one step (all optional)."""
 
@@ -72,6 +88,7 @@ class StepSettings:
     volumes: tuple[str, ...] = ()
     secrets: tuple[str, ...] = ()
     env: dict[str, str] = dataclasses.field(default_factory=dict)
+    retry: Retry | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,6 +166,34 @@ def _toleration(data: Any, where: str) -> Toleration:
     )
 
 
+def duration_seconds(text: str) -> int:
+    """Seconds of a profile duration (``30s``, ``5m``, ``1h``)."""
+    match = _DURATION.match(text)
+    if not match:
+        raise UserError(f"invalid duration {text!r} (expected e.g. 30s, 5m or 1h)")
+    return int(match.group(1)) * _SECONDS[match.group(2)]
+
+
+def _retry(data: Any, where: str) -> Retry:
+    d = _fields(Retry, data, where)
+    count = d.get("num_retries")
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise UserError(f"{where}.num_retries: expected an integer >= 0, got {count!r}")
+    factor = d.get("backoff_factor", 2.0)
+    if isinstance(factor, bool) or not isinstance(factor, (int, float)) or factor < 1:
+        raise UserError(f"{where}.backoff_factor: expected a number >= 1, got {factor!r}")
+    out: dict[str, Any] = {"num_retries": count, "backoff_factor": float(factor)}
+    for key in ("backoff_duration", "backoff_max_duration"):
+        if key in d:
+            text = _str(d[key], f"{where}.{key}")
+            try:
+                duration_seconds(text)
+            except UserError as err:
+                raise UserError(f"{where}.{key}: {err}") from None
+            out[key] = text
+    return Retry(**out)
+
+
 def _step(data: Any, where: str) -> StepSettings:
     d = _fields(StepSettings, data or {}, where)
     out: dict[str, Any] = {}
@@ -176,6 +221,8 @@ def _step(data: Any, where: str) -> StepSettings:
             out[key] = _str_list(d[key], f"{where}.{key}")
     if "env" in d:
         out["env"] = _str_map(d["env"], f"{where}.env", _ENV_NAME)
+    if d.get("retry") is not None:
+        out["retry"] = _retry(d["retry"], f"{where}.retry")
     return StepSettings(**out)
 
 
@@ -298,4 +345,45 @@ def apply_to_task(task: Any, profile: Profile, step: str) -> Any:
         )
     if profile.image_pull_secrets:
         kubernetes.set_image_pull_secrets(task, list(profile.image_pull_secrets))
+    if s.retry is not None and s.retry.num_retries:
+        task.set_retry(
+            num_retries=s.retry.num_retries,
+            backoff_duration=f"{duration_seconds(s.retry.backoff_duration)}s",
+            backoff_factor=s.retry.backoff_factor,
+            backoff_max_duration=f"{duration_seconds(s.retry.backoff_max_duration)}s",
+        )
     return task
+
+
+def check_path_volumes(profile: Profile, paths: dict[str, tuple[str, tuple[str, ...]]]) -> None:
+    """Refuse a profile in which a step that uses a path parameter sees no volume holding it.
+
+    ``paths`` maps a parameter name to ``(its default, the steps that read or write it)``. On a
+    cluster a path that no mounted volume covers lies on the pod's own disk and is lost with
+    the pod (a push that nothing remembers, checkpoints a retried pod cannot find). A URI
+    (``gs://...``) or an empty default is not checked. Raises UserError naming the step, the
+    parameter and what to add.
+    """
+    for name, (default, steps) in paths.items():
+        if not default or "://" in default:
+            continue
+        target = os.path.normpath(default)
+        for step in steps:
+            mounted = [profile.volumes[v] for v in profile.step(step).volumes]
+            if any(_covers(vol.mount_path, target) for vol in mounted):
+                continue
+            candidates = [n for n, v in profile.volumes.items() if _covers(v.mount_path, target)]
+            hint = (
+                f"add volumes: [{candidates[0]}] to steps.{step}"
+                if candidates
+                else f"define a volume mounted at {target} (or above) and mount it in steps.{step}"
+            )
+            raise UserError(
+                f"profile: the {step} step uses {name} {target} but mounts no volume there, "
+                f"so what it writes would be lost with the pod: {hint}"
+            )
+
+
+def _covers(mount_path: str, path: str) -> bool:
+    mount = os.path.normpath(mount_path)
+    return path == mount or path.startswith(mount.rstrip("/") + "/")

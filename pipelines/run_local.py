@@ -32,6 +32,14 @@ from pipelines.factory import TASK_NAMES
 from pipelines.progress import ProgressStream
 
 FORMATS = ("coco", "voc", "yolo")
+# Host paths among the parameters, and the step whose pod reads each (for --isolated).
+PATH_PARAMETERS = {
+    "data_path": "ingest",
+    "images_dir": "ingest",
+    "classes_file": "ingest",
+    "warm_start": "train",
+    "baseline_model": "evaluate",
+}
 
 # Overrides of the pipeline defaults per preset. quick: a two-trial search in the small space
 # (two epochs per trial) and 40 training epochs, sized so that the bundled sample runs in a
@@ -74,6 +82,29 @@ def _parser() -> StepArgumentParser:
     parser.add_argument(
         "--verbose", action="store_true", help="stream every step's output, not just progress"
     )
+    parser.add_argument(
+        "--isolated",
+        action="store_true",
+        help="run each task the way a pod sees it: the compiled pipeline's volumes, "
+        "environment and secrets, a private /tmp and HOME, inputs as copies, no network",
+    )
+    parser.add_argument(
+        "--profile", help="cluster profile YAML for --isolated (default: the default profile)"
+    )
+    parser.add_argument(
+        "--volume",
+        action="append",
+        default=[],
+        metavar="CLAIM=DIR",
+        help="--isolated: the local folder of a volume (claim or profile volume name; default: "
+        "<work-dir>/volumes/<claim>); repeatable",
+    )
+    parser.add_argument(
+        "--secrets",
+        metavar="FILE",
+        help="--isolated: YAML of the secrets the profile uses ({secret: {key: value}} or "
+        "Kubernetes Secret manifests)",
+    )
     return parser
 
 
@@ -105,7 +136,9 @@ def resolve_arguments(args: argparse.Namespace) -> dict[str, Any]:
     else:
         if args.format not in (None, "voc"):
             raise UserError("--format needs --data (the bundled sample is VOC)")
-        values["data_path"], values["images_dir"] = step_io.bundled_sample()
+        if not getattr(args, "isolated", False):
+            values["data_path"], values["images_dir"] = step_io.bundled_sample()
+        # isolated: empty, so the ingest step takes the sample bundled with its code (the image's)
         values["data_format"] = "voc"
     for flag, name in (("images", "images_dir"), ("classes", "classes_file")):
         path = getattr(args, flag)
@@ -114,12 +147,17 @@ def resolve_arguments(args: argparse.Namespace) -> dict[str, Any]:
                 raise UserError(f"--{flag} path {path} does not exist")
             values[name] = os.path.abspath(path)
     work = os.path.abspath(args.work_dir)
-    values["serving_root"] = os.path.join(work, "serving")
+    if not getattr(args, "isolated", False):
+        # Without pods, the serving and work volumes are folders of the work directory.
+        values["serving_root"] = os.path.join(work, "serving")
+        values["checkpoint_root"] = os.path.join(work, "checkpoints")
     values.update(parameters.parse_assignments(args.set))
-    for name in ("data_path", "images_dir", "classes_file", "warm_start", "baseline_model"):
-        if values.get(name):
+    for name in PATH_PARAMETERS:
+        if values.get(name) and values[name] != step_io.PRODUCTION:
             values[name] = os.path.abspath(values[name])
-    values["serving_root"] = os.path.abspath(values["serving_root"])
+    for name in ("serving_root", "checkpoint_root"):
+        if values.get(name) and "://" not in values[name]:
+            values[name] = os.path.abspath(values[name])
     if values.get("data_format") not in FORMATS:
         raise UserError(
             f"unknown format {values.get('data_format')!r} (choose from: coco, voc, yolo)"
@@ -183,6 +221,8 @@ def format_summary(results: dict[str, Any], seconds: float, log_path: str) -> st
         lines.append(f"  blessed       {verdict}: {_reasons(blessing)}")
     if pushed:
         where = rel(str(pushed.get("path")))
+        if pushed.get("pod_path") and pushed["pod_path"] != pushed.get("path"):
+            where += f" ({pushed['pod_path']} in the pods)"
         lines.append(f"  pushed        version {pushed.get('version')} -> {where}")
     else:
         lines.append("  pushed        no (the push step was skipped: the model is not blessed)")
@@ -195,15 +235,38 @@ def format_summary(results: dict[str, Any], seconds: float, log_path: str) -> st
 
 
 def run_pipeline(
-    arguments: dict[str, Any], work_dir: str, verbose: bool = False
+    arguments: dict[str, Any],
+    work_dir: str,
+    verbose: bool = False,
+    isolated: argparse.Namespace | None = None,
 ) -> tuple[bool, dict[str, Any], ProgressStream, str]:
-    """Run the pipeline with kfp.local; return ``(succeeded, results, progress, log_path)``."""
+    """Run the pipeline with kfp.local; return ``(succeeded, results, progress, log_path)``.
+
+    ``isolated`` (the ``--profile``, ``--volume`` and ``--secrets`` options) runs the pipeline
+    compiled for that profile, each task as a pod sees it (``pipelines.isolated``).
+    """
     from kfp import local
 
     from pipelines import profile
     from pipelines.factory import make_pipeline
 
     work_dir = os.path.abspath(work_dir)
+    sandbox = None
+    if isolated is not None:
+        from pipelines import isolated as isolated_lib
+
+        pipeline, sandbox, arguments = isolated_lib.prepare(
+            arguments,
+            work_dir,
+            isolated.profile,
+            isolated.volume,
+            isolated.secrets,
+            PATH_PARAMETERS,
+        )
+        runner_context: Any = isolated_lib.isolation(sandbox)
+    else:
+        pipeline = make_pipeline(profile.load())
+        runner_context = contextlib.nullcontext()
     pipeline_root = os.path.join(work_dir, "pipeline_root")
     logs = os.path.join(work_dir, "logs")
     os.makedirs(pipeline_root, exist_ok=True)
@@ -213,8 +276,7 @@ def run_pipeline(
     before = set(os.listdir(pipeline_root))
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("PYTHONUNBUFFERED", "1")  # stream the steps' output as it comes
-    pipeline = make_pipeline(profile.load())
-    with open(log_path, "w", encoding="utf-8") as log:
+    with open(log_path, "w", encoding="utf-8") as log, runner_context:
         stream = (_Tee if verbose else ProgressStream)(log, sys.stdout)
         with contextlib.redirect_stdout(stream), warnings.catch_warnings():
             # The SubprocessRunner warns that the image is not a Python image: it ignores it.
@@ -233,6 +295,13 @@ def run_pipeline(
     new = sorted(set(os.listdir(pipeline_root)) - before)
     run_dir = os.path.join(pipeline_root, new[-1]) if new else pipeline_root
     results = collect_results(run_dir)
+    if sandbox is not None and results["pushed"]:
+        from pipelines.isolated import host_path
+
+        results["pushed"]["pod_path"] = results["pushed"].get("path")
+        results["pushed"]["path"] = host_path(
+            str(results["pushed"].get("path")), sandbox.compiled, sandbox.volume_dirs
+        )
     ok = not stream.failed_tasks() and bool(results["blessing"])
     return ok, results, stream, log_path
 
@@ -250,12 +319,17 @@ def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     arguments = resolve_arguments(args)
     started = time.monotonic()
-    data = arguments["data_path"]
+    if not args.isolated and (args.profile or args.volume or args.secrets):
+        raise UserError("--profile, --volume and --secrets need --isolated")
+    data = _show(arguments["data_path"]) if arguments.get("data_path") else "bundled sample"
+    mode = f", isolated ({_show(args.profile) if args.profile else 'default profile'})"
     print(
-        f"nasdet run: preset {args.preset}, data {_show(data)} "
-        f"({arguments['data_format']}), work dir {_show(os.path.abspath(args.work_dir))}"
+        f"nasdet run: preset {args.preset}, data {data} ({arguments['data_format']}), "
+        f"work dir {_show(os.path.abspath(args.work_dir))}{mode if args.isolated else ''}"
     )
-    ok, results, progress, log_path = run_pipeline(arguments, args.work_dir, args.verbose)
+    ok, results, progress, log_path = run_pipeline(
+        arguments, args.work_dir, args.verbose, args if args.isolated else None
+    )
     if not ok:
         failed = progress.failed_tasks() or ["the pipeline"]
         sys.stderr.write(f"error: {failed[0]} failed; its last output lines:\n")

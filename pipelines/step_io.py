@@ -8,16 +8,55 @@ objects it is given (``log_metric``, ``path``, ``metadata``) and on plain files.
 from __future__ import annotations
 
 import base64
+import contextlib
 import csv
 import json
 import math
 import os
+import posixpath
 import re
 import shutil
 from collections.abc import Mapping
 from typing import Any
 
 SAMPLE_SUBDIR = ("sample", "raccoon")
+# The value of ``architecture`` / ``warm_start`` that names the newest pushed version.
+PRODUCTION = "production"
+
+
+def checkpoint_dir(checkpoint_root: str, run_id: str, step: str) -> str | None:
+    """Where ``step`` of run ``run_id`` keeps its progress: ``<root>/<run_id>/<step>``.
+
+    Every attempt of the task (a retried pod) gets the same directory, another run another
+    one. None when ``checkpoint_root`` is empty (the step's default: next to its output).
+    """
+    if not checkpoint_root:
+        return None
+    if not run_id or "{{" in run_id or "/" in run_id:
+        raise ValueError(f"not a run id: {run_id!r}")
+    return posixpath.join(checkpoint_root.rstrip("/") or "/", run_id, step)
+
+
+def remove_checkpoints(path: str | None) -> None:
+    """Remove a step's checkpoint directory after success, and its run folder once empty."""
+    if not path or "://" in path:
+        return
+    shutil.rmtree(path, ignore_errors=True)
+    with contextlib.suppress(OSError):  # other steps of the run still keep theirs
+        os.rmdir(os.path.dirname(path))
+
+
+def production_version(value: str, serving_root: str, model_name: str) -> str | None:
+    """The newest pushed version's directory when ``value`` is ``production``, else None.
+
+    None also when nothing is pushed yet (the caller then searches, or trains from scratch).
+    """
+    if value != PRODUCTION:
+        return None
+    from components.evaluate.baseline import newest_version
+
+    location = newest_version(serving_root, model_name) if serving_root else None
+    return location.root if location is not None else None
 
 
 def bundled_sample() -> tuple[str, str]:

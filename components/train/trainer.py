@@ -74,11 +74,29 @@ def _strategy_and_precision(config: DetectorConfig) -> tuple[tf.distribute.Strat
     return tf.distribute.get_strategy(), mixed
 
 
+def _examples_digest(examples_dir: str) -> str:
+    """A digest of the examples' files (relative names and sizes, and ``labels.json``).
+
+    Not their path: a retried pod gets its input as a copy, possibly at another path.
+    """
+    h = hashlib.sha256()
+    for root, dirs, files in os.walk(examples_dir):
+        dirs.sort()
+        for name in sorted(files):
+            path = os.path.join(root, name)
+            rel = os.path.relpath(path, examples_dir)
+            h.update(f"{rel}\0{os.path.getsize(path)}\0".encode())
+            if name == "labels.json":
+                with open(path, "rb") as f:
+                    h.update(f.read())
+    return h.hexdigest()[:16]
+
+
 def _fingerprint(config: DetectorConfig, examples_dir: str, epochs: int, batch: int, warm) -> dict:
     digest = hashlib.sha256(config.to_json().encode()).hexdigest()[:16]
     return {
         "config": digest,
-        "examples": os.path.abspath(examples_dir),
+        "examples": _examples_digest(examples_dir),
         "epochs": epochs,
         "batch_size": batch,
         "warm_start": os.path.abspath(warm) if warm else None,
