@@ -104,7 +104,9 @@ def run(
     ``flops_weight`` is not 0 (MnasNet uses -0.07). ``reuse_architecture`` (a file or preset)
     skips the search. ``work_dir`` (default ``<output_dir>.work``) keeps the tuner project:
     the same call again resumes. Returns a summary dict (best trial, its numbers, counts,
-    paths). Raises UserError on bad input or when no trial completed.
+    paths; ``resumed_trials``: trials finished before this call, which did not run again;
+    ``trials_run``: trials started by this call). Raises UserError on bad input or when no
+    trial completed.
     """
     if reuse_architecture:
         return _reuse(reuse_architecture, examples_dir, output_dir)
@@ -130,6 +132,12 @@ def run(
     )
     _check_resume(spec, work_dir)
     from components.search.search_loop import make_hypermodel, search_in_process
+    from components.search.tuners import read_events
+
+    # A resumed search (the same work_dir: a rerun, or a retried pod) keeps finished trials.
+    finished_before = {
+        r.trial_id for r in artifact.read_trials(spec.project_dir) if r.status == "COMPLETED"
+    }
 
     distributed_result = None
     if workers > 0:
@@ -162,6 +170,11 @@ def run(
         artifact.write_architecture(tmp, config.to_json(), best.values)
         artifact.write_trials_csv(rows, os.path.join(tmp, artifact.TRIALS_FILE))
         report.write_report(tmp, rows, best, settings)
+    started_here = {
+        e["trial_id"]
+        for e in read_events(spec.project_dir)
+        if e.get("event") == "begin" and e.get("time", 0) >= started
+    }
     counts: dict[str, int] = {}
     for r in rows:
         counts[r.status] = counts.get(r.status, 0) + 1
@@ -177,6 +190,8 @@ def run(
         "FLOPs": best.FLOPs,
         "params": best.params,
         "trials": len(rows),
+        "resumed_trials": len(finished_before),
+        "trials_run": len(started_here),
         "status_counts": counts,
         "seconds": round(time.time() - started, 1),
     }

@@ -162,8 +162,8 @@ def test_example_profile_placement(example_spec):
     }
     assert mounts == {
         "ingest": [("nasdet-data", "/mnt/data")],
-        "search": [],
-        "train": [("nasdet-serving", "/mnt/serving")],
+        "search": [("nasdet-serving", "/mnt/serving"), ("nasdet-work", "/mnt/work")],
+        "train": [("nasdet-serving", "/mnt/serving"), ("nasdet-work", "/mnt/work")],
         "evaluate": [("nasdet-serving", "/mnt/serving")],
         "push": [("nasdet-serving", "/mnt/serving")],
     }
@@ -180,27 +180,96 @@ def test_example_profile_placement(example_spec):
         assert _executor(example_spec, step)["image"] == prof.image
 
 
-def test_default_profile_keeps_pushed_versions_on_a_volume(default_spec):
-    """Without a volume at serving_root, a pod's push would vanish with the pod."""
+def test_default_profile_keeps_pushed_versions_and_checkpoints_on_volumes(default_spec):
     serving_root = parameters.DEFAULTS["serving_root"]
     mounts = {
-        step: [
+        step: {
             (m["constant"], m["mountPath"]) for m in _k8s(default_spec, step).get("pvcMount", [])
-        ]
+        }
         for step in profile_lib.STEPS
     }
-    for step in ("train", "evaluate", "push"):
-        assert mounts[step] == [("nasdet-serving", serving_root)], step
-    assert mounts["ingest"] == mounts["search"] == []
+    serving = ("nasdet-serving", serving_root)
+    work = ("nasdet-work", "/mnt/work")
+    assert parameters.DEFAULTS["checkpoint_root"].startswith("/mnt/work/")
+    assert mounts["search"] == mounts["train"] == {serving, work}
+    assert mounts["evaluate"] == mounts["push"] == {serving}
+    assert mounts["ingest"] == set()
 
 
-def test_shipped_serving_volume_claim_is_valid_and_named_as_the_profile_says():
+def test_search_and_train_are_retried_with_backoff(default_spec, example_spec):
+    for spec in (default_spec, example_spec):
+        tasks = spec["root"]["dag"]["tasks"]
+        nested = tasks["condition-1"]["componentRef"]["name"]
+        tasks = {**tasks, **spec["components"][nested]["dag"]["tasks"]}
+        policies = {name: task.get("retryPolicy") for name, task in tasks.items()}
+        for step in ("search", "train"):
+            assert policies[factory.TASK_NAMES[step]] == {
+                "backoffDuration": "60s",
+                "backoffFactor": 2.0,
+                "backoffMaxDuration": "3600s",
+                "maxRetryCount": 3,
+            }
+        for step in ("ingest", "evaluate", "push"):
+            assert policies[factory.TASK_NAMES[step]] is None
+
+
+def test_the_run_id_keys_the_checkpoints(default_spec):
+    for step in ("search", "train"):
+        inputs = default_spec["root"]["dag"]["tasks"][factory.TASK_NAMES[step]]["inputs"]
+        run_id = inputs["parameters"]["run_id"]["runtimeValue"]["constant"]
+        assert run_id == "{{$.pipeline_job_uuid}}"
+
+
+@pytest.mark.parametrize(
+    ("steps", "message"),
+    [
+        (
+            "  evaluate: {}\n  push: {volumes: [serving]}\n",
+            "the evaluate step uses serving_root /mnt/serving but mounts no volume there",
+        ),
+        (
+            "  search: {volumes: [serving]}\n",
+            "the search step uses checkpoint_root /mnt/work/checkpoints but mounts no volume",
+        ),
+    ],
+)
+def test_compile_refuses_a_step_without_the_volume_it_writes(tmp_path, capsys, steps, message):
+    bad = tmp_path / "bad.yaml"
+    volumes = (
+        "volumes:\n  serving: {pvc: s, mount_path: /mnt/serving}\n"
+        "  work: {pvc: w, mount_path: /mnt/work}\n"
+    )
+    full = "  search: {volumes: [serving, work]}\n  train: {volumes: [serving, work]}\n"
+    full += "  evaluate: {volumes: [serving]}\n  push: {volumes: [serving]}\n"
+    good = tmp_path / "good.yaml"
+    good.write_text(f"image: x\n{volumes}steps:\n{full}")
+    assert compile_cmd.main(["--output", str(tmp_path / "ok.yaml"), "--profile", str(good)]) == 0
+    overrides = yaml.safe_load("steps:\n" + steps)["steps"]
+    data = yaml.safe_load(good.read_text())
+    data["steps"].update(overrides)
+    bad.write_text(yaml.safe_dump(data))
+    assert compile_cmd.main(["--output", str(tmp_path / "p.yaml"), "--profile", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: profile: ") and message in err and err.count("\n") == 1
+    assert not (tmp_path / "p.yaml").exists()
+
+
+def test_a_remote_serving_root_needs_no_volume():
+    prof = profile_lib.from_dict({"image": "x"})
+    profile_lib.check_path_volumes(prof, {"serving_root": ("gs://bucket/models", ("push",))})
+    with pytest.raises(profile_lib.UserError, match="the push step uses serving_root"):
+        profile_lib.check_path_volumes(prof, {"serving_root": ("/srv/models", ("push",))})
+
+
+@pytest.mark.parametrize("name", ["serving-pvc.yaml", "work-pvc.yaml"])
+def test_shipped_volume_claims_are_valid_and_named_as_the_profile_says(name):
     import kubernetes_validate
 
-    manifest = yaml.safe_load((REPO / "deploy" / "serving-pvc.yaml").read_text())
+    manifest = yaml.safe_load((REPO / "deploy" / name).read_text())
     kubernetes_validate.validate(manifest, kubernetes_validate.latest_version(), strict=True)
     prof = profile_lib.load()
-    assert manifest["metadata"]["name"] == prof.volumes["serving"].pvc
+    volume = name.split("-")[0]
+    assert manifest["metadata"]["name"] == prof.volumes[volume].pvc
     assert "ReadWriteMany" in manifest["spec"]["accessModes"]
 
 
@@ -268,6 +337,11 @@ def test_compiling_imports_neither_tensorflow_nor_steps(tmp_path):
             "expected Equal or Exists",
         ),
         ("image: x\nvolumes:\n  data: {pvc: d, mount_path: rel}\n", "must be an absolute path"),
+        (
+            "image: x\nsteps:\n  train:\n    retry: {num_retries: 2, backoff_duration: soon}\n",
+            "steps.train.retry.backoff_duration: invalid duration 'soon'",
+        ),
+        ("image: x\nsteps:\n  train:\n    retry: {num_retries: -1}\n", "expected an integer >= 0"),
     ],
 )
 def test_invalid_profile_one_line_exit_2(tmp_path, capsys, text, message):
