@@ -186,6 +186,7 @@ def train_model(
     step_io.remove_checkpoints(work_dir)
     step_io.log_metrics(metrics, summary)
     model.metadata["framework"] = "tensorflow"
+    model.metadata["warm_start"] = warm_start
 
 
 def evaluate_model(

@@ -33,6 +33,7 @@ class ProgressStream(io.TextIOBase):
         self.status: dict[str, str] = {}
         self.seconds: dict[str, float] = {}
         self.tails: dict[str, collections.deque[str]] = {}
+        self.attempts: dict[str, int] = {}
         self.current: str | None = None
         self._partial = ""
 
@@ -71,7 +72,10 @@ class ProgressStream(io.TextIOBase):
             self.task_started[name] = time.monotonic()
             self.tails[name] = collections.deque(maxlen=40)
             self.status[name] = "RUNNING"
-            self.say(f"{name}: running")
+            self.attempts[name] = self.attempts.get(name, 0) + 1
+            attempt = self.attempts[name]
+            # kfp.local starts a failed task again when its retry policy allows
+            self.say(f"{name}: running" + (f" (attempt {attempt})" if attempt > 1 else ""))
         elif m := _END.search(line):
             name, status = m.group(1), m.group(2)
             self.status[name] = status

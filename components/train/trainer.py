@@ -329,6 +329,7 @@ def run(
         "bn_calibration_batches": calibration_batches,
         "image_size": config.image_size,
         "backbone_weights": backbone_weights or config.backbone.weights,
+        "warm_start": warm_start,
         "seconds": round(time.time() - started, 1),
         "paths": paths,
     }

@@ -9,8 +9,14 @@ import base64
 import json
 import os
 import pathlib
+import re
+import subprocess
+import sys
+import threading
+import time
 
 import pytest
+import yaml
 from kfp import compiler, dsl, kubernetes, local
 from kfp.dsl import Artifact, Input, Output
 
@@ -193,3 +199,173 @@ def test_what_a_task_sees(tmp_path, toy_yaml, monkeypatch):
     assert seen["internet"] == "OSError"  # network unreachable: loopback only
     # The volume persists as a local folder (like a PVC), beside the work folder's other data.
     assert (work / "volumes" / "toy-vol" / "from-produce.txt").read_text() == "hi"
+
+
+def _isolated_run(work: pathlib.Path, *extra: str) -> subprocess.CompletedProcess:
+    argv = [sys.executable, "-m", "pipelines.cli", "run", "--isolated", "--work-dir", str(work)]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    return subprocess.run(
+        [*argv, *extra], cwd=REPO, capture_output=True, text=True, timeout=1500, env=env
+    )
+
+
+def _versions(model_root: pathlib.Path) -> list[str]:
+    if not model_root.is_dir():
+        return []
+    return sorted(p.name for p in model_root.iterdir() if p.name.isdigit())
+
+
+def _log(result: subprocess.CompletedProcess) -> str:
+    path = re.search(r"^  full log +(\S+)$", result.stdout, re.M).group(1)
+    return (REPO / path).read_text() if not os.path.isabs(path) else pathlib.Path(path).read_text()
+
+
+def _task_output(run_dir: pathlib.Path, task: str) -> dict:
+    """The executor output of a task: its artifacts' metadata (metrics) and parameters."""
+    return json.loads((run_dir / task / "executor_output.json").read_text())
+
+
+def _metrics(run_dir: pathlib.Path, task: str, name: str = "metrics") -> dict:
+    (artifact,) = _task_output(run_dir, task)["artifacts"][name]["artifacts"]
+    return artifact["metadata"]
+
+
+@pytest.mark.slow
+def test_isolated_twice_push_then_warm_start_and_compare(tmp_path):
+    """Run 1 pushes version 1 into the serving volume's folder; run 2 reuses its architecture,
+    warm-starts from it, compares with it, and pushes version 2 or refuses with the reason."""
+    work = tmp_path / "work"
+    tiny = ("--set", "train_epochs=1", "--set", "min_ap=0")
+    first = _isolated_run(work, "--set", "architecture=tiny", *tiny)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    assert "isolated (default profile)" in first.stdout
+    model_root = work / "volumes" / "nasdet-serving" / "nasdet"
+    assert _versions(model_root) == ["1"]
+    assert (model_root / "1" / "saved_model.pb").is_file()
+    assert (model_root / "1" / "model.weights.h5").is_file()  # enough to warm-start from
+    assert f"version 1 -> {model_root / '1'} (/mnt/serving/nasdet/1 in the pods)" in first.stdout
+    assert "There is no pushed version under /mnt/serving/nasdet yet" in first.stdout
+
+    second = _isolated_run(
+        work, "--set", "architecture=production", "--set", "warm_start=production", *tiny[:2]
+    )
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    log = _log(second)
+    assert "architecture production: /mnt/serving/nasdet/1" in log
+    assert "warm start production: /mnt/serving/nasdet/1" in log
+    run = sorted((work / "pipeline_root").iterdir())[-1]
+    blessing = json.loads((run / "evaluate-model" / "evaluation" / "blessing.json").read_text())
+    assert "/mnt/serving/nasdet/1" in blessing["baseline_source"]
+    assert blessing["baseline"] is not None
+    model_meta = _task_output(run, "train-model")["artifacts"]["model"]["artifacts"][0]
+    assert model_meta["metadata"]["warm_start"] == "/mnt/serving/nasdet/1"
+    if blessing["blessed"]:
+        assert _versions(model_root) == ["1", "2"]
+        assert "pushed        version 2 -> " in second.stdout
+    else:
+        assert _versions(model_root) == ["1"]
+        assert re.search(r"^  blessed +no: \w+: ", second.stdout, re.M), second.stdout
+    # Both runs removed their checkpoints from the work volume when the steps succeeded.
+    assert not list((work / "volumes" / "nasdet-work" / "checkpoints").iterdir())
+
+
+@pytest.mark.slow
+def test_isolated_with_the_node_pool_profile_data_volume_and_secrets(tmp_path, sample_dir):
+    """The example profile: data read from its data volume, secrets given from a file."""
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(sample_dir, data / "raccoon")
+    secrets = tmp_path / "secrets.yaml"
+    secrets.write_text("object-store-credentials: {access-key: a, secret-key: s}\n")
+    work = tmp_path / "work"
+    profile = REPO / "pipelines" / "profiles" / "gpu-node-pool.yaml"
+    common = ["--profile", str(profile), "--volume", f"data={data}"]
+    common += ["--data", str(data / "raccoon" / "annotations")]
+    common += ["--set", "architecture=tiny", "--set", "train_epochs=1", "--set", "min_ap=0"]
+    refused = _isolated_run(work, *common)
+    assert refused.returncode == 2 and refused.stderr.startswith("error: the pipeline uses the ")
+    result = _isolated_run(work, *common, "--secrets", str(secrets))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    run = sorted((work / "pipeline_root").iterdir())[-1]
+    examples = _task_output(run, "ingest-examples")["artifacts"]["examples"]["artifacts"][0]
+    assert examples["metadata"]["data_path"] == "/mnt/data/raccoon/annotations"
+    assert _versions(work / "volumes" / "nasdet-serving" / "nasdet") == ["1"]
+    # Data outside every volume the ingest step mounts: refused before anything runs.
+    outside = _isolated_run(work, *common[:4], "--data", str(sample_dir / "annotations"))
+    assert outside.returncode == 2
+    assert "the ingest step's pod would not see it" in outside.stderr
+
+
+def _kill_when(path_glob: str, ready, function: str, timeout: float = 900) -> dict:
+    """Kill (SIGKILL, like a lost node) the task running ``function`` once ``ready(path)``."""
+    done: dict = {}
+
+    def watch():
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for path in pathlib.Path("/").glob(path_glob.lstrip("/")):
+                try:
+                    if ready(path):
+                        subprocess.run(["pkill", "-9", "-f", f"function_to_execute {function}"])
+                        done["killed"] = str(path)
+                        return
+                except (OSError, ValueError):
+                    pass
+            time.sleep(0.1)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    done["thread"] = thread
+    return done
+
+
+@pytest.mark.slow
+def test_a_killed_search_and_train_resume_in_the_retried_attempt(tmp_path):
+    """Kill search after its first finished trial and train after its first epoch: the retried
+    attempts (a fresh task folder each) resume from the work volume; no finished trial reruns,
+    training continues from its last epoch."""
+    data = yaml.safe_load((REPO / "pipelines" / "profiles" / "default.yaml").read_text())
+    for step in ("search", "train"):
+        data["steps"][step]["retry"] = {"num_retries": 2, "backoff_duration": "1s"}
+    profile = tmp_path / "fast-retry.yaml"
+    profile.write_text(yaml.safe_dump(data))
+    work = tmp_path / "work"
+    checkpoints = work / "volumes" / "nasdet-work" / "checkpoints"
+
+    def trial_ended(path: pathlib.Path) -> bool:
+        return '"event": "end"' in path.read_text()
+
+    def epoch_done(path: pathlib.Path) -> bool:
+        return json.loads(path.read_text()).get("epochs_done", 0) >= 1
+
+    search = _kill_when(f"{checkpoints}/*/search/search/events.jsonl", trial_ended, "search_arch")
+    train = _kill_when(f"{checkpoints}/*/train/state.json", epoch_done, "train_model")
+    result = _isolated_run(
+        work,
+        "--profile",
+        str(profile),
+        "--set",
+        "search_max_trials=3",
+        "--set",
+        "search_epochs=1",
+        "--set",
+        "train_epochs=3",
+        "--set",
+        "min_ap=0",
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "killed" in search and "killed" in train, (search, train)
+    for task in ("search-architecture", "train-model"):
+        assert re.search(
+            rf"\] {task}: FAILURE .*\n.*\] {task}: running \(attempt 2\)", result.stdout
+        )
+        assert re.search(rf"\] {task}: SUCCESS", result.stdout), result.stdout
+    run = sorted((work / "pipeline_root").iterdir())[-1]
+    searched = _metrics(run, "search-architecture")
+    assert searched["trials"] == 3
+    assert searched["resumed_trials"] >= 1
+    assert searched["trials_run"] == searched["trials"] - searched["resumed_trials"]
+    trained = _metrics(run, "train-model")
+    assert trained["initial_epoch"] >= 1 and trained["epochs_run"] == 3
+    assert not list(checkpoints.iterdir())  # removed once both steps succeeded
