@@ -1,4 +1,4 @@
-"""The KFP lightweight components: one thin wrapper per step that calls the step's ``run()``.
+"""The KFP lightweight components: one thin wrapper per step around its task body.
 
 The bodies are shipped to the container as source (KFP lightweight components), so each one
 imports what it needs inside the function and never refers to module globals. They import the
@@ -6,7 +6,9 @@ step only when they run: compiling the pipeline imports neither the steps nor Te
 ``make_components(image)`` turns them into components whose base image is the nasdet image and
 whose command installs nothing (``install_kfp_package=False``).
 
-Each component publishes the KFP UI's view of its step: the key numbers as ``Metrics`` and its
+Each wrapper passes its parameters and its artifacts' paths to the step's function in
+``pipelines.tasks`` (the conversions, the sample fallback, production and the checkpoints live
+there, tested without KFP) and publishes the result: the key numbers as ``Metrics``, the
 report as ``Markdown`` (evaluation also as ``HTML``). ``evaluate_model`` returns a plain ``bool``
 (blessed) so that ``dsl.If(task.outputs["Output"] == True)`` works on clusters and in kfp.local.
 
@@ -41,32 +43,18 @@ def ingest_examples(
         eval_fraction: Fraction of images held out for evaluation.
         beam_args: Apache Beam options, space separated.
     """
-    import os
-    import shlex
+    from pipelines import tasks
 
-    from components.ingest import run
-    from pipelines import step_io
-
-    if not data_path:
-        data_path, sample_images = step_io.bundled_sample()
-        images_dir = images_dir or sample_images
-    summary = run(
-        input_path=data_path,
-        fmt=data_format,
-        output_dir=examples.path,
-        images_dir=images_dir or None,
-        classes_file=classes_file or None,
+    result = tasks.ingest(
+        data_path=data_path,
+        data_format=data_format,
+        images_dir=images_dir,
+        classes_file=classes_file,
         eval_fraction=eval_fraction,
-        beam_args=shlex.split(beam_args),
+        beam_args=beam_args,
+        output_dir=examples.path,
     )
-    step_io.log_metrics(statistics, summary)
-    examples.metadata["data_path"] = data_path
-    examples.metadata["data_format"] = data_format
-    step_io.publish_report(
-        report.path,
-        [os.path.join(examples.path, "report.md")],
-        step_io.summary_markdown("Ingestion", summary),
-    )
+    tasks.publish(result, examples, metrics=statistics, markdown=report)
 
 
 def search_architecture(
@@ -103,35 +91,24 @@ def search_architecture(
             to the output).
         run_id: The run's id (a retried attempt finds its trials by it).
     """
-    import os
+    from pipelines import tasks
 
-    from components.search import run
-    from pipelines import step_io
-
-    if reuse_architecture == step_io.PRODUCTION:
-        version = step_io.production_version(reuse_architecture, serving_root, model_name)
-        print(f"architecture production: {version or 'nothing pushed yet, searching'}")
-        reuse_architecture = os.path.join(version, "detector_config.json") if version else ""
-    work_dir = step_io.checkpoint_dir(checkpoint_root, run_id, "search")
-    summary = run(
+    result = tasks.search(
         examples_dir=examples.path,
         output_dir=architecture.path,
+        reuse_architecture=reuse_architecture,
         algorithm=algorithm,
         max_trials=max_trials,
         epochs=epochs,
         workers=workers,
-        seed=seed,
         space=space,
-        reuse_architecture=reuse_architecture or None,
-        work_dir=work_dir,
+        seed=seed,
+        serving_root=serving_root,
+        model_name=model_name,
+        checkpoint_root=checkpoint_root,
+        run_id=run_id,
     )
-    step_io.remove_checkpoints(work_dir)
-    step_io.log_metrics(metrics, summary)
-    table = step_io.csv_to_markdown(os.path.join(architecture.path, "trials.csv"))
-    fallback = step_io.summary_markdown("Architecture search", summary)
-    if table:
-        fallback += "\n## Trials\n\n" + table
-    step_io.publish_report(report.path, [os.path.join(architecture.path, "report.md")], fallback)
+    tasks.publish(result, architecture, metrics=metrics, markdown=report)
 
 
 def train_model(
@@ -163,30 +140,23 @@ def train_model(
             the output).
         run_id: The run's id (a retried attempt finds its checkpoints by it).
     """
-    import os
+    from pipelines import tasks
 
-    from components.train import run
-    from pipelines import step_io
-
-    if warm_start == step_io.PRODUCTION:
-        warm_start = step_io.production_version(warm_start, serving_root, model_name) or ""
-        print(f"warm start production: {warm_start or 'nothing pushed yet, from scratch'}")
-    work_dir = step_io.checkpoint_dir(checkpoint_root, run_id, "train")
-    summary = run(
+    result = tasks.train(
         examples_dir=examples.path,
-        architecture=os.path.join(architecture.path, "architecture.json"),
+        architecture_dir=architecture.path,
         output_dir=model.path,
-        epochs=epochs or None,
-        batch_size=batch_size or None,
-        warm_start=warm_start or None,
-        backbone_weights=backbone_weights or None,
-        image_size=image_size or None,
-        work_dir=work_dir,
+        epochs=epochs,
+        batch_size=batch_size,
+        warm_start=warm_start,
+        backbone_weights=backbone_weights,
+        image_size=image_size,
+        serving_root=serving_root,
+        model_name=model_name,
+        checkpoint_root=checkpoint_root,
+        run_id=run_id,
     )
-    step_io.remove_checkpoints(work_dir)
-    step_io.log_metrics(metrics, summary)
-    model.metadata["framework"] = "tensorflow"
-    model.metadata["warm_start"] = warm_start
+    tasks.publish(result, model, metrics=metrics)
 
 
 def evaluate_model(
@@ -218,39 +188,23 @@ def evaluate_model(
     Returns:
         True when the model is blessed (then the push step runs).
     """
-    import os
+    from pipelines import tasks
 
-    from components.evaluate import run
-    from components.evaluate.blessing import BlessingRules
-    from pipelines import step_io
-
-    summary = run(
+    result = tasks.evaluate(
         model_dir=model.path,
         examples_dir=examples.path,
         output_dir=evaluation.path,
-        baseline_dir=baseline_model or None,
-        # An explicit baseline replaces the newest pushed version.
-        serving_root=None if baseline_model else serving_root or None,
-        model_name=model_name or None,
-        rules=BlessingRules(
-            min_ap=min_ap,
-            tolerance=tolerance,
-            class_tolerance=class_tolerance,
-            class_min_boxes=class_min_boxes,
-        ),
+        baseline_model=baseline_model,
+        serving_root=serving_root,
+        model_name=model_name,
+        min_ap=min_ap,
+        tolerance=tolerance,
+        class_tolerance=class_tolerance,
+        class_min_boxes=class_min_boxes,
     )
-    blessed = bool(summary["blessed"])
-    step_io.log_metrics(metrics, summary.get("metrics") or {})
-    metrics.log_metric("blessed", 1.0 if blessed else 0.0)
-    evaluation.metadata["blessed"] = blessed
-    fallback = step_io.summary_markdown("Evaluation", summary)
-    step_io.publish_report(report.path, [os.path.join(evaluation.path, "report.md")], fallback)
-    step_io.publish_report(
-        report_html.path,
-        [os.path.join(evaluation.path, "report.html")],
-        "<html><body><pre>" + fallback + "</pre></body></html>",
+    return bool(
+        tasks.publish(result, evaluation, metrics=metrics, markdown=report, html=report_html)
     )
-    return blessed
 
 
 def push_model(
@@ -268,21 +222,17 @@ def push_model(
         model_name: Model name under serving_root.
         keep_versions: Versions to keep (0: all).
     """
-    import os
+    from pipelines import tasks
 
-    from components.push import run
-    from pipelines import step_io
-
-    summary = run(
+    result = tasks.push(
         model_dir=model.path,
-        blessing_file=os.path.join(evaluation.path, "blessing.json"),
+        evaluation_dir=evaluation.path,
         serving_root=serving_root,
         model_name=model_name,
-        keep=keep_versions or None,
+        keep_versions=keep_versions,
+        output_file=pushed_model.path,
     )
-    pushed_model.metadata["version"] = summary["version"]
-    pushed_model.metadata["path"] = str(summary["path"])
-    step_io.write_json(pushed_model.path, summary)
+    tasks.publish(result, pushed_model)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -27,7 +27,7 @@ from typing import Any
 
 from components.cli_args import StepArgumentParser, run_main
 from components.errors import UserError
-from pipelines import parameters, step_io
+from pipelines import parameters, step_io, tasks
 from pipelines.factory import TASK_NAMES
 from pipelines.progress import ProgressStream
 
@@ -177,14 +177,15 @@ def _read_json(path: str) -> Any:
 def collect_results(run_dir: str) -> dict[str, Any]:
     """Read a finished local run's artifacts: AP, blessing, push; ``{}`` parts when missing."""
     task = {step: os.path.join(run_dir, name) for step, name in TASK_NAMES.items()}
+    # kfp.local's layout: <run>/<task>/<output name>, output names as in pipelines.components
     evaluation = os.path.join(task["evaluate"], "evaluation")
     return {
         "run_dir": run_dir,
-        "architecture": os.path.join(task["search"], "architecture", "architecture.json"),
+        "architecture": os.path.join(task["search"], "architecture", tasks.ARCHITECTURE_FILE),
         "model": os.path.join(task["train"], "model"),
-        "metrics": _read_json(os.path.join(evaluation, "metrics.json")) or {},
-        "blessing": _read_json(os.path.join(evaluation, "blessing.json")) or {},
-        "report": os.path.join(evaluation, "report.html"),
+        "metrics": _read_json(os.path.join(evaluation, tasks.METRICS_FILE)) or {},
+        "blessing": _read_json(os.path.join(evaluation, tasks.BLESSING_FILE)) or {},
+        "report": os.path.join(evaluation, tasks.EVALUATION_REPORT_HTML),
         "pushed": _read_json(os.path.join(task["push"], "pushed_model")),
     }
 

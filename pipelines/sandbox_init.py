@@ -68,7 +68,8 @@ def apply(plan: dict) -> None:
         else:
             os.makedirs(os.path.dirname(dst), exist_ok=True)
             open(dst, "a").close()
-        _mount(f"/proc/self/fd/{fd}", dst, None, MS_BIND | MS_REC, None)
+        # Not recursive: a recursive bind would take along the tmpfs that now hides ``src``.
+        _mount(f"/proc/self/fd/{fd}", dst, None, MS_BIND, None)
         os.close(fd)
     os.makedirs(plan["home"], exist_ok=True)
     loopback_up()

@@ -1,8 +1,8 @@
-"""What the component bodies share: publish a step's summary and reports as KFP artifacts.
+"""What the task bodies (``pipelines.tasks``) share: metrics, reports, checkpoints, production.
 
-Imported inside the component functions (in the container or the local subprocess), never by
-the compiler's code path. It imports neither TensorFlow nor KFP: it works on the artifact
-objects it is given (``log_metric``, ``path``, ``metadata``) and on plain files.
+Imported when a task runs (in the container or the local subprocess), never by the compiler's
+code path. It imports neither TensorFlow nor KFP: it works on the artifact objects it is given
+(``log_metric``) and on plain files.
 """
 
 from __future__ import annotations
@@ -140,25 +140,3 @@ def inline_images(markdown: str, base_dir: str) -> str:
         return f"![{alt}](data:image/png;base64,{encoded})"
 
     return _IMAGE_LINK.sub(replace, markdown)
-
-
-def publish_report(target_path: str, candidates: list[str], fallback: str) -> str:
-    """Copy the first existing file of ``candidates`` to ``target_path``, else write ``fallback``.
-
-    A Markdown file's relative PNG links are inlined (:func:`inline_images`). Returns the
-    source file copied, or "" when the fallback text was written.
-    """
-    os.makedirs(os.path.dirname(os.path.abspath(target_path)), exist_ok=True)
-    for candidate in candidates:
-        if os.path.isfile(candidate):
-            if candidate.endswith(".md"):
-                with open(candidate, encoding="utf-8") as f:
-                    text = inline_images(f.read(), os.path.dirname(os.path.abspath(candidate)))
-                with open(target_path, "w", encoding="utf-8") as f:
-                    f.write(text)
-            else:
-                shutil.copyfile(candidate, target_path)
-            return candidate
-    with open(target_path, "w", encoding="utf-8") as f:
-        f.write(fallback)
-    return ""

@@ -7,7 +7,7 @@ import pathlib
 import pytest
 
 from components.errors import UserError
-from pipelines import cron, parameters, step_io
+from pipelines import cron, parameters, step_io, tasks
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
@@ -141,13 +141,10 @@ def test_reports(tmp_path):
         == "| trial_id | AP |\n|---|---|\n| 0 | 0.1 |\n| 1 | 0.2 |\n"
     )
     assert step_io.csv_to_markdown(str(tmp_path / "none.csv")) == ""
-    target = tmp_path / "out" / "report"
-    assert step_io.publish_report(str(target), [str(tmp_path / "missing.md")], "# fallback\n") == ""
-    assert target.read_text() == "# fallback\n"
+    assert tasks._report(str(tmp_path / "missing.md"), "# fallback\n") == "# fallback\n"
     source = tmp_path / "report.md"
     source.write_text("# real\n")
-    assert step_io.publish_report(str(target), [str(source)], "x") == str(source)
-    assert target.read_text() == "# real\n"
+    assert tasks._report(str(source), "x") == "# real\n"
 
 
 def test_published_markdown_carries_its_images(tmp_path):
@@ -158,9 +155,7 @@ def test_published_markdown_carries_its_images(tmp_path):
     (tmp_path / "report.png").write_bytes(png)
     source = tmp_path / "report.md"
     source.write_text("# r\n\n![plot](report.png)\n![gone](missing.png)\n![web](https://x/y.png)\n")
-    target = tmp_path / "out" / "report"
-    step_io.publish_report(str(target), [str(source)], "x")
-    text = target.read_text()
+    text = tasks._report(str(source), "x")
     assert f"![plot](data:image/png;base64,{base64.b64encode(png).decode()})" in text
     assert "![gone](missing.png)" in text and "![web](https://x/y.png)" in text
 

@@ -1,0 +1,280 @@
+"""The bodies of the pipeline's tasks: plain values and paths in, a ``TaskResult`` out.
+
+Each KFP component in ``pipelines.components`` is a thin wrapper: it passes its parameters
+and its artifacts' paths to the function here of the same step, then hands the result to
+:func:`publish`, which puts it on the KFP artifacts (numbers on ``Metrics``, metadata on the
+step's main artifact, the report as ``Markdown`` / ``HTML``). What a KFP parameter cannot say
+directly is converted here: an empty string means "not given", ``production`` means the
+newest pushed version, an empty ``data_path`` the sample bundled with the code, and the run id
+keys the checkpoints. Everything here runs without KFP (the tests call it directly).
+
+The names of the files the pipeline side reads from the steps' outputs are defined once, here
+(a test checks them against the steps' own constants).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shlex
+from typing import Any
+
+from pipelines import step_io
+
+# Files read from the steps' output artifacts (see tests/pipelines/test_pipelines_tasks.py).
+EXAMPLES_REPORT = "report.md"
+ARCHITECTURE_FILE = "architecture.json"
+TRIALS_FILE = "trials.csv"
+SEARCH_REPORT = "report.md"
+MODEL_CONFIG_FILE = "detector_config.json"
+METRICS_FILE = "metrics.json"
+BLESSING_FILE = "blessing.json"
+EVALUATION_REPORT_MD = "report.md"
+EVALUATION_REPORT_HTML = "report.html"
+
+
+@dataclasses.dataclass
+class TaskResult:
+    """What a task hands to KFP.
+
+    ``metrics``: the summary whose numbers are logged on the ``Metrics`` artifact;
+    ``metadata``: set on the step's main output artifact; ``markdown`` / ``html``: the report
+    pages (self-contained); ``value``: the component's return value (evaluate: blessed).
+    """
+
+    metrics: dict[str, Any]
+    metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
+    markdown: str | None = None
+    html: str | None = None
+    value: Any = None
+
+
+def _report(path: str, fallback: str) -> str:
+    """The Markdown report at ``path`` with its images inlined, or ``fallback`` when absent."""
+    if not os.path.isfile(path):
+        return fallback
+    with open(path, encoding="utf-8") as f:
+        return step_io.inline_images(f.read(), os.path.dirname(os.path.abspath(path)))
+
+
+def ingest(
+    *,
+    data_path: str,
+    data_format: str,
+    images_dir: str,
+    classes_file: str,
+    eval_fraction: float,
+    beam_args: str,
+    output_dir: str,
+) -> TaskResult:
+    """Ingest ``data_path`` (empty: the bundled sample) into the examples at ``output_dir``."""
+    from components.ingest import run
+
+    if not data_path:
+        data_path, sample_images = step_io.bundled_sample()
+        images_dir = images_dir or sample_images
+    summary = run(
+        input_path=data_path,
+        fmt=data_format,
+        output_dir=output_dir,
+        images_dir=images_dir or None,
+        classes_file=classes_file or None,
+        eval_fraction=eval_fraction,
+        beam_args=shlex.split(beam_args),
+    )
+    fallback = step_io.summary_markdown("Ingestion", summary)
+    return TaskResult(
+        metrics=summary,
+        metadata={"data_path": data_path, "data_format": data_format},
+        markdown=_report(os.path.join(output_dir, EXAMPLES_REPORT), fallback),
+    )
+
+
+def search(
+    *,
+    examples_dir: str,
+    output_dir: str,
+    reuse_architecture: str,
+    algorithm: str,
+    max_trials: int,
+    epochs: int,
+    workers: int,
+    space: str,
+    seed: int,
+    serving_root: str,
+    model_name: str,
+    checkpoint_root: str,
+    run_id: str,
+) -> TaskResult:
+    """Search (or reuse: a preset, a file, ``production``) and write the architecture.
+
+    The tuner project lives under ``checkpoint_root/run_id/search`` (a retried attempt resumes
+    there) and is removed when the search succeeds.
+    """
+    from components.search import run
+
+    if reuse_architecture == step_io.PRODUCTION:
+        version = step_io.production_version(reuse_architecture, serving_root, model_name)
+        print(f"architecture production: {version or 'nothing pushed yet, searching'}")
+        reuse_architecture = os.path.join(version, MODEL_CONFIG_FILE) if version else ""
+    work_dir = step_io.checkpoint_dir(checkpoint_root, run_id, "search")
+    summary = run(
+        examples_dir=examples_dir,
+        output_dir=output_dir,
+        algorithm=algorithm,
+        max_trials=max_trials,
+        epochs=epochs,
+        workers=workers,
+        seed=seed,
+        space=space,
+        reuse_architecture=reuse_architecture or None,
+        work_dir=work_dir,
+    )
+    step_io.remove_checkpoints(work_dir)
+    fallback = step_io.summary_markdown("Architecture search", summary)
+    table = step_io.csv_to_markdown(os.path.join(output_dir, TRIALS_FILE))
+    if table:
+        fallback += "\n## Trials\n\n" + table
+    return TaskResult(
+        metrics=summary, markdown=_report(os.path.join(output_dir, SEARCH_REPORT), fallback)
+    )
+
+
+def train(
+    *,
+    examples_dir: str,
+    architecture_dir: str,
+    output_dir: str,
+    epochs: int,
+    batch_size: int,
+    warm_start: str,
+    backbone_weights: str,
+    image_size: int,
+    serving_root: str,
+    model_name: str,
+    checkpoint_root: str,
+    run_id: str,
+) -> TaskResult:
+    """Train the architecture of ``architecture_dir``; write the Model artifact.
+
+    0 and "" mean the recipe's or the architecture's own value; ``warm_start`` may be
+    ``production``. Epoch checkpoints live under ``checkpoint_root/run_id/train``.
+    """
+    from components.train import run
+
+    if warm_start == step_io.PRODUCTION:
+        warm_start = step_io.production_version(warm_start, serving_root, model_name) or ""
+        print(f"warm start production: {warm_start or 'nothing pushed yet, from scratch'}")
+    work_dir = step_io.checkpoint_dir(checkpoint_root, run_id, "train")
+    summary = run(
+        examples_dir=examples_dir,
+        architecture=os.path.join(architecture_dir, ARCHITECTURE_FILE),
+        output_dir=output_dir,
+        epochs=epochs or None,
+        batch_size=batch_size or None,
+        warm_start=warm_start or None,
+        backbone_weights=backbone_weights or None,
+        image_size=image_size or None,
+        work_dir=work_dir,
+    )
+    step_io.remove_checkpoints(work_dir)
+    return TaskResult(
+        metrics=summary, metadata={"framework": "tensorflow", "warm_start": warm_start}
+    )
+
+
+def evaluate(
+    *,
+    model_dir: str,
+    examples_dir: str,
+    output_dir: str,
+    baseline_model: str,
+    serving_root: str,
+    model_name: str,
+    min_ap: float,
+    tolerance: float,
+    class_tolerance: float,
+    class_min_boxes: int,
+) -> TaskResult:
+    """Evaluate and decide; ``value`` is True when blessed.
+
+    The baseline is ``baseline_model`` when given, else the newest version pushed under
+    ``serving_root/model_name``.
+    """
+    from components.evaluate import run
+    from components.evaluate.blessing import BlessingRules
+
+    summary = run(
+        model_dir=model_dir,
+        examples_dir=examples_dir,
+        output_dir=output_dir,
+        baseline_dir=baseline_model or None,
+        # An explicit baseline replaces the newest pushed version.
+        serving_root=None if baseline_model else serving_root or None,
+        model_name=model_name or None,
+        rules=BlessingRules(
+            min_ap=min_ap,
+            tolerance=tolerance,
+            class_tolerance=class_tolerance,
+            class_min_boxes=class_min_boxes,
+        ),
+    )
+    blessed = bool(summary["blessed"])
+    fallback = step_io.summary_markdown("Evaluation", summary)
+    html_path = os.path.join(output_dir, EVALUATION_REPORT_HTML)
+    if os.path.isfile(html_path):
+        with open(html_path, encoding="utf-8") as f:
+            html = f.read()
+    else:
+        html = "<html><body><pre>" + fallback + "</pre></body></html>"
+    return TaskResult(
+        metrics={**(summary.get("metrics") or {}), "blessed": blessed},
+        metadata={"blessed": blessed},
+        markdown=_report(os.path.join(output_dir, EVALUATION_REPORT_MD), fallback),
+        html=html,
+        value=blessed,
+    )
+
+
+def push(
+    *,
+    model_dir: str,
+    evaluation_dir: str,
+    serving_root: str,
+    model_name: str,
+    keep_versions: int,
+    output_file: str,
+) -> TaskResult:
+    """Push the blessed model; write the push record to ``output_file``."""
+    from components.push import run
+
+    summary = run(
+        model_dir=model_dir,
+        blessing_file=os.path.join(evaluation_dir, BLESSING_FILE),
+        serving_root=serving_root,
+        model_name=model_name,
+        keep=keep_versions or None,
+    )
+    step_io.write_json(output_file, summary)
+    return TaskResult(
+        metrics={}, metadata={"version": summary["version"], "path": str(summary["path"])}
+    )
+
+
+def publish(
+    result: TaskResult,
+    artifact: Any,
+    metrics: Any = None,
+    markdown: Any = None,
+    html: Any = None,
+) -> Any:
+    """Put ``result`` on the KFP artifacts given; return ``result.value``."""
+    if metrics is not None:
+        step_io.log_metrics(metrics, result.metrics)
+    artifact.metadata.update(result.metadata)
+    for target, text in ((markdown, result.markdown), (html, result.html)):
+        if target is not None and text is not None:
+            os.makedirs(os.path.dirname(os.path.abspath(target.path)), exist_ok=True)
+            with open(target.path, "w", encoding="utf-8") as f:
+                f.write(text)
+    return result.value

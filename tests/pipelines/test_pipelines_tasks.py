@@ -1,0 +1,188 @@
+"""The task bodies behind the KFP components, called without KFP: the conversions of the
+parameters, production as a value, run-keyed checkpoints, and what ends on the artifacts."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import types
+
+import pytest
+
+from pipelines import step_io, tasks
+
+
+def _pushed_version(serving: pathlib.Path, version: int = 1) -> pathlib.Path:
+    folder = serving / "nasdet" / str(version)
+    folder.mkdir(parents=True)
+    (folder / "saved_model.pb").write_bytes(b"pb")
+    (folder / tasks.MODEL_CONFIG_FILE).write_text("{}")
+    return folder
+
+
+def _capture(monkeypatch, module, result: dict) -> dict:
+    """Replace ``module.run`` with a recorder returning ``result``; return the recorded kwargs."""
+    calls: dict = {}
+
+    def run(**kwargs):
+        calls.update(kwargs)
+        return result
+
+    monkeypatch.setattr(module, "run", run)
+    return calls
+
+
+def test_file_names_are_the_steps_own():
+    from components.data import schema
+    from components.evaluate import step as evaluate_step
+    from components.search import artifact, report
+    from components.train import artifact as train_artifact
+
+    assert tasks.EXAMPLES_REPORT == schema.REPORT_FILE
+    assert tasks.ARCHITECTURE_FILE == artifact.ARCHITECTURE_FILE
+    assert tasks.TRIALS_FILE == artifact.TRIALS_FILE
+    assert tasks.SEARCH_REPORT == report.REPORT_FILE
+    assert tasks.MODEL_CONFIG_FILE == train_artifact.CONFIG_FILE
+    assert tasks.METRICS_FILE == evaluate_step.METRICS_FILE
+    assert tasks.BLESSING_FILE == evaluate_step.BLESSING_FILE
+    assert tasks.EVALUATION_REPORT_MD == evaluate_step.REPORT_MD_FILE
+    assert tasks.EVALUATION_REPORT_HTML == evaluate_step.REPORT_HTML_FILE
+
+
+def test_an_explicit_baseline_replaces_the_serving_root(monkeypatch, tmp_path):
+    import components.evaluate
+
+    calls = _capture(monkeypatch, components.evaluate, {"blessed": True, "metrics": {"AP": 0.4}})
+    common = dict(
+        model_dir="m",
+        examples_dir="e",
+        output_dir=str(tmp_path / "out"),
+        serving_root="/mnt/serving",
+        model_name="nasdet",
+        min_ap=0.05,
+        tolerance=0.01,
+        class_tolerance=0.05,
+        class_min_boxes=20,
+    )
+    result = tasks.evaluate(baseline_model="/mnt/serving/other/3", **common)
+    assert calls["baseline_dir"] == "/mnt/serving/other/3" and calls["serving_root"] is None
+    assert result.value is True and result.metrics == {"AP": 0.4, "blessed": True}
+    tasks.evaluate(baseline_model="", **common)
+    assert calls["baseline_dir"] is None and calls["serving_root"] == "/mnt/serving"
+
+
+def test_architecture_production_reuses_the_newest_version(monkeypatch, tmp_path, capsys):
+    import components.search
+
+    calls = _capture(monkeypatch, components.search, {"trials": 0})
+    serving = tmp_path / "serving"
+    common = dict(
+        examples_dir="e",
+        output_dir=str(tmp_path / "arch"),
+        algorithm="random",
+        max_trials=2,
+        epochs=1,
+        workers=0,
+        space="small",
+        seed=0,
+        serving_root=str(serving),
+        model_name="nasdet",
+        checkpoint_root="",
+        run_id="r1",
+    )
+    tasks.search(reuse_architecture="production", **common)
+    assert calls["reuse_architecture"] is None  # nothing pushed yet: a search
+    assert "nothing pushed yet, searching" in capsys.readouterr().out
+    _pushed_version(serving, 1)
+    newest = _pushed_version(serving, 2)
+    tasks.search(reuse_architecture="production", **common)
+    assert calls["reuse_architecture"] == str(newest / tasks.MODEL_CONFIG_FILE)
+    tasks.search(reuse_architecture="", **common)
+    assert calls["reuse_architecture"] is None and calls["work_dir"] is None
+
+
+def test_train_checkpoints_are_keyed_by_run_and_removed_after_success(monkeypatch, tmp_path):
+    import components.train
+
+    root = tmp_path / "work" / "checkpoints"
+    seen: dict = {}
+
+    def run(**kwargs):
+        seen.update(kwargs)
+        pathlib.Path(kwargs["work_dir"], "state.json").parent.mkdir(parents=True)
+        pathlib.Path(kwargs["work_dir"], "state.json").write_text("{}")
+        return {"epochs_run": 3}
+
+    monkeypatch.setattr(components.train, "run", run)
+    serving = tmp_path / "serving"
+    version = _pushed_version(serving)
+    result = tasks.train(
+        examples_dir="e",
+        architecture_dir="a",
+        output_dir=str(tmp_path / "model"),
+        epochs=0,
+        batch_size=0,
+        warm_start="production",
+        backbone_weights="",
+        image_size=0,
+        serving_root=str(serving),
+        model_name="nasdet",
+        checkpoint_root=str(root),
+        run_id="1234",
+    )
+    assert seen["work_dir"] == str(root / "1234" / "train")
+    assert seen["warm_start"] == str(version)
+    assert seen["epochs"] is None and seen["backbone_weights"] is None
+    assert seen["architecture"] == str(pathlib.Path("a") / tasks.ARCHITECTURE_FILE)
+    assert result.metadata == {"framework": "tensorflow", "warm_start": str(version)}
+    assert not root.exists() or not any(root.iterdir())  # removed, and the empty run folder
+
+
+def test_checkpoint_dir_needs_a_resolved_run_id():
+    assert step_io.checkpoint_dir("", "1", "train") is None
+    assert step_io.checkpoint_dir("gs://b/ck/", "1", "search") == "gs://b/ck/1/search"
+    with pytest.raises(ValueError):
+        step_io.checkpoint_dir("/mnt/work", "{{$.pipeline_job_uuid}}", "train")
+
+
+def test_ingest_defaults_to_the_bundled_sample(monkeypatch, tmp_path):
+    import components.ingest
+
+    calls = _capture(monkeypatch, components.ingest, {"images": 50})
+    out = tmp_path / "examples"
+    out.mkdir()
+    (out / "report.png").write_bytes(b"\x89PNG")
+    (out / tasks.EXAMPLES_REPORT).write_text("# Ingestion\n\n![plot](report.png)\n")
+    result = tasks.ingest(
+        data_path="",
+        data_format="voc",
+        images_dir="",
+        classes_file="",
+        eval_fraction=0.2,
+        beam_args="--runner=DirectRunner --direct_num_workers=2",
+        output_dir=str(out),
+    )
+    annotations, images = step_io.bundled_sample()
+    assert calls["input_path"] == annotations and calls["images_dir"] == images
+    assert calls["classes_file"] is None
+    assert calls["beam_args"] == ["--runner=DirectRunner", "--direct_num_workers=2"]
+    assert result.metadata == {"data_path": annotations, "data_format": "voc"}
+    assert "data:image/png;base64," in result.markdown  # self-contained for the KFP UI
+
+
+def test_publish_puts_the_result_on_the_artifacts(tmp_path):
+    logged: dict = {}
+    metrics = types.SimpleNamespace(log_metric=lambda k, v: logged.__setitem__(k, v))
+    artifact = types.SimpleNamespace(metadata={})
+    page = types.SimpleNamespace(path=str(tmp_path / "r" / "report.md"))
+    result = tasks.TaskResult(
+        metrics={"AP": 0.5, "nested": {"n": 2}, "name": "x"},
+        metadata={"blessed": True},
+        markdown="# hi\n",
+        value=True,
+    )
+    assert tasks.publish(result, artifact, metrics=metrics, markdown=page) is True
+    assert logged == {"AP": 0.5, "nested.n": 2.0}
+    assert artifact.metadata == {"blessed": True}
+    assert pathlib.Path(page.path).read_text() == "# hi\n"
+    json.dumps(artifact.metadata)  # KFP stores metadata as JSON
