@@ -412,6 +412,19 @@ def check_secrets(compiled: CompiledPipeline, secrets: Mapping[str, Mapping[str,
             raise UserError(f"--secrets: the secret {name!r} has no key {missing[0]!r}")
 
 
+def _make_mount_points(compiled: CompiledPipeline) -> None:
+    """Create the volumes' mount points on this machine (empty folders) when missing."""
+    for platform in compiled.executors.values():
+        for mount in platform.mounts:
+            try:
+                os.makedirs(mount.path, exist_ok=True)
+            except OSError as err:
+                raise UserError(
+                    f"--isolated: cannot create the mount point {mount.path} ({err.strerror}): "
+                    f"create it once (sudo mkdir -p {mount.path}) or run as root"
+                ) from None
+
+
 def check_work_dir(work_dir: str) -> None:
     """UserError when hiding ``work_dir`` would hide the interpreter or the code."""
     import pipelines
@@ -454,6 +467,7 @@ def prepare(
         os.path.join(work_dir, "isolated", "pipeline.yaml"), loaded
     )
     compiled = read_compiled(compiled_path)
+    _make_mount_points(compiled)
     aliases = {name: volume.pvc for name, volume in loaded.volumes.items()}
     volume_dirs = parse_volume_maps(volume_items, work_dir, compiled, aliases)
     secrets = load_secrets(secrets_path)

@@ -110,6 +110,11 @@ class Profile:
         """A copy of this profile with another image."""
         return dataclasses.replace(self, image=image)
 
+    def without_retries(self) -> Profile:
+        """A copy of this profile whose steps are not retried (a local run fails fast)."""
+        steps = {n: dataclasses.replace(s, retry=None) for n, s in self.steps.items()}
+        return dataclasses.replace(self, steps=steps)
+
 
 def _fields(cls: type, data: Any, where: str) -> dict[str, Any]:
     """Check that ``data`` is a mapping whose keys are fields of ``cls``; return it as a dict."""

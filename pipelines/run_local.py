@@ -266,7 +266,9 @@ def run_pipeline(
         )
         runner_context: Any = isolated_lib.isolation(sandbox)
     else:
-        pipeline = make_pipeline(profile.load())
+        # Not isolated, a failed step is not retried: a local failure is rarely transient (the
+        # cluster's retry policies are for lost pods); --isolated keeps them.
+        pipeline = make_pipeline(profile.load().without_retries())
         runner_context = contextlib.nullcontext()
     pipeline_root = os.path.join(work_dir, "pipeline_root")
     logs = os.path.join(work_dir, "logs")

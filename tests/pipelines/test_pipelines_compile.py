@@ -361,3 +361,11 @@ def test_missing_profile_and_output_folder(tmp_path, capsys):
     assert compile_cmd.main([]) == 2
     assert "--output" in capsys.readouterr().err
     assert not os.listdir(tmp_path)
+
+
+def test_plain_local_runs_are_not_retried():
+    prof = profile_lib.load()
+    assert {n for n, s in prof.steps.items() if s.retry} == {"search", "train"}
+    local = prof.without_retries()
+    assert all(s.retry is None for s in local.steps.values())
+    assert local.steps["train"].volumes == prof.steps["train"].volumes  # nothing else changes
