@@ -16,7 +16,9 @@ process (chief or worker), configured by the ``KERASTUNER_*`` environment variab
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -25,6 +27,7 @@ import time
 import uuid
 from collections.abc import Sequence
 
+from components.errors import UserError
 from components.search.tuners import SearchSpec
 
 CHIEF_ID = "chief"
@@ -131,25 +134,53 @@ def run_local(spec: SearchSpec, workers: int, timeout_s: float | None = None) ->
     return {"chief_exit": chief_exit, "worker_exits": worker_exits, "logs": logs}
 
 
+def share_examples(spec: SearchSpec, pod: dict) -> SearchSpec:
+    """``spec`` with its examples copied where the worker pods see them too.
+
+    KFP downloads the step's input artifacts into the chief's pod only, so the examples are
+    copied into the search's work folder, which must lie on a PersistentVolumeClaim the step
+    mounts (``checkpoint_root`` on the profile's work volume): the worker pods mount the same
+    claims. Remote examples (a URI) are left as they are. Raises UserError when the work
+    folder is on the pod's own disk.
+    """
+    from components.search.k8s_job import shared_claim
+
+    if shared_claim(pod, spec.directory) is None:
+        raise UserError(
+            f"search_workers > 0: the worker pods cannot see the search's work folder "
+            f"{spec.directory}: set checkpoint_root on a volume the search step mounts "
+            f"(the profile's work volume)"
+        )
+    if "://" in spec.examples_dir:
+        return spec
+    target = os.path.join(spec.directory, "examples")
+    if os.path.abspath(spec.examples_dir) != target and not os.path.isdir(target):
+        staging = f"{target}.partial"
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(spec.examples_dir, staging)
+        os.replace(staging, target)
+    return dataclasses.replace(spec, examples_dir=target)
+
+
 def run_kubernetes(spec: SearchSpec, workers: int, timeout_s: float | None = None) -> dict:
     """Run the chief here (this pod) and ``workers`` worker pods as a Kubernetes Job.
 
-    The Job is deleted when the workers are done, when the chief dies, or on ``timeout_s``.
-    Returns ``{"chief_exit", "succeeded", "failed", "job", "logs"}``.
+    The examples are first shared with the workers (:func:`share_examples`). The Job is
+    deleted when the workers are done, when the chief dies, or on ``timeout_s``. Returns
+    ``{"chief_exit", "succeeded", "failed", "job", "logs"}``.
     """
     from components.search.k8s_job import KubernetesWorkers
 
     logs = os.path.join(spec.directory, "logs")
     os.makedirs(logs, exist_ok=True)
-    pod_ip = os.environ.get("POD_IP") or socket.gethostbyname(socket.gethostname())
-    chief, port, _ = _start_chief(spec, "0.0.0.0", pod_ip, logs)
-    job = None
+    job = KubernetesWorkers(workers, job_name=f"nasdet-search-{uuid.uuid4().hex[:8]}")
+    spec = share_examples(spec, job.pod)
+    chief, port, _ = _start_chief(spec, "0.0.0.0", job.pod_ip, logs)
     succeeded = failed = 0
+    started = False
     try:
-        job = KubernetesWorkers(
-            workers, port, spec.to_json(), job_name=f"nasdet-search-{uuid.uuid4().hex[:8]}"
-        )
-        job.start()
+        job.start(port, spec.to_json())
+        started = True
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         while chief.poll() is None:
             done, succeeded, failed = job.finished()
@@ -157,14 +188,14 @@ def run_kubernetes(spec: SearchSpec, workers: int, timeout_s: float | None = Non
                 break
             time.sleep(10 * POLL_S)
     finally:
-        if job is not None:
+        if started:
             job.delete()
         chief_exit = _stop(chief)
     return {
         "chief_exit": chief_exit,
         "succeeded": succeeded,
         "failed": failed,
-        "job": job.name if job else None,
+        "job": job.name,
         "logs": logs,
     }
 

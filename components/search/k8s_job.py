@@ -14,7 +14,6 @@ The manifest is built by a pure function (tested offline against the Kubernetes 
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Mapping, Sequence
 
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -119,37 +118,97 @@ def worker_job_manifest(
     }
 
 
+# KFP (on Argo) runs the step in the container ``main``, beside Argo's ``wait`` sidecar.
+MAIN_CONTAINER = "main"
+SIDECARS = ("wait",)
+# The chief pod's volumes the workers do not need: Argo's and KFP's launcher plumbing (a
+# worker runs python directly) and the service account token (Kubernetes injects its own).
+SKIPPED_VOLUMES = ("var-run-argo", "kfp-launcher")
+
+
+def main_container(pod_spec: Mapping) -> dict:
+    """The container running the step: ``main`` (KFP on Argo), else the only non-sidecar one.
+
+    Raises ValueError when the pod has several candidate containers and none is ``main``.
+    """
+    containers = list(pod_spec.get("containers") or [])
+    for container in containers:
+        if container.get("name") == MAIN_CONTAINER:
+            return dict(container)
+    candidates = [c for c in containers if c.get("name") not in SIDECARS]
+    if len(candidates) != 1:
+        names = ", ".join(str(c.get("name")) for c in containers) or "none"
+        raise ValueError(f"cannot tell the step's container in the pod (containers: {names})")
+    return dict(candidates[0])
+
+
+def _copied_env(item: Mapping) -> bool:
+    """Plain values and Secret / ConfigMap references; not the chief's downward-API fields."""
+    source = item.get("valueFrom") or {}
+    return "value" in item or "secretKeyRef" in source or "configMapKeyRef" in source
+
+
 def chief_pod_settings(pod: Mapping) -> dict:
     """Return the worker settings copied from the chief pod (a pod manifest as a dict).
 
-    Takes the first container's image, resources, plain environment values and volume
-    mounts, and the pod's node selector, tolerations, volumes, pull secrets and service
-    account; returns them as keyword arguments of :func:`worker_job_manifest`.
+    Takes the step container's (:func:`main_container`) image, resources, environment (plain
+    values and Secret / ConfigMap references) and volume mounts with their volumes (not
+    Argo's, KFP's launcher's or the service account token), and the pod's node selector,
+    tolerations, pull secrets and service account; returns them as keyword arguments of
+    :func:`worker_job_manifest`.
     """
     spec = pod.get("spec") or {}
-    container = (spec.get("containers") or [{}])[0]
+    container = main_container(spec)
+    mounts = [
+        dict(m)
+        for m in container.get("volumeMounts") or []
+        if m.get("name") not in SKIPPED_VOLUMES
+        and not str(m.get("mountPath", "")).startswith(SERVICE_ACCOUNT_DIR)
+    ]
+    mounted = {m.get("name") for m in mounts}
     return {
         "image": container.get("image"),
         "resources": container.get("resources") or None,
-        "env": [e for e in container.get("env") or [] if "value" in e],
-        "volume_mounts": container.get("volumeMounts") or [],
+        "env": [dict(e) for e in container.get("env") or [] if _copied_env(e)],
+        "volume_mounts": mounts,
         "node_selector": spec.get("nodeSelector") or None,
         "tolerations": spec.get("tolerations") or [],
-        "volumes": spec.get("volumes") or [],
+        "volumes": [dict(v) for v in spec.get("volumes") or [] if v.get("name") in mounted],
         "image_pull_secrets": spec.get("imagePullSecrets") or [],
         "service_account": spec.get("serviceAccountName"),
     }
 
 
+def shared_claim(pod: Mapping, path: str) -> str | None:
+    """The PersistentVolumeClaim the step container mounts at or above ``path``, if any.
+
+    Worker pods mount the same claims, so a folder on it is the one place chief and workers
+    both see (the chief's input artifacts are downloaded into its own pod only).
+    """
+    spec = pod.get("spec") or {}
+    claims = {
+        v.get("name"): (v.get("persistentVolumeClaim") or {}).get("claimName")
+        for v in spec.get("volumes") or []
+    }
+    best: tuple[int, str] | None = None
+    for mount in main_container(spec).get("volumeMounts") or []:
+        root = str(mount.get("mountPath", "")).rstrip("/")
+        claim = claims.get(mount.get("name"))
+        covers = path == root or path.startswith(root + "/")
+        if claim and covers and (best is None or len(root) > best[0]):
+            best = (len(root), claim)
+    return best[1] if best else None
+
+
 class KubernetesWorkers:
-    """The worker Job of a search running in a cluster: create, poll, delete.
+    """The worker Job of a search running in a cluster: read the chief pod, create, poll, delete.
 
     Needs the ``kubernetes`` Python client and RBAC to read its own pod and to create, read and
-    delete Jobs in its namespace.
+    delete Jobs in its namespace (``deploy/search-workers-rbac.yaml``).
     """
 
-    def __init__(self, num_workers: int, chief_port: int, spec_json: str, job_name: str) -> None:
-        """Read the chief pod (``HOSTNAME``/``POD_NAME``) and prepare the Job manifest."""
+    def __init__(self, num_workers: int, job_name: str) -> None:
+        """Read the chief pod (``POD_NAME`` or ``HOSTNAME``) of this namespace."""
         from kubernetes import client, config  # optional dependency: only inside a cluster
 
         config.load_incluster_config()
@@ -159,22 +218,25 @@ class KubernetesWorkers:
             self.namespace = f.read().strip()
         pod_name = os.environ.get("POD_NAME") or os.environ["HOSTNAME"]
         pod = self._core.read_namespaced_pod(pod_name, self.namespace)
-        pod_dict = client.ApiClient().sanitize_for_serialization(pod)
-        chief_ip = os.environ.get("POD_IP") or pod.status.pod_ip
+        self.pod: dict = client.ApiClient().sanitize_for_serialization(pod)
+        self.pod_ip = os.environ.get("POD_IP") or pod.status.pod_ip
+        self.num_workers = num_workers
+        self.name = job_name
+        self.manifest: dict | None = None
+
+    def start(self, chief_port: int, spec_json: str) -> None:
+        """Create the Job of workers pointed at this pod's ``chief_port``."""
+        metadata = self.pod.get("metadata") or {}
         self.manifest = worker_job_manifest(
-            name=job_name,
+            name=self.name,
             namespace=self.namespace,
-            num_workers=num_workers,
-            chief_ip=chief_ip,
+            num_workers=self.num_workers,
+            chief_ip=self.pod_ip,
             chief_port=chief_port,
             spec_json=spec_json,
-            owner_pod={"name": pod.metadata.name, "uid": pod.metadata.uid},
-            **chief_pod_settings(pod_dict),
+            owner_pod={"name": metadata.get("name"), "uid": metadata.get("uid")},
+            **chief_pod_settings(self.pod),
         )
-        self.name = job_name
-
-    def start(self) -> None:
-        """Create the Job."""
         self._batch.create_namespaced_job(self.namespace, self.manifest)
 
     def finished(self) -> tuple[bool, int, int]:
@@ -185,14 +247,6 @@ class KubernetesWorkers:
             c.type in ("Complete", "Failed") and c.status == "True" for c in status.conditions or []
         )
         return done, succeeded, failed
-
-    def wait(self, poll_seconds: float = 10.0) -> tuple[int, int]:
-        """Block until the Job is complete or failed; return (succeeded, failed) pod counts."""
-        while True:
-            done, succeeded, failed = self.finished()
-            if done:
-                return succeeded, failed
-            time.sleep(poll_seconds)
 
     def delete(self) -> None:
         """Delete the Job and its pods (background propagation); ignore a Job already gone."""
