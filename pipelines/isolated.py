@@ -221,6 +221,20 @@ class Sandbox:
                 paths.append(path)
         return paths
 
+    def image_paths(self) -> list[str]:
+        """What stands for the image: the interpreter, its packages and the code, where they
+        lie under ``/tmp`` or a hidden folder (a checkout in /tmp): bound again at their paths."""
+        import pipelines
+
+        code = os.path.dirname(os.path.dirname(os.path.abspath(pipelines.__file__)))
+        covered = ["/tmp", *self.hidden()]
+        paths: list[str] = []
+        for path in (sys.prefix, sys.base_prefix, code):
+            path = os.path.realpath(path)
+            if any(_inside(path, c) for c in covered) and not any(_inside(path, p) for p in paths):
+                paths = [p for p in paths if not _inside(p, path)] + [path]
+        return paths
+
     def run(self, full_command: list[str], env_vars: Mapping[str, str] | None = None) -> int:
         """Run one task's command (kfp.local's) isolated; stream its output; return its status."""
         function = _argument(full_command, "--function_to_execute")
@@ -242,11 +256,12 @@ class Sandbox:
                 keep.append({"src": source, "dst": mount.path})
             command = list(full_command)
             command[position] = json.dumps(executor_input)
-            plan = os.path.join(stage, "plan.json")
-            with open(plan, "w", encoding="utf-8") as f:
-                json.dump({"keep": keep, "hide": self.hidden(), "home": HOME_DIR}, f)
+            plan_file = os.path.join(stage, "plan.json")
+            with open(plan_file, "w", encoding="utf-8") as f:
+                plan = {"image": self.image_paths(), "keep": keep, "hide": self.hidden()}
+                json.dump({**plan, "home": HOME_DIR}, f)
             env = self._environment(platform, env_vars or {})
-            sandboxed = [*self.prefix, sys.executable, "-m", "pipelines.sandbox_init", plan]
+            sandboxed = [*self.prefix, sys.executable, "-m", "pipelines.sandbox_init", plan_file]
             return _stream([*sandboxed, *command], env)
         finally:
             shutil.rmtree(stage, ignore_errors=True)

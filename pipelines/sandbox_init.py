@@ -8,6 +8,8 @@ root). The plan (JSON) says:
   output folder, the copies of its inputs, each volume's local folder at its mount path;
 - ``hide``: host folders covered by an empty tmpfs (the pipeline root with every other task's
   artifacts, the local folders of all volumes), and ``/tmp`` gets a private tmpfs;
+- ``image``: folders bound again at their own paths because they hold the interpreter or the
+  code (what the image holds on a cluster) but lie under ``/tmp`` or a hidden folder;
 - ``home``: the private home folder created in the pod's ``/tmp``.
 
 Sources are opened before anything is covered and bound through ``/proc/self/fd``, so a source
@@ -55,13 +57,26 @@ def loopback_up() -> None:
         fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sH", b"lo", flags | IFF_UP))
 
 
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
 def apply(plan: dict) -> None:
     """Make the mounts of ``plan`` in this (new) mount namespace."""
     _mount(None, "/", None, MS_REC | MS_PRIVATE, None)  # nothing leaks back to the host
+    image = [(os.open(p, O_PATH), p) for p in plan.get("image", [])]
     kept = [(os.open(k["src"], O_PATH), k["dst"], os.path.isdir(k["src"])) for k in plan["keep"]]
-    for path in plan.get("hide", []):
+    hide = plan.get("hide", [])
+    for path in hide:
         _mount("nasdet-hidden", path, "tmpfs", 0, "mode=0755")
     _mount("nasdet-tmp", "/tmp", "tmpfs", 0, "mode=1777")
+    for fd, path in image:  # the code and interpreter, when they lie under /tmp or a hidden folder
+        os.makedirs(path, exist_ok=True)
+        _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND, None)
+        os.close(fd)
+    for path in hide:  # hidden again where an image path brought it back
+        if any(_inside(path, p) and path != p for _, p in image):
+            _mount("nasdet-hidden", path, "tmpfs", 0, "mode=0755")
     for fd, dst, is_dir in kept:
         if is_dir:
             os.makedirs(dst, exist_ok=True)

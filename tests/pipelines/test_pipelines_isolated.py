@@ -209,6 +209,33 @@ def test_refuses_a_work_dir_that_holds_the_code():
         isolated.check_work_dir(str(REPO))
 
 
+def test_a_work_dir_inside_a_checkout_under_tmp_stays_hidden(tmp_path, toy_yaml, monkeypatch):
+    """A checkout under /tmp is bound again (it stands for the image), but its work folder with
+    the pipeline root is hidden again inside it."""
+    from kfp import components
+
+    checkout = tmp_path / "checkout"
+    (checkout / "code").mkdir(parents=True)
+    (checkout / "code" / "module.py").write_text("# code")
+    work = checkout / "work"
+    compiled = isolated.read_compiled(toy_yaml)
+    volumes = isolated.parse_volume_maps([], str(work), compiled, {})
+    sandbox = isolated.Sandbox(
+        compiled, str(work), volumes, {"toy-secret": {"t": "tok"}}, isolated.namespace_prefix()
+    )
+    real = sandbox.image_paths()
+    monkeypatch.setattr(sandbox, "image_paths", lambda: [*real, str(checkout)])
+    local.init(
+        runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(work / "pipeline_root")
+    )
+    with isolated.isolation(sandbox):
+        components.load_component_from_file(toy_yaml)(note="in-checkout")
+    (run,) = (work / "pipeline_root").iterdir()
+    seen = json.loads((run / "inspect-pod" / "seen").read_text())
+    assert seen["input_text"] == "in-checkout"
+    assert seen["producer_path_visible"] is False
+
+
 def test_what_a_task_sees(tmp_path, toy_yaml, monkeypatch):
     """Inputs are copies elsewhere, the producer's folder is hidden, only the task's volumes are
     bound, /tmp and HOME are private, the environment is the spec's plus secrets, no network."""
