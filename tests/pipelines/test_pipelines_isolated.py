@@ -368,7 +368,9 @@ def test_isolated_with_the_node_pool_profile_data_volume_and_secrets(tmp_path, s
     assert examples["metadata"]["data_path"] == "/mnt/data/raccoon/annotations"
     assert _versions(work / "volumes" / "nasdet-serving" / "nasdet") == ["1"]
     # Data outside every volume the ingest step mounts: refused before anything runs.
-    outside = _isolated_run(work, *common[:4], "--data", str(sample_dir / "annotations"))
+    outside = _isolated_run(
+        work, *common[:4], "--secrets", str(secrets), "--data", str(sample_dir / "annotations")
+    )
     assert outside.returncode == 2
     assert "the ingest step's pod would not see it" in outside.stderr
 
