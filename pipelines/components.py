@@ -65,6 +65,7 @@ def search_architecture(
     epochs: int,
     workers: int,
     space: str,
+    flops_weight: float,
     seed: int,
     serving_root: str,
     model_name: str,
@@ -84,6 +85,7 @@ def search_architecture(
         epochs: Epochs per trial.
         workers: Parallel workers (0: in process).
         space: Search space name.
+        flops_weight: Exponent of the latency-aware reward (0: AP alone).
         seed: Random seed.
         serving_root: Where pushed versions live (for production).
         model_name: Model name under serving_root.
@@ -102,6 +104,7 @@ def search_architecture(
         epochs=epochs,
         workers=workers,
         space=space,
+        flops_weight=flops_weight,
         seed=seed,
         serving_root=serving_root,
         model_name=model_name,

@@ -94,6 +94,16 @@ PARAMETERS: tuple[Parameter, ...] = (
         "Search space: large (production-size networks, 384 to 640 px, for GPUs) or small "
         "(64 and 96 px networks for a quick CPU run).",
     ),
+    Parameter(
+        "search_flops_weight",
+        float,
+        -0.07,
+        "Latency-aware reward of the search (MnasNet): a trial scores AP * (FLOPs / target) ** w "
+        "with the space's FLOPs target (small: 50 M, large: 2.5 G multiply-adds). -0.07 "
+        "(MnasNet's soft constraint) values half the FLOPs as much as 5% more AP; 0: AP alone.",
+        low=-1.0,
+        high=0.0,
+    ),
     Parameter("seed", int, 0, "Random seed of the search (and of its trials)."),
     Parameter(
         "train_epochs",

@@ -105,9 +105,11 @@ def search(
     model_name: str,
     checkpoint_root: str,
     run_id: str,
+    flops_weight: float,
 ) -> TaskResult:
     """Search (or reuse: a preset, a file, ``production``) and write the architecture.
 
+    ``flops_weight`` is the exponent of the latency-aware reward (0: AP alone).
     The tuner project lives under ``checkpoint_root/run_id/search`` (a retried attempt resumes
     there) and is removed when the search succeeds.
     """
@@ -127,6 +129,7 @@ def search(
         workers=workers,
         seed=seed,
         space=space,
+        flops_weight=flops_weight,
         reuse_architecture=reuse_architecture or None,
         work_dir=work_dir,
     )

@@ -31,9 +31,29 @@ def _seed_everything():
     yield
 
 
+SUBSET_IMAGES = 50
+
+
+@pytest.fixture(scope="session")
+def sample_dir(tmp_path_factory) -> pathlib.Path:
+    """The first 50 images of the bundled raccoon set (VOC: ``images/``, ``annotations/``,
+    ``LICENSE``): what the core tests train and ingest, small enough for a 2-core machine."""
+    import shutil
+
+    root = tmp_path_factory.mktemp("raccoon50")
+    (root / "annotations").mkdir()
+    (root / "images").mkdir()
+    shutil.copy(SAMPLE_DIR / "LICENSE", root / "LICENSE")
+    for index in range(1, SUBSET_IMAGES + 1):
+        stem = f"raccoon-{index}"
+        shutil.copy(SAMPLE_DIR / "annotations" / f"{stem}.xml", root / "annotations")
+        shutil.copy(SAMPLE_DIR / "images" / f"{stem}.jpg", root / "images")
+    return root
+
+
 @pytest.fixture
-def sample_dir() -> pathlib.Path:
-    """The bundled raccoon sample (VOC): ``images/``, ``annotations/``, ``LICENSE``."""
+def bundled_sample_dir() -> pathlib.Path:
+    """The whole bundled raccoon set (200 images): the default input of ``nasdet run``."""
     return SAMPLE_DIR
 
 

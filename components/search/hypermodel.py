@@ -30,32 +30,47 @@ SEARCHED_NAME = "searched"
 EAGER_MAX_STEPS = 8
 
 
+def _sample_cell(
+    hp: keras_tuner.HyperParameters, space: SearchSpace, count: str, prefix: str
+) -> list[dict]:
+    """Sample one NASNet cell: ``hp[count]`` blocks, each two inputs and two operations.
+
+    Block ``b``'s inputs are among the cell's two inputs and the ``b`` earlier blocks; its
+    choices are conditional on the block count (``<prefix><b>_input_a`` ... ``_op_b``).
+    """
+    max_blocks = space.num_blocks.high
+    num_blocks = hp.Int(count, space.num_blocks.low, max_blocks)
+    blocks = []
+    for b in range(max_blocks):
+        with hp.conditional_scope(count, list(range(b + 1, max_blocks + 1))):
+            block = {
+                "inputs": [
+                    hp.Int(f"{prefix}{b}_input_a", 0, b + 1),
+                    hp.Int(f"{prefix}{b}_input_b", 0, b + 1),
+                ],
+                "ops": [
+                    hp.Choice(f"{prefix}{b}_op_a", list(space.operations)),
+                    hp.Choice(f"{prefix}{b}_op_b", list(space.operations)),
+                ],
+            }
+        if b < num_blocks:
+            blocks.append(block)
+    return blocks
+
+
 def sample_config(
     hp: keras_tuner.HyperParameters, space: SearchSpace, num_classes: int, epochs: int
 ) -> DetectorConfig:
     """Sample (or read back) every searched dimension from ``hp``; return the detector config.
 
-    The config starts from ``space.base_preset`` with a cell backbone; ``num_classes`` and the
-    trial's ``epochs`` and ``space.batch_size`` complete it, so it is ready to train.
+    As in NASNet, two cells are searched: the normal cell (``num_blocks``, ``block<b>_*``)
+    and the reduction cell that starts each later stage with stride 2
+    (``num_reduce_blocks``, ``reduce<b>_*``). The config starts from ``space.base_preset``
+    with a cell backbone; ``num_classes`` and the trial's ``epochs`` and ``space.batch_size``
+    complete it, so it is ready to train.
     """
-    max_blocks = space.num_blocks.high
-    num_blocks = hp.Int("num_blocks", space.num_blocks.low, max_blocks)
-    blocks = []
-    for b in range(max_blocks):
-        active = list(range(b + 1, max_blocks + 1))
-        with hp.conditional_scope("num_blocks", active):
-            block = {
-                "inputs": [
-                    hp.Int(f"block{b}_input_a", 0, b + 1),
-                    hp.Int(f"block{b}_input_b", 0, b + 1),
-                ],
-                "ops": [
-                    hp.Choice(f"block{b}_op_a", list(space.operations)),
-                    hp.Choice(f"block{b}_op_b", list(space.operations)),
-                ],
-            }
-        if b < num_blocks:
-            blocks.append(block)
+    normal = _sample_cell(hp, space, "num_blocks", "block")
+    reduction = _sample_cell(hp, space, "num_reduce_blocks", "reduce")
     width = hp.Choice("base_width", list(space.base_width))
     overrides = {
         "name": SEARCHED_NAME,
@@ -67,8 +82,8 @@ def sample_config(
         "backbone.cells.cells_per_stage": hp.Int(
             "cells_per_stage", space.cells_per_stage.low, space.cells_per_stage.high
         ),
-        "backbone.cells.normal_blocks": blocks,
-        "backbone.cells.reduction_blocks": [],
+        "backbone.cells.normal_blocks": normal,
+        "backbone.cells.reduction_blocks": reduction,
         "bifpn.width": hp.Choice("bifpn_width", list(space.bifpn_width)),
         "bifpn.depth": hp.Int("bifpn_depth", space.bifpn_depth.low, space.bifpn_depth.high),
         "head.depth": hp.Int("head_depth", space.head_depth.low, space.head_depth.high),

@@ -3,9 +3,9 @@
 The space is plain data (bounds and choice lists), separate from how it is sampled
 (``components.search.hypermodel``). Two spaces ship: ``small`` (CPU: small inputs, few blocks,
 narrow widths) and ``large`` (GPUs: EfficientDet-D0-like sizes). The searched dimensions are the
-NASNet-style cell (for each of up to ``max_blocks`` blocks: two inputs among the earlier hidden
-states and one operation for each), cells per stage, base width, BiFPN width and depth, head
-depth, input resolution and the learning rate.
+two NASNet cells, normal and reduction (each: up to ``num_blocks.high`` blocks of two inputs
+among the earlier hidden states and one operation for each), cells per stage, base width, BiFPN
+width and depth, head depth, input resolution and the learning rate.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class SearchSpace:
     ``base_preset`` names the detector preset whose non-searched fields (anchors, loss,
     post-processing, optimizer apart from the learning rate) every sampled config inherits.
     ``batch_size`` is the training batch size of a trial. ``target_flops`` is the FLOPs target
-    of the latency-aware reward (MnasNet); ``flops_weight`` its exponent ``w`` (0 disables it).
+    of the latency-aware reward (MnasNet: the search's ``flops_weight`` is its exponent).
     """
 
     name: str
@@ -63,7 +63,6 @@ class SearchSpace:
     learning_rate: LogRange
     batch_size: int
     target_flops: float
-    flops_weight: float = -0.07
 
     def __post_init__(self) -> None:
         for field in ("operations", "base_width", "bifpn_width", "image_size"):

@@ -160,8 +160,10 @@ def test_published_markdown_carries_its_images(tmp_path):
     assert "![gone](missing.png)" in text and "![web](https://x/y.png)" in text
 
 
-def test_bundled_sample(sample_dir):
+def test_bundled_sample(bundled_sample_dir):
+    """The whole raccoon set is bundled: an eval split of about 40 images can measure AP."""
     annotations, images = step_io.bundled_sample()
-    assert annotations == str(sample_dir / "annotations")
-    assert images == str(sample_dir / "images")
-    assert len(list(pathlib.Path(images).iterdir())) == 50
+    assert annotations == str(bundled_sample_dir / "annotations")
+    assert images == str(bundled_sample_dir / "images")
+    assert len(list(pathlib.Path(images).iterdir())) == 200
+    assert len(list(pathlib.Path(annotations).glob("*.xml"))) == 200

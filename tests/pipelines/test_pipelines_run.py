@@ -56,11 +56,11 @@ def test_guess_format(tmp_path, sample_dir):
     assert run_local.guess_format(str(yolo)) == "yolo"
 
 
-def test_arguments_for_the_bundled_sample(tmp_path, sample_dir):
+def test_arguments_for_the_bundled_sample(tmp_path, bundled_sample_dir):
     args = run_local._parser().parse_args(["--work-dir", str(tmp_path), "--set", "min_ap=0.5"])
     values = run_local.resolve_arguments(args)
-    assert values["data_path"] == str(sample_dir / "annotations")
-    assert values["images_dir"] == str(sample_dir / "images")
+    assert values["data_path"] == str(bundled_sample_dir / "annotations")
+    assert values["images_dir"] == str(bundled_sample_dir / "images")
     assert values["data_format"] == "voc"
     assert values["serving_root"] == str(tmp_path / "serving")
     assert values["min_ap"] == 0.5

@@ -89,6 +89,7 @@ def test_architecture_production_reuses_the_newest_version(monkeypatch, tmp_path
         model_name="nasdet",
         checkpoint_root="",
         run_id="r1",
+        flops_weight=-0.07,
     )
     tasks.search(reuse_architecture="production", **common)
     assert calls["reuse_architecture"] is None  # nothing pushed yet: a search
@@ -99,6 +100,7 @@ def test_architecture_production_reuses_the_newest_version(monkeypatch, tmp_path
     assert calls["reuse_architecture"] == str(newest / tasks.MODEL_CONFIG_FILE)
     tasks.search(reuse_architecture="", **common)
     assert calls["reuse_architecture"] is None and calls["work_dir"] is None
+    assert calls["flops_weight"] == -0.07
 
 
 def test_train_checkpoints_are_keyed_by_run_and_removed_after_success(monkeypatch, tmp_path):

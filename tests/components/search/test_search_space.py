@@ -33,13 +33,25 @@ def test_sampling_with_a_seed_is_deterministic():
 def test_conditional_block_choices_follow_the_number_of_blocks():
     for values in _sample(SMALL, 3, 12):
         config = config_from_values(values, SMALL, 1, 1)
-        blocks = config.backbone.cells.normal_blocks
-        assert len(blocks) == values["num_blocks"]
-        for b in range(SMALL.num_blocks.high):
-            assert (f"block{b}_op_a" in values) == (b < values["num_blocks"])
-        for i, block in enumerate(blocks):
-            assert all(0 <= j <= i + 1 for j in block.inputs)
-            assert set(block.ops) <= set(SMALL.operations)
+        cells = config.backbone.cells
+        for count, prefix, blocks in (
+            ("num_blocks", "block", cells.normal_blocks),
+            ("num_reduce_blocks", "reduce", cells.reduction_blocks),
+        ):
+            assert len(blocks) == values[count]
+            for b in range(SMALL.num_blocks.high):
+                assert (f"{prefix}{b}_op_a" in values) == (b < values[count])
+            for i, block in enumerate(blocks):
+                assert all(0 <= j <= i + 1 for j in block.inputs)
+                assert set(block.ops) <= set(SMALL.operations)
+
+
+def test_the_reduction_cell_is_searched_apart_from_the_normal_cell():
+    """NASNet searches two cells; a reduction cell is not the normal cell with stride 2."""
+    samples = _sample(SMALL, 5, 12)
+    configs = [config_from_values(v, SMALL, 1, 1).backbone.cells for v in samples]
+    assert all(c.reduction_blocks for c in configs)
+    assert any(c.reduction_blocks != c.normal_blocks for c in configs)
 
 
 def _extreme(space, pick) -> dict:
@@ -47,6 +59,7 @@ def _extreme(space, pick) -> dict:
     ops = space.operations[0] if pick is min else space.operations[-1]
     values = {
         "num_blocks": pick(space.num_blocks.low, space.num_blocks.high),
+        "num_reduce_blocks": pick(space.num_blocks.low, space.num_blocks.high),
         "base_width": pick(space.base_width),
         "image_size": pick(space.image_size),
         "cells_per_stage": pick(space.cells_per_stage.low, space.cells_per_stage.high),
@@ -55,15 +68,16 @@ def _extreme(space, pick) -> dict:
         "head_depth": pick(space.head_depth.low, space.head_depth.high),
         "learning_rate": pick(space.learning_rate.low, space.learning_rate.high),
     }
-    for b in range(values["num_blocks"]):
-        values.update(
-            {
-                f"block{b}_input_a": pick(0, b + 1),
-                f"block{b}_input_b": pick(0, b + 1),
-                f"block{b}_op_a": ops,
-                f"block{b}_op_b": ops,
-            }
-        )
+    for prefix, count in (("block", "num_blocks"), ("reduce", "num_reduce_blocks")):
+        for b in range(values[count]):
+            values.update(
+                {
+                    f"{prefix}{b}_input_a": pick(0, b + 1),
+                    f"{prefix}{b}_input_b": pick(0, b + 1),
+                    f"{prefix}{b}_op_a": ops,
+                    f"{prefix}{b}_op_b": ops,
+                }
+            )
     return values
 
 
