@@ -12,7 +12,7 @@ Measured (median of ``--repeats``, default 3), in one run:
   slope between a medium and the large input, and the fixed start-up cost (the intercept);
 - the crossover size where Beam multi_processing beats the in-process engine, and the rates
   ``running_mode`` uses to choose between them;
-- the total time on the bundled sample (50 images) with the default (automatic) running mode,
+- the total time on the bundled sample (200 images) with the default (automatic) running mode,
   and Beam's fixed cost there (in_memory).
 
 Goals: the large input runs >= 1.3x the plain loop using both cores; the bundled sample is not
