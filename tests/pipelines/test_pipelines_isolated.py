@@ -134,7 +134,7 @@ def test_beam_ingestion_needs_no_network(tmp_path):
     output = _task_output(run, "beam-ingest")
     runner = output["parameterValues"]["Output"]
     assert runner.startswith("DirectRunner multi_processing, 2 worker(s)"), runner
-    assert runner.endswith("; 50 images")
+    assert runner.endswith("; 200 images")  # the whole bundled set
     assert time.monotonic() - started < 120
 
 
