@@ -90,8 +90,11 @@ def test_progress_lines_from_kfp_local_output():
     assert "Epoch 1/3" in log.getvalue()  # the log keeps everything
 
 
-def _nasdet_run(work_dir: pathlib.Path, *extra: str) -> subprocess.CompletedProcess:
+def _nasdet_run(
+    work_dir: pathlib.Path, data: pathlib.Path, *extra: str
+) -> subprocess.CompletedProcess:
     argv = [sys.executable, "-m", "pipelines.cli", "run", "--work-dir", str(work_dir)]
+    argv += ["--data", str(data / "annotations")]  # 50 images: the suite stays short
     # A tiny run: the `tiny` preset architecture (no search trials) trained for one epoch.
     argv += ["--set", "architecture=tiny", "--set", "train_epochs=1", *extra]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
@@ -106,12 +109,12 @@ def _versions(serving: pathlib.Path) -> list[str]:
 
 
 @pytest.mark.slow
-def test_nasdet_run_end_to_end_push_then_refuse(tmp_path):
+def test_nasdet_run_end_to_end_push_then_refuse(tmp_path, sample_dir):
     """All steps succeed and the model is pushed; the default gate refuses the same model."""
     work = tmp_path / "work"
     # A 1-epoch model: pushed only because this run relaxes the AP floor to 0 (it still has
     # detections, which the gate always requires).
-    first = _nasdet_run(work, "--set", "min_ap=0")
+    first = _nasdet_run(work, sample_dir, "--set", "min_ap=0")
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     out = first.stdout
     for task in ("ingest-examples", "search-architecture", "train-model", "evaluate-model"):
@@ -127,7 +130,7 @@ def test_nasdet_run_end_to_end_push_then_refuse(tmp_path):
 
     # Same data, the default gate: a 1-epoch model is below its AP floor, so evaluate refuses
     # to bless and names the rule; the push branch is skipped.
-    second = _nasdet_run(work)
+    second = _nasdet_run(work, sample_dir)
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
     out = second.stdout
     assert re.search(r"\] evaluate-model: SUCCESS", out), out
@@ -145,13 +148,14 @@ def test_nasdet_run_end_to_end_push_then_refuse(tmp_path):
 
 
 @pytest.mark.slow
-def test_searched_architecture_trains_with_the_train_steps_recipe(tmp_path):
+def test_searched_architecture_trains_with_the_train_steps_recipe(tmp_path, sample_dir):
     """The search picks the architecture; the pipeline trains it with the train recipe (and
     the image_size parameter)."""
     from components.detector.config import get_preset
 
     work = tmp_path / "work"
     argv = [sys.executable, "-m", "pipelines.cli", "run", "--work-dir", str(work)]
+    argv += ["--data", str(sample_dir / "annotations")]
     argv += ["--set", "search_max_trials=1", "--set", "search_epochs=1"]
     argv += ["--set", "train_epochs=2", "--set", "min_ap=0", "--set", "image_size=128"]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
