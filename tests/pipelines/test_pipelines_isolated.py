@@ -21,7 +21,7 @@ from kfp import compiler, dsl, kubernetes, local
 from kfp.dsl import Artifact, Input, Output
 
 from components.errors import UserError
-from pipelines import isolated
+from pipelines import compiled_platform, isolated
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 GOLDEN = REPO / "pipelines" / "golden"
@@ -120,7 +120,7 @@ def test_beam_ingestion_needs_no_network(tmp_path):
     path = tmp_path / "beam.yaml"
     compiler.Compiler().compile(beam_toy, str(path))
     work = tmp_path / "work"
-    compiled = isolated.read_compiled(str(path))
+    compiled = compiled_platform.read_compiled(str(path))
     sandbox = isolated.Sandbox(compiled, str(work), {}, {}, isolated.namespace_prefix())
     local.init(
         runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(work / "pipeline_root")
@@ -139,24 +139,27 @@ def test_beam_ingestion_needs_no_network(tmp_path):
 
 
 def test_read_compiled_mounts_and_secrets():
-    default = isolated.read_compiled(str(GOLDEN / "nasdet-default.yaml"))
+    default = compiled_platform.read_compiled(str(GOLDEN / "nasdet-default.yaml"))
     assert default.platform("evaluate_model").mounts == (
-        isolated.Mount("nasdet-serving", "/mnt/serving"),
+        compiled_platform.Mount("nasdet-serving", "/mnt/serving"),
     )
     assert default.platform("ingest_examples").mounts == ()
     assert {m.claim for m in default.platform("train_model").mounts} == {
         "nasdet-serving",
         "nasdet-work",
     }
-    gpu = isolated.read_compiled(str(GOLDEN / "nasdet-gpu-node-pool.yaml"))
+    gpu = compiled_platform.read_compiled(str(GOLDEN / "nasdet-gpu-node-pool.yaml"))
     assert gpu.secret_keys() == {"object-store-credentials": {"access-key", "secret-key"}}
-    assert isolated.Mount("nasdet-data", "/mnt/data") in gpu.platform("ingest_examples").mounts
+    assert (
+        compiled_platform.Mount("nasdet-data", "/mnt/data")
+        in gpu.platform("ingest_examples").mounts
+    )
 
 
 def test_secrets_file_forms(tmp_path):
     plain = tmp_path / "plain.yaml"
     plain.write_text("object-store-credentials: {access-key: a, secret-key: s}\n")
-    assert isolated.load_secrets(str(plain)) == {
+    assert compiled_platform.load_secrets(str(plain)) == {
         "object-store-credentials": {"access-key": "a", "secret-key": "s"}
     }
     manifests = tmp_path / "manifests.yaml"
@@ -165,23 +168,26 @@ def test_secrets_file_forms(tmp_path):
         "apiVersion: v1\nkind: Secret\nmetadata: {name: one}\nstringData: {k: v}\n---\n"
         f"apiVersion: v1\nkind: Secret\nmetadata: {{name: two}}\ndata: {{k: {encoded}}}\n"
     )
-    assert isolated.load_secrets(str(manifests)) == {"one": {"k": "v"}, "two": {"k": "s3cr3t"}}
+    assert compiled_platform.load_secrets(str(manifests)) == {
+        "one": {"k": "v"},
+        "two": {"k": "s3cr3t"},
+    }
     bad = tmp_path / "bad.yaml"
     bad.write_text("kind: Secret\nmetadata: {name: x}\ndata: {k: '%%%'}\n")
     with pytest.raises(UserError, match="x.data.k is not base64"):
-        isolated.load_secrets(str(bad))
+        compiled_platform.load_secrets(str(bad))
 
 
 def test_a_missing_secret_refuses_before_any_task(tmp_path):
-    gpu = isolated.read_compiled(str(GOLDEN / "nasdet-gpu-node-pool.yaml"))
+    gpu = compiled_platform.read_compiled(str(GOLDEN / "nasdet-gpu-node-pool.yaml"))
     with pytest.raises(UserError, match="uses the secret 'object-store-credentials'"):
-        isolated.check_secrets(gpu, {})
+        compiled_platform.check_secrets(gpu, {})
     with pytest.raises(UserError, match="has no key 'secret-key'"):
-        isolated.check_secrets(gpu, {"object-store-credentials": {"access-key": "a"}})
+        compiled_platform.check_secrets(gpu, {"object-store-credentials": {"access-key": "a"}})
 
 
 def test_paths_map_into_the_volumes_a_step_mounts(tmp_path):
-    gpu = isolated.read_compiled(str(GOLDEN / "nasdet-gpu-node-pool.yaml"))
+    gpu = compiled_platform.read_compiled(str(GOLDEN / "nasdet-gpu-node-pool.yaml"))
     dirs = isolated.parse_volume_maps(
         [f"data={tmp_path / 'd'}"], str(tmp_path / "w"), gpu, {"data": "nasdet-data"}
     )
@@ -218,7 +224,7 @@ def test_a_work_dir_inside_a_checkout_under_tmp_stays_hidden(tmp_path, toy_yaml,
     (checkout / "code").mkdir(parents=True)
     (checkout / "code" / "module.py").write_text("# code")
     work = checkout / "work"
-    compiled = isolated.read_compiled(toy_yaml)
+    compiled = compiled_platform.read_compiled(toy_yaml)
     volumes = isolated.parse_volume_maps([], str(work), compiled, {})
     sandbox = isolated.Sandbox(
         compiled, str(work), volumes, {"toy-secret": {"t": "tok"}}, isolated.namespace_prefix()
@@ -243,7 +249,7 @@ def test_what_a_task_sees(tmp_path, toy_yaml, monkeypatch):
 
     monkeypatch.setenv("NASDET_TEST_HOST_ONLY", "leaked")
     work = tmp_path / "work"
-    compiled = isolated.read_compiled(toy_yaml)
+    compiled = compiled_platform.read_compiled(toy_yaml)
     volumes = isolated.parse_volume_maps(
         ["toy-other=" + str(tmp_path / "other")], str(work), compiled, {}
     )
