@@ -275,9 +275,16 @@ def main() -> int:
                 results.setdefault(label, []).append(row)
                 config = DetectorConfig.load(path).replace(num_classes=num_classes)
                 flops.setdefault(label, []).append(describe(config)["flops"])
+                print(
+                    f"  {name} seed {seed} {label}: {epochs} epochs, {row['seconds']:.0f} s, "
+                    f"AP {row['AP']:.4f}, AP50 {row['AP50']:.4f}",
+                    flush=True,
+                )
             if args.yolo_python:
                 label = f"YOLOv8n (peer, {args.yolo_imgsz} px)"
-                results.setdefault(label, []).append(yolo(args.yolo_python, data, args, seed))
+                row = yolo(args.yolo_python, data, args, seed)
+                results.setdefault(label, []).append(row)
+                print(f"  {name} seed {seed} {label}: AP {row['AP']:.4f}", flush=True)
         print(f"\n## {name}\n")
         # "step s": the whole train step (tracing, epochs, batch-norm calibration, export) for
         # nasdet; Ultralytics' training time for the peer.

@@ -42,7 +42,10 @@ def build_parser() -> StepArgumentParser:
         metavar="ARG",
         help="a Beam pipeline option, repeatable (e.g. --beam-arg=--runner=FlinkRunner); any of "
         "them selects Beam. Default: in process (threads), or the DirectRunner engine in "
-        "multi_processing for inputs large enough to pay for its start-up on 3 or more cores",
+        "multi_processing for inputs large enough to pay for its start-up on 3 or more cores. "
+        "A remote runner (Flink, Spark, Dataflow, Dask, PortableRunner) also needs "
+        "--beam-arg=--temp_location=DIR, a shared volume or object-store URI its workers can "
+        "write; the output is staged there and copied into --output",
     )
     return parser
 

@@ -12,6 +12,9 @@ staged:
   each file is moved into ``<name>/`` (copy + delete: object stores have no directory rename),
   ``stats.json`` last. So ``<name>/stats.json`` existing means the artifact is complete; a
   failure before the move deletes the temporary prefix and leaves ``<name>/`` untouched.
+
+A remote Beam runner's graph writes under a staging folder (``staging_dir``) that its workers
+share; ``copy_tree`` then lays those files into the staged output directory.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import os
 import posixpath
+import shutil
 import uuid
 from collections.abc import Iterator
 from typing import BinaryIO
@@ -104,3 +108,38 @@ def _move_tree(src: str, dst: str) -> None:
     targets = [dst + f[len(src) :] for f in ordered]
     for source, target in zip(ordered, targets, strict=True):
         _beam_fs().rename([source], [target])
+
+
+def staging_dir(temp_location: str) -> str:
+    """Return a new folder under ``temp_location`` (local or URI) for one run's graph output."""
+    return join(temp_location, f"nasdet-ingest-{uuid.uuid4().hex[:12]}")
+
+
+def tree_files(root: str) -> list[str]:
+    """Return the paths of every file under ``root`` (local or URI), sorted; empty when none."""
+    if is_remote(root):
+        return _list_files(root)
+    found = []
+    for folder, _, names in os.walk(root):
+        found += [os.path.join(folder, name) for name in names]
+    return sorted(found)
+
+
+def copy_tree(src: str, dst: str) -> int:
+    """Copy every file under ``src`` to the same relative path under ``dst``; return how many.
+
+    Either side may be local or a URI; bytes are copied unchanged.
+    """
+    files = tree_files(src)
+    for path in files:
+        relative = path[len(src.rstrip("/")) + 1 :].replace(os.sep, "/")
+        write_bytes(join(dst, *relative.split("/")), source_fs.read_bytes(path))
+    return len(files)
+
+
+def remove_tree(root: str) -> None:
+    """Delete ``root`` and every file under it (local or URI); a missing root is not an error."""
+    if is_remote(root):
+        _delete_tree(root)
+    else:
+        shutil.rmtree(root, ignore_errors=True)

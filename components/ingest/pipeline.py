@@ -19,6 +19,7 @@ from components.ingest import output
 from components.ingest.plan import IngestPlan
 from components.ingest.transforms import (
     QUARANTINE_TAG,
+    SHARDS,
     STATS_TAG,
     ValidateAndWriteShards,
     WriteQuarantine,
@@ -30,7 +31,8 @@ def build(pipeline: beam.Pipeline, plan: IngestPlan) -> dict:
     """Add the ingest transforms for ``plan`` to ``pipeline``; return the output PCollections.
 
     The returned dict has ``shards`` (one dict per written file), ``quarantine`` (the written
-    path) and ``stats`` (the ``stats.json`` dict).
+    path), ``stats`` (the ``stats.json`` dict) and ``written`` (how many files were written: the
+    graph's one sink, added last).
     """
     validated = (
         pipeline
@@ -55,4 +57,20 @@ def build(pipeline: beam.Pipeline, plan: IngestPlan) -> dict:
             plan.stats_context,
         )
     )
-    return {"shards": validated.shards, "quarantine": quarantine, "stats": stats}
+    # One sink that depends on every output: Beam 2.77's DaskRunner computes only the last
+    # transform of the graph and what it depends on, so a side branch would never be written.
+    written = (
+        (
+            validated[SHARDS] | "ShardPaths" >> beam.Map(lambda file: file["path"]),
+            quarantine,
+            stats | "StatsPath" >> beam.Map(lambda _: schema.STATS_FILE),
+        )
+        | "AllOutputs" >> beam.Flatten()
+        | "CountWritten" >> beam.combiners.Count.Globally().without_defaults()
+    )
+    return {
+        "shards": validated[SHARDS],
+        "quarantine": quarantine,
+        "stats": stats,
+        "written": written,
+    }

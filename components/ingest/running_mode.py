@@ -19,6 +19,11 @@ Beam 2.77's ``DirectRunner`` first tries the Prism runner, which downloads a bin
 at run time (impossible on air-gapped clusters) and ignores the running mode.
 ``--beam-arg=--runner=DirectRunner`` still selects Beam's own choice, and
 ``--beam-arg=--direct_running_mode=in_memory`` runs the Beam graph in one process.
+
+Any other runner (Flink, Spark, Dataflow, Dask, the portable runner) is *remote*: its workers
+may not see this process's disk, so the graph writes under the Beam option ``--temp_location``
+(a shared volume or an object-store URI every worker can write), and the step copies the result
+into the output directory (see ``components.ingest.step``).
 """
 
 from __future__ import annotations
@@ -37,6 +42,11 @@ BEAM_EXTRA_START_S = 3.2
 IN_PROCESS = "in_process"
 BEAM = "beam"
 _MODE_FLAGS = ("--direct_running_mode", "--direct_num_workers")
+TEMP_LOCATION = "--temp_location"
+# Runners whose workers share this process's disk; any other runner's workers may not.
+LOCAL_RUNNERS = frozenset(
+    {"DirectRunner", "direct", "FnApiRunner", "BundleBasedDirectRunner", "SwitchingDirectRunner"}
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,6 +56,12 @@ class RunningMode:
     engine: str
     beam_args: list[str]
     description: str
+    remote: bool = False
+
+    @property
+    def temp_location(self) -> str | None:
+        """The ``--temp_location`` Beam option: where remote workers stage the output."""
+        return _flag_value(self.beam_args, TEMP_LOCATION)
 
 
 def multi_processing_min_images(cpus: int) -> int | None:
@@ -106,8 +122,10 @@ def _beam(args: list[str], num_images: int, cpus: int, threshold: int | None) ->
     runner = _flag_value(args, "--runner")
     if runner is not None:
         _check_runner(runner)
-    if runner is not None and runner.split(".")[-1] not in ("DirectRunner", "direct"):
-        return RunningMode(BEAM, args, f"{runner} (from --beam-arg)")
+    short = runner.split(".")[-1] if runner is not None else None
+    if runner is not None and short not in ("DirectRunner", "direct"):
+        remote = short not in LOCAL_RUNNERS
+        return RunningMode(BEAM, args, f"{runner} (from --beam-arg)", remote=remote)
     if _flag_value(args, "--default_sdk_harness_log_level") is None:
         args = args + ["--default_sdk_harness_log_level=WARNING"]
     if any(_flag_value(args, flag) is not None for flag in _MODE_FLAGS):

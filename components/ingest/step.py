@@ -3,19 +3,22 @@
 The driver reads the annotations (``components.data.readers``; bad input raises ``UserError``
 before anything is written), builds the label map, assigns splits and shard counts, then writes
 the shards, ``quarantine.jsonl`` and ``stats.json`` into a staged output directory, with the Beam
-graph of ``components.ingest.pipeline`` or, for small inputs, in process
+graph of ``components.ingest.pipeline`` (a remote runner's workers write under a shared staging
+folder, copied in afterwards) or, for small inputs, in process
 (``components.ingest.in_process``; same functions, same bytes; see ``running_mode``), adds
 ``labels.json`` and ``report.md`` and moves the directory into place.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
 from collections import Counter
 from collections.abc import Sequence
 
+from components.atomic_output import is_remote
 from components.data import schema, source_fs
 from components.data.labels import build_label_map, to_labels_json
 from components.data.readers import read_dataset
@@ -41,7 +44,9 @@ def run(
     ``input_path`` is the COCO instances JSON or the VOC / YOLO label folder; ``images_dir`` the
     image folder (default: beside the labels); ``classes_file`` the YOLO class names;
     ``eval_fraction`` the share of images hashed into ``eval`` when the source has no splits;
-    ``beam_args`` Beam pipeline options (``--runner=...``; any of them selects Beam);
+    ``beam_args`` Beam pipeline options (``--runner=...``; any of them selects Beam; a remote
+    runner also needs ``--temp_location``, a folder or URI its workers share, unless
+    ``output_dir`` is an object-store URI);
     ``run_in_process`` forces the engine (None: chosen by input size, see ``running_mode``).
     Paths may be local or Beam file-system URIs (gs://, s3://).
 
@@ -84,10 +89,7 @@ def run(
         if mode.engine == running_mode.IN_PROCESS:
             in_process.run(plan)
         else:
-            from components.ingest import pipeline
-
-            with running_mode.make_pipeline(mode.beam_args) as beam_pipeline:
-                pipeline.build(beam_pipeline, plan)
+            _run_beam(mode, plan, output_dir)
         stats = json.loads(source_fs.read_bytes(output.join(root, schema.STATS_FILE)))
         _check(stats)
         for name, split_stats in stats["splits"].items():
@@ -106,6 +108,46 @@ def run(
         "runner": mode.description,
         "seconds": round(time.monotonic() - started, 2),
     }
+
+
+def _run_beam(mode: running_mode.RunningMode, plan: IngestPlan, output_dir: str) -> None:
+    """Run the Beam graph for ``plan``; a remote runner's graph writes under its staging folder.
+
+    Remote workers cannot write the step's local output folder, so their graph writes under a
+    new folder of ``--temp_location`` (shared with the workers); its files are then copied into
+    ``plan.root`` and the folder removed. Without ``--temp_location`` a remote runner needs an
+    object-store ``output_dir`` (the staged output is then already reachable by the workers).
+    """
+    from components.ingest import pipeline
+
+    staging = None
+    if mode.remote and mode.temp_location:
+        staging = output.staging_dir(mode.temp_location)
+    elif mode.remote and not is_remote(output_dir):
+        raise UserError(
+            f"{mode.description}: remote workers cannot write the local folder {output_dir}; "
+            f"add --beam-arg=--temp_location=DIR with a folder every worker mounts (a shared "
+            f"volume) or an object-store URI (gs://, s3://)"
+        )
+    graph_plan = dataclasses.replace(plan, root=staging) if staging else plan
+    try:
+        beam_pipeline = running_mode.make_pipeline(mode.beam_args)
+        pipeline.build(beam_pipeline, graph_plan)
+        result = beam_pipeline.run()
+        try:
+            state = result.wait_until_finish()
+        finally:
+            client = getattr(result, "client", None)  # the DaskRunner's connection
+            if client is not None:
+                client.close()
+        if state != "DONE":
+            raise RuntimeError(f"the Beam job ended in state {state}")
+        if staging:
+            copied = output.copy_tree(staging, plan.root)
+            LOG.info("ingest: %d files copied from the staging folder %s", copied, staging)
+    finally:
+        if staging:
+            output.remove_tree(staging)
 
 
 def _check(stats: dict) -> None:

@@ -5,8 +5,10 @@
   URIs) and written as one gzip TFRecord file (``shard_work.write_shard``), so reruns produce
   byte-identical files on any runner (Beam's ``WriteToTFRecord`` assigns records to shards
   round-robin from a random start, which is not reproducible). Empty shards are written too, so
-  the file set depends only on the input size. Side outputs: an ``ImageStats`` per image and the
-  ``QuarantineRecord`` s.
+  the file set depends only on the input size. Outputs: the written files, an ``ImageStats`` per
+  image and the ``QuarantineRecord`` s, each its own PCollection, fanned out from one
+  ``ShardOutcome`` per shard (not tagged outputs of the ``ParDo``: Beam 2.77's ``DaskRunner``
+  hands every output of a multi-output ``ParDo`` to each consumer).
 - ``WriteQuarantine``: one JSON line per record, sorted, in ``quarantine.jsonl``.
 - ``StatsCombineFn`` / ``WriteStats``: the statistics accumulator of ``stats`` as a Beam
   ``CombineFn``, turned into ``stats.json``.
@@ -19,12 +21,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 
 import apache_beam as beam
-from apache_beam import pvalue
 
 from components.data.labels import LabelMap
 from components.data.records import QuarantineRecord
 from components.ingest import shard_work, stats
 
+SHARDS = "shards"
 QUARANTINE_TAG = "quarantine"
 STATS_TAG = "stats"
 
@@ -33,10 +35,10 @@ class ValidateAndWriteShardFn(beam.DoFn):
     """Validate the images of one shard in image-id order and write them to its gzip TFRecord file.
 
     Input: ``((split, shard), iterable of SourceImage or None)`` (None: the empty-shard marker).
-    Main output: ``{"split", "shard", "path", "examples"}`` for the written file; tagged outputs:
-    one ``ImageStats`` per image on ``stats``, every ``QuarantineRecord`` on ``quarantine``.
-    Image bytes are read (through Beam's ``FileSystems`` for URIs), decoded and written by the same
-    worker: only the small source records travel through the shuffle.
+    Output: one ``shard_work.ShardOutcome`` (the written file's summary, one ``ImageStats`` per
+    image, the ``QuarantineRecord`` s). Image bytes are read (through Beam's ``FileSystems`` for
+    URIs), decoded and written by the same worker: only the small source records travel through
+    the shuffle.
     """
 
     def __init__(self, root: str, label_map: LabelMap, num_shards: Mapping[str, int]) -> None:
@@ -47,22 +49,18 @@ class ValidateAndWriteShardFn(beam.DoFn):
         self.num_shards = dict(num_shards)
 
     def process(self, element: tuple[tuple[str, int], Iterable]) -> Iterator:
-        """Yield the side outputs per image, then the written file's summary."""
+        """Write the shard; yield its outcome."""
         key, values = element
         images = [v for v in values if v is not None]
-        outcome = shard_work.write_shard(self.root, key, images, self.label_map, self.num_shards)
-        for record in outcome.quarantine:
-            yield pvalue.TaggedOutput(QUARANTINE_TAG, record)
-        for image_stats in outcome.image_stats:
-            yield pvalue.TaggedOutput(STATS_TAG, image_stats)
-        yield outcome.file
+        yield shard_work.write_shard(self.root, key, images, self.label_map, self.num_shards)
 
 
 class ValidateAndWriteShards(beam.PTransform):
     """``(split, SourceImage)`` pairs -> sorted gzip TFRecord shards, image stats, quarantine.
 
     Every shard key gets a marker, so empty shards are written too and the file set depends only
-    on the input. Returns the ``ParDo`` outputs: main (one dict per file), ``stats``, ``quarantine``.
+    on the input. Returns a dict of PCollections: ``SHARDS`` (one dict per file), ``STATS_TAG``
+    (``ImageStats``) and ``QUARANTINE_TAG`` (``QuarantineRecord``).
     """
 
     def __init__(self, root: str, label_map: LabelMap, num_shards: Mapping[str, int]) -> None:
@@ -77,15 +75,19 @@ class ValidateAndWriteShards(beam.PTransform):
         keys = shard_work.shard_keys(self.num_shards)
         markers = images.pipeline | "ShardKeys" >> beam.Create([(k, None) for k in keys])
         keyed = images | "KeyByShard" >> beam.Map(shard_work.key_by_shard, self.num_shards)
-        return (
+        outcomes = (
             (keyed, markers)
             | "WithEmptyShards" >> beam.Flatten()
             | "GroupByShard" >> beam.GroupByKey()
             | "ValidateAndWrite"
-            >> beam.ParDo(
-                ValidateAndWriteShardFn(self.root, self.label_map, self.num_shards)
-            ).with_outputs(QUARANTINE_TAG, STATS_TAG, main="shards")
+            >> beam.ParDo(ValidateAndWriteShardFn(self.root, self.label_map, self.num_shards))
         )
+        return {
+            SHARDS: outcomes | "Files" >> beam.Map(lambda outcome: outcome.file),
+            STATS_TAG: outcomes | "ImageStats" >> beam.FlatMap(lambda outcome: outcome.image_stats),
+            QUARANTINE_TAG: outcomes
+            | "Quarantine" >> beam.FlatMap(lambda outcome: outcome.quarantine),
+        }
 
 
 class WriteQuarantine(beam.PTransform):
@@ -97,12 +99,25 @@ class WriteQuarantine(beam.PTransform):
         self.path = path
 
     def expand(self, records):
-        """Serialize, gather into one list, sort and write; returns a PCollection of the path."""
+        """Serialize, gather into one list, sort and write; returns a PCollection of the path.
+
+        A ``None`` marker joins the lines, so the list is never empty and the file is written
+        without relying on a global combine's default value (which the ``DaskRunner`` does not
+        produce for an empty input).
+        """
+        lines = records | "ToJsonLine" >> beam.Map(shard_work.quarantine_line)
+        marker = records.pipeline | "Marker" >> beam.Create([None])
         return (
-            records
-            | "ToJsonLine" >> beam.Map(shard_work.quarantine_line)
-            | "Gather" >> beam.combiners.ToList()
-            | "WriteJsonl" >> beam.Map(shard_work.write_quarantine, self.path)
+            (lines, marker)
+            | "WithMarker" >> beam.Flatten()
+            | "Gather" >> beam.CombineGlobally(beam.combiners.ToListCombineFn()).without_defaults()
+            | "WriteJsonl"
+            >> beam.Map(
+                lambda gathered, path: shard_work.write_quarantine(
+                    [line for line in gathered if line is not None], path
+                ),
+                self.path,
+            )
         )
 
 

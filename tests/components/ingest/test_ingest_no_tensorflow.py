@@ -40,7 +40,7 @@ SCRIPT = textwrap.dedent(
     args = ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]
     with running_mode.make_pipeline(args) as p:
         out = p | beam.Create(items) | ValidateAndWriteShards(sys.argv[2] + "-probe", label_map, {"train": 4})
-        _ = out.shards | beam.Map(probe)
+        _ = out["shards"] | beam.Map(probe)
     print("workers ok")
     """
 )

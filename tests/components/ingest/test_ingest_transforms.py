@@ -47,12 +47,14 @@ def test_validate_and_write_shards(sample_dir, tmp_path):
     with test_pipeline.TestPipeline() as p:
         out = p | beam.Create(items) | ValidateAndWriteShards(str(tmp_path), LABELS, shards)
         assert_that(
-            out.shards | beam.Map(lambda d: (d["split"], d["shard"])),
+            out["shards"] | beam.Map(lambda d: (d["split"], d["shard"])),
             equal_to([("train", 0), ("train", 1), ("eval", 0), ("eval", 1)]),
             label="files",
         )
         assert_that(
-            out.shards | beam.Map(lambda d: (d["split"], d["examples"])) | beam.CombinePerKey(sum),
+            out["shards"]
+            | beam.Map(lambda d: (d["split"], d["examples"]))
+            | beam.CombinePerKey(sum),
             equal_to([("train", 12), ("eval", 0)]),
             label="counts",
         )
