@@ -65,12 +65,21 @@ def read_labels(examples_dir: str) -> dict:
     return data
 
 
+def training_devices() -> list[str]:
+    """The devices training is mirrored over: this node's GPUs (none on a CPU-only node)."""
+    return [device.name for device in tf.config.list_logical_devices("GPU")]
+
+
 def _strategy_and_precision(config: DetectorConfig) -> tuple[tf.distribute.Strategy, bool]:
+    """``MirroredStrategy`` over ``training_devices()`` when there are several (one node, several
+    GPUs; Keras 3 ``fit`` does not support ``MultiWorkerMirroredStrategy``), else the default
+    strategy; and whether to train in mixed precision (``auto``: on GPUs)."""
     gpus = tf.config.list_physical_devices("GPU")
     mode = config.train.mixed_precision
     mixed = mode == "on" or (mode == "auto" and bool(gpus))
-    if len(gpus) > 1:
-        return tf.distribute.MirroredStrategy(), mixed
+    devices = training_devices()
+    if len(devices) > 1:
+        return tf.distribute.MirroredStrategy(devices), mixed
     return tf.distribute.get_strategy(), mixed
 
 
