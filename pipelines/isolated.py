@@ -15,7 +15,10 @@ network namespaces (``unshare``; with a user namespace when not root) where
   (``<work>/volumes/<claim>`` unless mapped with ``--volume CLAIM=DIR``);
 - the environment is the container's (from the compiled spec) plus the secrets the task uses
   as environment variables, read from ``--secrets FILE``; nothing else of this shell;
-- the network is a loopback interface only: nothing can be downloaded.
+- the network is a loopback interface only: nothing can be downloaded;
+- a task that starts worker pods (a distributed search) starts each worker through
+  ``pipelines.sandbox_worker``: in namespaces of its own, with the task's volumes and nothing
+  of its disk, connected to the task by a veth pair only.
 
 Resources, GPUs and placement are ignored, as kfp.local does. The rest of this machine's file
 system (the interpreter, the code, as in the image) stays visible.
@@ -136,10 +139,27 @@ class Sandbox:
                 plan = {"image": self.image_paths(), "keep": keep, "hide": self.hidden()}
                 json.dump({**plan, "home": HOME_DIR}, f)
             env = self._environment(platform, env_vars or {})
+            env.update(self._worker_launcher(platform))
             sandboxed = [*self.prefix, sys.executable, "-m", "pipelines.sandbox_init", plan_file]
             return _stream([*sandboxed, *command], env)
         finally:
             shutil.rmtree(stage, ignore_errors=True)
+
+    def _worker_launcher(self, platform: ExecutorPlatform) -> dict[str, str]:
+        """What lets the task start worker pods (a distributed search): the launcher and the
+        plan of a worker's sandbox, which mounts the task's volumes and nothing of its disk."""
+        from pipelines import sandbox_worker
+
+        plan = {
+            "image": self.image_paths(),
+            "keep": [{"src": m.path, "dst": m.path} for m in platform.mounts],
+            "hide": self.hidden(),
+            "home": HOME_DIR,
+        }
+        return {
+            sandbox_worker.LAUNCHER_ENV: sandbox_worker.launcher_command(),
+            sandbox_worker.PLAN_ENV: json.dumps(plan),
+        }
 
     def _stage_root(self) -> str:
         path = os.path.join(self.work_dir, "isolated")

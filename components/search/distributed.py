@@ -7,7 +7,12 @@ to exit (successfully or not) and then stops the chief itself. The oracle's stat
 trial are saved in the project directory as they happen, so stopping the chief loses nothing.
 
 Workers are local subprocesses on 127.0.0.1, or, inside a Kubernetes cluster, the pods of a Job
-created by :mod:`components.search.k8s_job` and pointed at this pod's IP.
+created by :mod:`components.search.k8s_job` and pointed at this pod's IP. With a *launcher*
+(``NASDET_SEARCH_WORKER_LAUNCHER``, a command line that starts one worker command the way a
+pod would run it: ``nasdet run --isolated`` sets one) each worker is started through it: the
+chief then listens on every interface, the examples are copied into the work folder (which the
+workers mount, as worker pods do) and the launcher sets ``KERASTUNER_ORACLE_IP`` to the
+chief's address as the worker sees it.
 
 ``python -m components.search.distributed --spec-json SPEC`` is the entry point of one tuner
 process (chief or worker), configured by the ``KERASTUNER_*`` environment variables.
@@ -31,6 +36,7 @@ from components.errors import UserError
 from components.search.tuners import SearchSpec
 
 CHIEF_ID = "chief"
+LAUNCHER_ENV = "NASDET_SEARCH_WORKER_LAUNCHER"
 STARTUP_TIMEOUT_S = 300.0
 POLL_S = 0.5
 
@@ -58,7 +64,14 @@ def _tail(path: str, lines: int = 15) -> str:
         return ""
 
 
-def _spawn(spec: SearchSpec, tuner_id: str, ip: str, port: int, log_path: str) -> subprocess.Popen:
+def _spawn(
+    spec: SearchSpec,
+    tuner_id: str,
+    ip: str,
+    port: int,
+    log_path: str,
+    launcher: Sequence[str] = (),
+) -> subprocess.Popen:
     env = dict(os.environ)
     env.update(
         KERASTUNER_TUNER_ID=tuner_id,
@@ -69,7 +82,14 @@ def _spawn(spec: SearchSpec, tuner_id: str, ip: str, port: int, log_path: str) -
     log = open(log_path, "ab")  # noqa: SIM115 - handed to the child, closed with it
     try:
         return subprocess.Popen(
-            [sys.executable, "-m", "components.search.distributed", "--spec-json", spec.to_json()],
+            [
+                *launcher,
+                sys.executable,
+                "-m",
+                "components.search.distributed",
+                "--spec-json",
+                spec.to_json(),
+            ],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -106,21 +126,31 @@ def _start_chief(spec: SearchSpec, bind_ip: str, connect_ip: str, logs: str):
     return chief, port, chief_log
 
 
-def run_local(spec: SearchSpec, workers: int, timeout_s: float | None = None) -> dict:
-    """Run a chief and ``workers`` worker subprocesses on 127.0.0.1 until the workers exit.
+def run_local(
+    spec: SearchSpec,
+    workers: int,
+    timeout_s: float | None = None,
+    launcher: Sequence[str] = (),
+) -> dict:
+    """Run a chief and ``workers`` worker subprocesses until the workers exit.
 
-    Returns ``{"chief_exit": int, "worker_exits": [int, ...], "logs": dir}``. The chief is
-    stopped by this function once every worker has exited (or when ``timeout_s`` passes, when
-    the workers are stopped too). Logs are in ``<spec.directory>/logs/``.
+    Workers run on 127.0.0.1, or through ``launcher`` (see the module docstring). Returns
+    ``{"chief_exit": int, "worker_exits": [int, ...], "logs": dir}``. The chief is stopped by
+    this function once every worker has exited (or when ``timeout_s`` passes, when the workers
+    are stopped too). Logs are in ``<spec.directory>/logs/``.
     """
     logs = os.path.join(spec.directory, "logs")
     os.makedirs(logs, exist_ok=True)
-    chief, port, chief_log = _start_chief(spec, "127.0.0.1", "127.0.0.1", logs)
+    bind = "127.0.0.1"
+    if launcher:
+        spec = copy_examples(spec)
+        bind = "0.0.0.0"
+    chief, port, chief_log = _start_chief(spec, bind, "127.0.0.1", logs)
     procs = []
     try:
         for index in range(workers):
             log_path = os.path.join(logs, f"worker{index}.log")
-            procs.append(_spawn(spec, f"worker{index}", "127.0.0.1", port, log_path))
+            procs.append(_spawn(spec, f"worker{index}", bind, port, log_path, launcher))
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         while any(p.poll() is None for p in procs):
             if chief.poll() is not None:  # the chief died: workers cannot go on
@@ -131,7 +161,21 @@ def run_local(spec: SearchSpec, workers: int, timeout_s: float | None = None) ->
     finally:
         worker_exits = [_stop(p) for p in procs]
         chief_exit = _stop(chief)
+    for index, code in enumerate(worker_exits):
+        tuner = f"worker{index}"
+        notes = _launcher_notes(os.path.join(logs, f"{tuner}.log"), tuner)
+        sys.stderr.write(f"search: {tuner} exited with status {code}{notes}\n")
     return {"chief_exit": chief_exit, "worker_exits": worker_exits, "logs": logs}
+
+
+def _launcher_notes(log_path: str, tuner: str) -> str:
+    """The lines a launcher wrote about ``tuner`` in its log (``<tuner>: ...``), joined."""
+    try:
+        with open(log_path, errors="replace") as f:
+            lines = [line.strip() for line in f if line.startswith(f"{tuner}: ")]
+    except OSError:
+        return ""
+    return "".join(f"; {line[len(tuner) + 2 :]}" for line in lines)
 
 
 def share_examples(spec: SearchSpec, pod: dict) -> SearchSpec:
@@ -151,6 +195,12 @@ def share_examples(spec: SearchSpec, pod: dict) -> SearchSpec:
             f"{spec.directory}: set checkpoint_root on a volume the search step mounts "
             f"(the profile's work volume)"
         )
+    return copy_examples(spec)
+
+
+def copy_examples(spec: SearchSpec) -> SearchSpec:
+    """``spec`` with its local examples copied into its work folder (``<directory>/examples``),
+    once; remote examples (a URI) are left as they are."""
     if "://" in spec.examples_dir:
         return spec
     target = os.path.join(spec.directory, "examples")
@@ -206,12 +256,27 @@ def _tuner_id_from_env() -> None:
         os.environ["KERASTUNER_TUNER_ID"] = f"worker{os.environ['JOB_COMPLETION_INDEX']}"
 
 
+def _wait_for_oracle() -> None:
+    """A worker waits until the chief's oracle answers (a new pod's network may lag)."""
+    if os.environ.get("KERASTUNER_TUNER_ID", CHIEF_ID) == CHIEF_ID:
+        return
+    ip, port = os.environ.get("KERASTUNER_ORACLE_IP"), os.environ.get("KERASTUNER_ORACLE_PORT")
+    if not ip or not port:
+        return
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while not _port_open(ip, int(port)):
+        if time.monotonic() > deadline:
+            raise UserError(f"the search chief at {ip}:{port} did not answer")
+        time.sleep(POLL_S)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of one tuner process (chief or worker) of a distributed search."""
     parser = argparse.ArgumentParser(description="one tuner process of a distributed search")
     parser.add_argument("--spec-json", required=True, help="the SearchSpec as JSON")
     args = parser.parse_args(argv)
     _tuner_id_from_env()
+    _wait_for_oracle()
     from components.search.search_loop import search_in_process
 
     search_in_process(SearchSpec.from_json(args.spec_json))

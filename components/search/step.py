@@ -67,13 +67,38 @@ def _reuse(reuse_architecture: str, examples_dir: str | None, output_dir: str) -
 
 
 def _run_workers(spec: SearchSpec, workers: int, backend: str) -> dict:
+    import shlex
+
     from components.search import distributed, k8s_job
 
     if backend not in WORKER_BACKENDS:
         raise UserError(f"unknown worker backend {backend!r} (choose from {WORKER_BACKENDS})")
     if backend == "kubernetes" or (backend == "auto" and k8s_job.in_cluster()):
         return distributed.run_kubernetes(spec, workers)
-    return distributed.run_local(spec, workers)
+    launcher = shlex.split(os.environ.get(distributed.LAUNCHER_ENV, ""))
+    return distributed.run_local(spec, workers, launcher=launcher if backend == "auto" else ())
+
+
+def _report_interrupted(rows: list, events: list[dict], result: dict) -> None:
+    """Mark the trials a distributed search left running as failed, naming their worker.
+
+    Once every worker has exited and the chief is stopped, a trial still ``RUNNING`` has no
+    process left: its worker died (or was stopped) during it. It is reported, not lost.
+    """
+    exits = dict(enumerate(result.get("worker_exits", [])))
+    runner = {}
+    for event in events:
+        if event.get("event") == "begin":
+            runner[event["trial_id"]] = event.get("tuner_id", "?")
+    for row in rows:
+        if row.status != "RUNNING":
+            continue
+        tuner = runner.get(row.trial_id, "its worker")
+        index = tuner[len("worker") :] if tuner.startswith("worker") else ""
+        code = exits.get(int(index)) if index.isdigit() else None
+        status = f" (exit status {code})" if code is not None else ""
+        row.status = "FAILED"
+        row.error = f"interrupted: {tuner} stopped before the trial ended{status}"
 
 
 def run(
@@ -147,6 +172,8 @@ def run(
         search_in_process(spec, verbose)
 
     rows = artifact.read_trials(spec.project_dir)
+    if distributed_result is not None:
+        _report_interrupted(rows, read_events(spec.project_dir), distributed_result)
     best = artifact.best_trial(rows)
     if best is None:
         errors = "; ".join(sorted({r.error for r in rows if r.error})) or "no trial ran"
@@ -196,7 +223,11 @@ def run(
         "seconds": round(time.time() - started, 1),
     }
     if distributed_result is not None:
-        summary["distributed"] = distributed_result
+        ended: dict[str, int] = {}
+        for e in read_events(spec.project_dir):
+            if e.get("event") == "end" and e.get("time", 0) >= started:
+                ended[e.get("tuner_id", "?")] = ended.get(e.get("tuner_id", "?"), 0) + 1
+        summary["distributed"] = {**distributed_result, "trials_by_tuner": ended}
     return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in summary.items()}
 
 

@@ -353,7 +353,8 @@ def test_isolated_twice_push_then_warm_start_and_compare(tmp_path):
 
 @pytest.mark.slow
 def test_isolated_with_the_node_pool_profile_data_volume_and_secrets(tmp_path, sample_dir):
-    """The example profile: data read from its data volume, secrets given from a file."""
+    """The example profile: data read from its data volume, secrets given from a file, and a
+    distributed search whose workers run as separate isolated pods."""
     import shutil
 
     data = tmp_path / "data"
@@ -364,7 +365,10 @@ def test_isolated_with_the_node_pool_profile_data_volume_and_secrets(tmp_path, s
     profile = REPO / "pipelines" / "profiles" / "gpu-node-pool.yaml"
     common = ["--profile", str(profile), "--volume", f"data={data}"]
     common += ["--data", str(data / "raccoon" / "annotations")]
-    common += ["--set", "architecture=tiny", "--set", "train_epochs=1", "--set", "min_ap=0"]
+    common += ["--set", "train_epochs=1", "--set", "min_ap=0"]
+    # A distributed search: each worker in its own namespaces, reaching the chief over a veth.
+    common += ["--set", "search_workers=2", "--set", "search_max_trials=2"]
+    common += ["--set", "search_epochs=1"]
     refused = _isolated_run(work, *common)
     assert refused.returncode == 2 and refused.stderr.startswith("error: the pipeline uses the ")
     result = _isolated_run(work, *common, "--secrets", str(secrets))
@@ -373,6 +377,23 @@ def test_isolated_with_the_node_pool_profile_data_volume_and_secrets(tmp_path, s
     examples = _task_output(run, "ingest-examples")["artifacts"]["examples"]["artifacts"][0]
     assert examples["metadata"]["data_path"] == "/mnt/data/raccoon/annotations"
     assert _versions(work / "volumes" / "nasdet-serving" / "nasdet") == ["1"]
+    search = _metrics(run, "search-architecture")
+    assert search["trials"] == 2 and search["status_counts.COMPLETED"] == 2
+    # Every trial ran in a worker (the chief only serves the oracle), both workers took part.
+    assert search["distributed.trials_by_tuner.worker0"] >= 1
+    assert search["distributed.trials_by_tuner.worker1"] >= 1
+    assert "distributed.trials_by_tuner.chief" not in search
+    log = _log(result)
+    for index in (0, 1):
+        line = re.search(
+            rf"search: worker{index} exited with status 0; own namespaces \((net:\[\d+\]), "
+            rf"(mnt:\[\d+\]); the chief's (net:\[\d+\]), (mnt:\[\d+\])\), "
+            rf"10\.233\.{index}\.2 -> chief 10\.233\.{index}\.1 over a veth pair",
+            log,
+        )
+        assert line, log[-3000:]
+        net, mnt, chief_net, chief_mnt = line.groups()
+        assert net != chief_net and mnt != chief_mnt
     # Data outside every volume the ingest step mounts: refused before anything runs.
     outside = _isolated_run(
         work, *common[:4], "--secrets", str(secrets), "--data", str(sample_dir / "annotations")
@@ -453,3 +474,13 @@ def test_a_killed_search_and_train_resume_in_the_retried_attempt(tmp_path):
     trained = _metrics(run, "train-model")
     assert trained["initial_epoch"] >= 1 and trained["epochs_run"] == 3
     assert not list(checkpoints.iterdir())  # removed once both steps succeeded
+
+
+def test_the_worker_launcher_is_what_the_search_step_reads():
+    from components.search import distributed
+    from pipelines import sandbox_worker
+
+    assert sandbox_worker.LAUNCHER_ENV == distributed.LAUNCHER_ENV
+    assert sandbox_worker.addresses("worker3") == (3, "10.233.3.1", "10.233.3.2")
+    with pytest.raises(sandbox_worker.SetupError):
+        sandbox_worker.addresses("chief")

@@ -1,9 +1,14 @@
-"""Distributed search on loopback: a chief oracle and 2 worker processes share the trials."""
+"""Distributed search on loopback: a chief oracle and 2 worker processes share the trials; a
+worker killed during a trial has that trial reported, and the other worker finishes."""
 
 from __future__ import annotations
 
 import csv
 import json
+import os
+import signal
+import threading
+import time
 from collections import Counter
 
 import pytest
@@ -33,3 +38,47 @@ def test_chief_and_two_workers_finish_with_distinct_trials(tiny_examples, tmp_pa
     assert set(by_worker) == {"worker0", "worker1"}  # both workers ran trials, the chief none
     assert len({e["pid"] for e in ends}) == 2
     assert json.loads((out / "hyperparameters.json").read_text())
+
+
+def _kill_first_trial_of(project: str, tuner_id: str, stop: threading.Event, killed: list):
+    """Kill ``tuner_id``'s process (SIGKILL, as a preempted pod) once it begins a trial."""
+    while not stop.is_set():
+        for event in read_events(project):
+            if event["event"] == "begin" and event["tuner_id"] == tuner_id:
+                os.kill(event["pid"], signal.SIGKILL)
+                killed.append(event["trial_id"])
+                return
+        time.sleep(0.2)
+
+
+@pytest.mark.slow
+def test_a_killed_workers_trial_is_reported_and_the_other_worker_finishes(
+    tiny_examples, tmp_path, search_env
+):
+    out = tmp_path / "architecture"
+    project = str(tmp_path / "architecture.work" / "search")
+    stop, killed = threading.Event(), []
+    watcher = threading.Thread(
+        target=_kill_first_trial_of, args=(project, "worker0", stop, killed), daemon=True
+    )
+    watcher.start()
+    try:
+        summary = run(
+            tiny_examples, str(out), max_trials=3, workers=2, seed=2, train_images=4, eval_images=2
+        )
+    finally:
+        stop.set()
+        watcher.join()
+    assert len(killed) == 1
+    assert summary["distributed"]["worker_exits"] == [-signal.SIGKILL, 0]
+    with open(out / "trials.csv") as f:
+        rows = {r["trial_id"]: r for r in csv.DictReader(f)}
+    assert len(rows) == 3
+    lost = rows[killed[0]]
+    assert lost["status"] == "FAILED"
+    assert "interrupted: worker0 stopped before the trial ended (exit status -9)" in lost["error"]
+    others = [r for trial, r in rows.items() if trial != killed[0]]
+    assert others and all(r["status"] == "COMPLETED" for r in others)
+    ends = [e for e in read_events(project) if e["event"] == "end"]
+    assert {e["tuner_id"] for e in ends} == {"worker1"}
+    assert summary["status_counts"] == {"COMPLETED": 2, "FAILED": 1}
