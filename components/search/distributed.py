@@ -39,6 +39,7 @@ CHIEF_ID = "chief"
 LAUNCHER_ENV = "NASDET_SEARCH_WORKER_LAUNCHER"
 STARTUP_TIMEOUT_S = 300.0
 POLL_S = 0.5
+WORKER_GRACE_S = 60.0
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -99,6 +100,13 @@ def _spawn(
         log.close()
 
 
+def _wait_all(procs: list[subprocess.Popen], seconds: float) -> None:
+    """Wait up to ``seconds`` for every process of ``procs`` to exit."""
+    deadline = time.monotonic() + seconds
+    while any(p.poll() is None for p in procs) and time.monotonic() < deadline:
+        time.sleep(POLL_S)
+
+
 def _stop(proc: subprocess.Popen, grace_s: float = 10.0) -> int:
     """Terminate ``proc`` (SIGTERM, then SIGKILL after ``grace_s``); return its exit status."""
     if proc.poll() is None:
@@ -153,7 +161,10 @@ def run_local(
             procs.append(_spawn(spec, f"worker{index}", bind, port, log_path, launcher))
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         while any(p.poll() is None for p in procs):
-            if chief.poll() is not None:  # the chief died: workers cannot go on
+            if chief.poll() is not None:
+                # The chief ended (all trials done, or it died): workers cannot go on; give
+                # the ones finishing their last trial a moment to exit on their own.
+                _wait_all(procs, WORKER_GRACE_S)
                 break
             if deadline is not None and time.monotonic() > deadline:
                 break
