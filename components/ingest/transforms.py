@@ -99,25 +99,12 @@ class WriteQuarantine(beam.PTransform):
         self.path = path
 
     def expand(self, records):
-        """Serialize, gather into one list, sort and write; returns a PCollection of the path.
-
-        A ``None`` marker joins the lines, so the list is never empty and the file is written
-        without relying on a global combine's default value (which the ``DaskRunner`` does not
-        produce for an empty input).
-        """
-        lines = records | "ToJsonLine" >> beam.Map(shard_work.quarantine_line)
-        marker = records.pipeline | "Marker" >> beam.Create([None])
+        """Serialize, gather into one list, sort and write; returns a PCollection of the path."""
         return (
-            (lines, marker)
-            | "WithMarker" >> beam.Flatten()
-            | "Gather" >> beam.CombineGlobally(beam.combiners.ToListCombineFn()).without_defaults()
-            | "WriteJsonl"
-            >> beam.Map(
-                lambda gathered, path: shard_work.write_quarantine(
-                    [line for line in gathered if line is not None], path
-                ),
-                self.path,
-            )
+            records
+            | "ToJsonLine" >> beam.Map(shard_work.quarantine_line)
+            | "Gather" >> beam.combiners.ToList()
+            | "WriteJsonl" >> beam.Map(shard_work.write_quarantine, self.path)
         )
 
 

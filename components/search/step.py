@@ -172,8 +172,9 @@ def run(
         search_in_process(spec, verbose)
 
     rows = artifact.read_trials(spec.project_dir)
+    events = read_events(spec.project_dir)
     if distributed_result is not None:
-        _report_interrupted(rows, read_events(spec.project_dir), distributed_result)
+        _report_interrupted(rows, events, distributed_result)
     best = artifact.best_trial(rows)
     if best is None:
         errors = "; ".join(sorted({r.error for r in rows if r.error})) or "no trial ran"
@@ -198,9 +199,7 @@ def run(
         artifact.write_trials_csv(rows, os.path.join(tmp, artifact.TRIALS_FILE))
         report.write_report(tmp, rows, best, settings)
     started_here = {
-        e["trial_id"]
-        for e in read_events(spec.project_dir)
-        if e.get("event") == "begin" and e.get("time", 0) >= started
+        e["trial_id"] for e in events if e.get("event") == "begin" and e.get("time", 0) >= started
     }
     counts: dict[str, int] = {}
     for r in rows:
@@ -224,7 +223,7 @@ def run(
     }
     if distributed_result is not None:
         ended: dict[str, int] = {}
-        for e in read_events(spec.project_dir):
+        for e in events:
             if e.get("event") == "end" and e.get("time", 0) >= started:
                 ended[e.get("tuner_id", "?")] = ended.get(e.get("tuner_id", "?"), 0) + 1
         summary["distributed"] = {**distributed_result, "trials_by_tuner": ended}

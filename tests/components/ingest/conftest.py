@@ -160,6 +160,17 @@ def check_examples_match(
     return seen
 
 
+def artifact_files(root) -> dict[str, bytes]:
+    """Every file under ``root``: ``{path relative to root: bytes}``."""
+    found = {}
+    for folder, _, names in os.walk(root):
+        for name in names:
+            path = os.path.join(folder, name)
+            with open(path, "rb") as handle:
+                found[os.path.relpath(path, root)] = handle.read()
+    return found
+
+
 @pytest.fixture(scope="session")
 def helpers():
     """The helper functions of this conftest (test modules cannot import it by name)."""
@@ -172,4 +183,5 @@ def helpers():
         voc_source=voc_source,
         coco_source=coco_source,
         check_examples_match=check_examples_match,
+        artifact_files=artifact_files,
     )

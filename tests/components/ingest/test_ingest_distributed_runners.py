@@ -21,17 +21,7 @@ from components.ingest import run
 DASK_RUNNER = "--runner=apache_beam.runners.dask.dask_runner.DaskRunner"
 
 
-def _files(root) -> dict[str, bytes]:
-    found = {}
-    for folder, _, names in os.walk(root):
-        for name in names:
-            path = os.path.join(folder, name)
-            with open(path, "rb") as handle:
-                found[os.path.relpath(path, root)] = handle.read()
-    return found
-
-
-def _ingest_both(corpus, tmp_path, beam_args) -> tuple[dict, dict, dict]:
+def _ingest_both(corpus, tmp_path, beam_args, files) -> tuple[dict, dict, dict]:
     """Ingest ``corpus`` in process and with ``beam_args``; return both artifacts' files and the
     remote run's summary."""
     common = dict(images_dir=corpus.images_dir, classes_file=corpus.classes_file)
@@ -39,7 +29,7 @@ def _ingest_both(corpus, tmp_path, beam_args) -> tuple[dict, dict, dict]:
     summary = run(
         corpus.input_path, corpus.fmt, str(tmp_path / "remote"), beam_args=beam_args, **common
     )
-    return _files(tmp_path / "in_process"), _files(tmp_path / "remote"), summary
+    return files(tmp_path / "in_process"), files(tmp_path / "remote"), summary
 
 
 def _assert_identical(expected: dict, got: dict) -> None:
@@ -55,7 +45,7 @@ def voc_corpus(broken_corpus, tmp_path):
     return broken_corpus.make_voc_corpus(tmp_path / "corpus")
 
 
-def test_dask_runner_two_worker_processes_byte_identical(voc_corpus, tmp_path):
+def test_dask_runner_two_worker_processes_byte_identical(voc_corpus, tmp_path, helpers):
     distributed = pytest.importorskip("dask.distributed")
     staging = tmp_path / "shared"
     staging.mkdir()
@@ -71,7 +61,7 @@ def test_dask_runner_two_worker_processes_byte_identical(voc_corpus, tmp_path):
             f"--dask_client_address={cluster.scheduler_address}",
             f"--temp_location={staging}",
         ]
-        expected, got, summary = _ingest_both(voc_corpus, tmp_path, args)
+        expected, got, summary = _ingest_both(voc_corpus, tmp_path, args, helpers.artifact_files)
         with distributed.Client(cluster) as client:
             pids = set(client.run(os.getpid).values())
     assert len(pids) == 2 and os.getpid() not in pids
@@ -125,9 +115,11 @@ def _portable_args(endpoint: str, staging) -> list[str]:
     ]
 
 
-def test_portable_runner_on_beams_job_service_byte_identical(voc_corpus, tmp_path, job_endpoint):
+def test_portable_runner_on_beams_job_service_byte_identical(
+    voc_corpus, tmp_path, job_endpoint, helpers
+):
     args = _portable_args(job_endpoint, tmp_path / "shared")
-    expected, got, summary = _ingest_both(voc_corpus, tmp_path, args)
+    expected, got, summary = _ingest_both(voc_corpus, tmp_path, args, helpers.artifact_files)
     assert summary["runner"] == "PortableRunner (from --beam-arg)"
     _assert_identical(expected, got)
 
