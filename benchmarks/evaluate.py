@@ -22,7 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from components.evaluate import coco_eval, evaluators  # noqa: E402
+from components.metrics import coco_eval, evaluators  # noqa: E402
 
 NUM_CLASSES = 10
 

@@ -104,7 +104,7 @@ def epochs_for_budget(examples: str, config_path: str, budget_s: float, work: st
 
 
 def write_config(name: str, image_size: int, work: str, config=None) -> str:
-    from components.detector.config import load_architecture
+    from components.detector.config_load import load_architecture
 
     config = config or load_architecture(name)
     config = config.replace(image_size=image_size)
@@ -142,11 +142,12 @@ def export_for_yolo(examples: str, out: str) -> str:
     """
     import tensorflow as tf
 
+    from components.artifacts.examples import EVAL_SPLIT, TRAIN_SPLIT
     from components.data import example_reader, schema
 
     gt = {"images": [], "annotations": [], "categories": []}
     classes = {}
-    for split, sub in ((schema.TRAIN_SPLIT, "train"), (schema.EVAL_SPLIT, "val")):
+    for split, sub in ((TRAIN_SPLIT, "train"), (EVAL_SPLIT, "val")):
         os.makedirs(os.path.join(out, "images", sub), exist_ok=True)
         os.makedirs(os.path.join(out, "labels", sub), exist_ok=True)
         shards = example_reader.list_shards(examples, split)
@@ -239,9 +240,9 @@ def main() -> int:
     parser.add_argument("--yolo-imgsz", type=int, default=256)
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from components.artifacts.examples import read_labels
     from components.detector.config import DetectorConfig
     from components.detector.describe import describe
-    from components.train.trainer import read_labels
 
     work = tempfile.mkdtemp(prefix="nasdet-quality-")
     print(

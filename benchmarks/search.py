@@ -97,19 +97,20 @@ def train_and_score(examples: str, config, epochs: int, batch_size: int, seed: i
     """Train ``config`` for ``epochs`` like a search trial and score it on the eval split."""
     import keras
 
-    from components.data import input_pipeline, schema
+    from components.artifacts.examples import TRAIN_SPLIT, count_records
+    from components.data import input_pipeline
     from components.detector.flops import count_macs
     from components.search.objective import coco_metrics
-    from components.train.trainer import build_trainer, count_records
+    from components.training.builder import build_trainer
 
     keras.utils.set_random_seed(seed)
-    n_train = count_records(examples, schema.TRAIN_SPLIT)
+    n_train = count_records(examples, TRAIN_SPLIT)
     batch = min(batch_size, n_train)
     steps = max(n_train // batch, 1)
     start_cpu = cpu_seconds()
     trainer = build_trainer(config, steps, epochs, batch)
     data = input_pipeline.make_dataset(
-        examples, schema.TRAIN_SPLIT, config.image_size, batch, True, seed=seed
+        examples, TRAIN_SPLIT, config.image_size, batch, True, seed=seed
     )
     history = trainer.fit(data, epochs=epochs, verbose=0)
     metrics = coco_metrics(trainer.detector, config, examples)
@@ -154,8 +155,8 @@ def main(argv=None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     work = args.work or tempfile.mkdtemp(prefix="nasdet-bench-search-")
     examples = args.examples or ingest_sample(os.path.join(work, "examples"), args.eval_fraction)
-    from components.detector.config import get_preset, load_architecture
-    from components.train.trainer import read_labels
+    from components.artifacts.examples import read_labels
+    from components.detector.config_load import get_preset, load_architecture
 
     num_classes = len(read_labels(examples)["classes"])
     searches, finals = [], []

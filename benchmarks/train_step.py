@@ -65,8 +65,8 @@ def _batch(size: int, batch: int, max_boxes: int = 100):
 
 def detector_train_step(size: int, batch: int, jit: bool):
     """Return a callable running one d0 train step at ``size`` px (built and compiled here)."""
-    from components.detector.config import get_preset
-    from components.train.trainer import build_trainer
+    from components.detector.config_load import get_preset
+    from components.training.builder import build_trainer
 
     config = get_preset("d0").replace(image_size=size)
     trainer = build_trainer(
@@ -121,7 +121,7 @@ def serving_latency(size: int, warmup: int, steps: int) -> tuple[float, float]:
     import tensorflow as tf
 
     from components.detector import export
-    from components.detector.config import get_preset
+    from components.detector.config_load import get_preset
     from components.detector.model import build_detector
 
     config = get_preset("d0").replace(image_size=size)

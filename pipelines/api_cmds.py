@@ -18,11 +18,10 @@ import argparse
 import contextlib
 import datetime
 import json
+import logging
 import os
 import sys
 import tempfile
-import urllib.error
-import urllib.request
 import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -87,37 +86,62 @@ def _run_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _check_host(args: argparse.Namespace) -> None:
-    """Fail fast with one line when the KFP API cannot be reached (instead of kfp's retries)."""
+    """Refuse a missing host or one without its scheme (kfp would assume https)."""
     if not args.host:
         raise UserError("no KFP host: pass --host URL or set KFP_HOST")
     if not args.host.startswith(("http://", "https://")):
         raise UserError(f"--host must start with http:// or https://, got {args.host!r}")
-    request = urllib.request.Request(args.host.rstrip("/") + "/apis/v2beta1/healthz")
-    if args.token:
-        request.add_header("Authorization", f"Bearer {args.token}")
-    try:
-        with urllib.request.urlopen(request, timeout=15):
-            pass
-    except urllib.error.HTTPError as err:
-        if err.code in (401, 403):
-            raise ApiError(f"KFP at {args.host} refused the credentials ({err.code})") from None
-    except (urllib.error.URLError, OSError) as err:
-        reason = getattr(err, "reason", err)
-        raise ApiError(f"cannot reach KFP at {args.host}: {reason}") from None
+
+
+class _HealthzFailures(logging.Handler):
+    """Collects the errors ``kfp.Client.get_kfp_healthz`` logs on each failed attempt."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.errors: list[BaseException] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info and record.exc_info[1] is not None:
+            self.errors.append(record.exc_info[1])
 
 
 def _client(args: argparse.Namespace) -> Any:
-    """A ``kfp.Client`` for the connection options (the API is checked to be reachable first)."""
+    """A ``kfp.Client`` for the connection options, once KFP's health check answered.
+
+    ``kfp.Client.get_kfp_healthz`` is the check (the client calls it itself when no namespace
+    is configured); its per-attempt tracebacks are kept out of the output, and a failure is
+    one line: unreachable, credentials refused, or the last error of its attempts.
+    """
     _check_host(args)
     import kfp
+    import urllib3
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        return kfp.Client(
-            host=args.host.rstrip("/"),
-            namespace=args.namespace or "kubeflow",
-            existing_token=args.token or None,
-        )
+    root = logging.getLogger()
+    failures = _HealthzFailures()
+    saved = root.handlers[:]
+    root.handlers = [failures]  # get_kfp_healthz logs each failed attempt with logging.exception
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            client = kfp.Client(
+                host=args.host.rstrip("/"),
+                namespace=args.namespace or "kubeflow",
+                existing_token=args.token or None,
+            )
+        client.get_kfp_healthz(sleep_duration=1)
+    except TimeoutError:  # every attempt got an error answer (before OSError: a subclass)
+        last = failures.errors[-1] if failures.errors else None
+        status = getattr(last, "status", None)
+        if status in (401, 403):
+            raise ApiError(f"KFP at {args.host} refused the credentials ({status})") from None
+        what = f"{status} {getattr(last, 'reason', '')}".strip() if status else repr(last)
+        raise ApiError(f"KFP at {args.host} failed its health check: {what}") from None
+    except (urllib3.exceptions.HTTPError, OSError) as err:
+        reason = getattr(err, "reason", None) or err
+        raise ApiError(f"cannot reach KFP at {args.host}: {reason}") from None
+    finally:
+        root.handlers = saved
+    return client
 
 
 @contextlib.contextmanager

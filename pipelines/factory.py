@@ -12,8 +12,9 @@ parameters from the real annotation objects.
 from kfp import dsl
 
 from pipelines import parameters
-from pipelines.components import make_components
-from pipelines.profile import Profile, apply_to_task, check_path_volumes
+from pipelines.kfp_steps import make_components
+from pipelines.profile import Profile, check_path_volumes
+from pipelines.profile_tasks import apply_to_task
 
 PIPELINE_NAME = "nasdet"
 PIPELINE_DESCRIPTION = (

@@ -280,7 +280,7 @@ def host_path(pod_path_: str, compiled: CompiledPipeline, volume_dirs: Mapping[s
     return pod_path_
 
 
-# Profile step name -> component function (pipelines.components).
+# Profile step name -> component function (pipelines.kfp_steps).
 _STEP_FUNCTIONS = {
     "ingest": "ingest_examples",
     "search": "search_architecture",

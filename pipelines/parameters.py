@@ -14,8 +14,11 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from components.blessing_rules import DEFAULT_RULES
+from components import blessing_rules
+from components.data.readers import FORMATS
 from components.errors import UserError
+from components.tuner_settings import FLOPS_WEIGHT_RANGE, MIN
+from components.tuner_settings import PIPELINE as SEARCH
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,6 +33,19 @@ class Parameter:
     high: float | None = None
 
 
+def _rule(name: str, description: str) -> Parameter:
+    """The parameter of blessing rule ``name``: type, default and bounds from the rule itself."""
+    low, high = blessing_rules.bounds(name)
+    return Parameter(
+        name,
+        blessing_rules.rule_type(blessing_rules.rule_field(name)),
+        getattr(blessing_rules.DEFAULT_RULES, name),
+        description,
+        low=low,
+        high=high,
+    )
+
+
 PARAMETERS: tuple[Parameter, ...] = (
     Parameter(
         "data_path",
@@ -38,7 +54,12 @@ PARAMETERS: tuple[Parameter, ...] = (
         "Annotations to ingest: the COCO instances JSON, or the folder of VOC XML / YOLO txt "
         "files. Empty: the raccoon sample bundled in the image (VOC).",
     ),
-    Parameter("data_format", str, "voc", "Annotation format of data_path: coco, voc or yolo."),
+    Parameter(
+        "data_format",
+        str,
+        "voc",
+        f"Annotation format of data_path: {', '.join(FORMATS[:-1])} or {FORMATS[-1]}.",
+    ),
     Parameter(
         "images_dir",
         str,
@@ -76,35 +97,50 @@ PARAMETERS: tuple[Parameter, ...] = (
         "serving_root/model_name (a search when nothing is pushed yet). Empty: search one.",
     ),
     Parameter(
-        "search_algorithm", str, "bayesian", "KerasTuner algorithm: random, bayesian or hyperband."
+        "search_algorithm",
+        str,
+        SEARCH.algorithm,
+        "KerasTuner algorithm: random, bayesian or hyperband.",
     ),
-    Parameter("search_max_trials", int, 20, "Number of architectures the search tries.", low=1),
-    Parameter("search_epochs", int, 5, "Training epochs per search trial.", low=1),
+    Parameter(
+        "search_max_trials",
+        int,
+        SEARCH.max_trials,
+        "Number of architectures the search tries.",
+        low=MIN["max_trials"],
+    ),
+    Parameter(
+        "search_epochs",
+        int,
+        SEARCH.epochs,
+        "Training epochs per search trial.",
+        low=MIN["epochs"],
+    ),
     Parameter(
         "search_workers",
         int,
-        0,
+        SEARCH.workers,
         "Parallel search workers (KerasTuner distributed mode). 0: trials run in the search task.",
-        low=0,
+        low=MIN["workers"],
     ),
     Parameter(
         "search_space",
         str,
-        "large",
+        SEARCH.space,
         "Search space: large (production-size networks, 384 to 640 px, for GPUs) or small "
         "(64 and 96 px networks for a quick CPU run).",
     ),
     Parameter(
         "search_flops_weight",
         float,
-        -0.07,
+        SEARCH.flops_weight,
         "Latency-aware reward of the search (MnasNet): a trial scores AP * (FLOPs / target) ** w "
         "with the space's FLOPs target (small: 50 M, large: 2.5 G multiply-adds). -0.07 "
         "(MnasNet's soft constraint) values half the FLOPs as much as 5% more AP; 0: AP alone.",
-        low=-1.0,
-        high=0.0,
+        low=FLOPS_WEIGHT_RANGE[0],
+        high=FLOPS_WEIGHT_RANGE[1],
     ),
-    Parameter("seed", int, 0, "Random seed of the search (and of its trials)."),
+    Parameter("seed", int, SEARCH.seed, "Random seed of the search (and of its trials)."),
     Parameter(
         "train_epochs",
         int,
@@ -141,42 +177,27 @@ PARAMETERS: tuple[Parameter, ...] = (
         "d0..d7, 32 for tiny and the searched architectures). 0: the architecture's.",
         low=0,
     ),
-    Parameter(
+    _rule(
         "min_ap",
-        float,
-        DEFAULT_RULES.min_ap,
         "Minimum COCO AP (0..1) for the model to be blessed and pushed, also on the first run. "
         "The default 0.05 is about 6x what 100 random boxes per image score on the bundled "
         "raccoon images (AP 0.009), and a 1-epoch model stays below it, while a usable detector "
         "(AP50 0.3 and up) is above it. A model with no detections on the eval split is never "
         "blessed.",
-        low=0.0,
-        high=1.0,
     ),
-    Parameter(
+    _rule(
         "tolerance",
-        float,
-        DEFAULT_RULES.tolerance,
         "How much lower than the baseline's AP the candidate's AP may be and still be blessed.",
-        low=0.0,
-        high=1.0,
     ),
-    Parameter(
+    _rule(
         "class_tolerance",
-        float,
-        DEFAULT_RULES.class_tolerance,
         "How much AP one class may lose against the baseline and the model still be blessed "
         "(for classes with at least class_min_boxes eval boxes). 1: no per-class rule.",
-        low=0.0,
-        high=1.0,
     ),
-    Parameter(
+    _rule(
         "class_min_boxes",
-        int,
-        DEFAULT_RULES.class_min_boxes,
         "Ground-truth boxes a class needs in the eval split to be judged by class_tolerance "
         "(fewer: too noisy; at 20 one box moves the class's recall by 5 points).",
-        low=1,
     ),
     Parameter(
         "baseline_model",

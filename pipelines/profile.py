@@ -1,11 +1,13 @@
 """The cluster profile: where and with what resources each pipeline step runs.
 
 A profile is a YAML file loaded into typed dataclasses; unknown keys, unknown steps, undefined
-volume or secret names and malformed values are rejected with a ``UserError`` naming the key.
+volume or secret names and malformed values are rejected with a ``UserError`` naming the file
+and the key. The sections of plain fields (volumes, retry) are built with the detector config's
+``build_dataclass``; the others, whose fields are optional or maps, are checked here.
 It holds the image, the pipeline root, and per step: accelerator (GPU) type and count, CPU and
 memory requests/limits, node selector, tolerations, the volumes (PVCs) to mount and the
-secrets to expose as environment variables. ``apply_to_task`` applies a step's settings with
-the KFP task setters and ``kfp.kubernetes``. Without ``--profile`` the default profile
+secrets to expose as environment variables. ``pipelines.profile_tasks.apply_to_task`` applies a
+step's settings to a KFP task. Without ``--profile`` the default profile
 (``pipelines/profiles/default.yaml``) is used.
 """
 
@@ -18,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from components.detector.config_parse import build_dataclass
 from components.errors import UserError
 
 STEPS = ("ingest", "search", "train", "evaluate", "push")
@@ -127,6 +130,25 @@ def _fields(cls: type, data: Any, where: str) -> dict[str, Any]:
     return dict(data)
 
 
+def _build(cls: type, data: Any, source: str, path: str) -> Any:
+    """Build the plain dataclass ``cls`` (str, int, float fields) from ``data`` at key ``path``.
+
+    ``build_dataclass`` rejects unknown keys and wrong types; its messages are reworded to
+    start with ``source`` (the profile file) and name the key path. A missing required key is
+    refused here, naming the key.
+    """
+    if isinstance(data, dict):
+        for field in dataclasses.fields(cls):
+            required = field.default is dataclasses.MISSING
+            if required and field.default_factory is dataclasses.MISSING and field.name not in data:
+                raise UserError(f"{source}{path}: missing key {field.name!r}")
+    try:
+        return build_dataclass(cls, data, path)
+    except UserError as err:
+        message = str(err).replace("unknown detector config key", "unknown key")
+        raise UserError(source + message.replace("detector config ", "")) from None
+
+
 def _str(value: Any, where: str, pattern: re.Pattern[str] | None = None) -> str:
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise UserError(f"{where}: expected a string, got {value!r}")
@@ -179,27 +201,26 @@ def duration_seconds(text: str) -> int:
     return int(match.group(1)) * _SECONDS[match.group(2)]
 
 
-def _retry(data: Any, where: str) -> Retry:
-    d = _fields(Retry, data, where)
-    count = d.get("num_retries")
-    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-        raise UserError(f"{where}.num_retries: expected an integer >= 0, got {count!r}")
-    factor = d.get("backoff_factor", 2.0)
-    if isinstance(factor, bool) or not isinstance(factor, (int, float)) or factor < 1:
-        raise UserError(f"{where}.backoff_factor: expected a number >= 1, got {factor!r}")
-    out: dict[str, Any] = {"num_retries": count, "backoff_factor": float(factor)}
+def _retry(data: Any, source: str, path: str) -> Retry:
+    retry = _build(Retry, data, source, path)
+    if retry.num_retries < 0:
+        raise UserError(
+            f"{source}{path}.num_retries: expected an integer >= 0, got {retry.num_retries}"
+        )
+    if retry.backoff_factor < 1:
+        raise UserError(
+            f"{source}{path}.backoff_factor: expected a number >= 1, got {retry.backoff_factor}"
+        )
     for key in ("backoff_duration", "backoff_max_duration"):
-        if key in d:
-            text = _str(d[key], f"{where}.{key}")
-            try:
-                duration_seconds(text)
-            except UserError as err:
-                raise UserError(f"{where}.{key}: {err}") from None
-            out[key] = text
-    return Retry(**out)
+        try:
+            duration_seconds(getattr(retry, key))
+        except UserError as err:
+            raise UserError(f"{source}{path}.{key}: {err}") from None
+    return retry
 
 
-def _step(data: Any, where: str) -> StepSettings:
+def _step(data: Any, source: str, path: str) -> StepSettings:
+    where = source + path
     d = _fields(StepSettings, data or {}, where)
     out: dict[str, Any] = {}
     for key in ("cpu_request", "cpu_limit", "memory_request", "memory_limit"):
@@ -227,7 +248,7 @@ def _step(data: Any, where: str) -> StepSettings:
     if "env" in d:
         out["env"] = _str_map(d["env"], f"{where}.env", _ENV_NAME)
     if d.get("retry") is not None:
-        out["retry"] = _retry(d["retry"], f"{where}.retry")
+        out["retry"] = _retry(d["retry"], source, f"{path}.retry")
     return StepSettings(**out)
 
 
@@ -244,11 +265,8 @@ def from_dict(data: Any, source: str = "profile") -> Profile:
         if not isinstance(d.get(key) or {}, dict):
             raise UserError(f"{source}{key}: expected a mapping")
     volumes = {
-        _str(name, f"{source}volumes key", _K8S_NAME): Volume(
-            **{
-                k: _str(v, f"{source}volumes.{name}.{k}")
-                for k, v in _fields(Volume, spec, f"{source}volumes.{name}").items()
-            }
+        _str(name, f"{source}volumes key", _K8S_NAME): _build(
+            Volume, spec, source, f"volumes.{name}"
         )
         for name, spec in (d.get("volumes") or {}).items()
     }
@@ -269,7 +287,7 @@ def from_dict(data: Any, source: str = "profile") -> Profile:
     for name, spec in steps_data.items():
         if name not in STEPS:
             raise UserError(f"{source}steps: unknown step {name!r} (known: {', '.join(STEPS)})")
-        step = _step(spec, f"{source}steps.{name}")
+        step = _step(spec, source, f"steps.{name}")
         for vol in step.volumes:
             if vol not in volumes:
                 raise UserError(f"{source}steps.{name}.volumes: undefined volume {vol!r}")
@@ -302,62 +320,6 @@ def load(path: str | None = None) -> Profile:
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise UserError(f"profile {path} cannot be read: {reason}") from None
     return from_dict(data, f"profile {path}")
-
-
-def apply_to_task(task: Any, profile: Profile, step: str) -> Any:
-    """Apply ``profile``'s settings for ``step`` to the KFP ``task``; return the task.
-
-    Uses ``set_accelerator_type/limit``, ``set_cpu_*``, ``set_memory_*``, ``set_env_variable``
-    and ``kfp.kubernetes`` (node selector, tolerations, PVC mounts, secrets as env, image pull
-    secrets). ``kfp.local`` ignores the Kubernetes settings, so local runs are unaffected.
-    """
-    from kfp import kubernetes
-
-    s = profile.step(step)
-    if s.accelerator_type and s.accelerator_count:
-        task.set_accelerator_type(s.accelerator_type)
-        task.set_accelerator_limit(s.accelerator_count)
-    if s.cpu_request:
-        task.set_cpu_request(s.cpu_request)
-    if s.cpu_limit:
-        task.set_cpu_limit(s.cpu_limit)
-    if s.memory_request:
-        task.set_memory_request(s.memory_request)
-    if s.memory_limit:
-        task.set_memory_limit(s.memory_limit)
-    for key, value in sorted(s.env.items()):
-        task.set_env_variable(key, value)
-    for key, value in sorted(s.node_selector.items()):
-        kubernetes.add_node_selector(task, label_key=key, label_value=value)
-    for t in s.tolerations:
-        kubernetes.add_toleration(
-            task,
-            key=t.key,
-            operator=t.operator,
-            value=t.value,
-            effect=t.effect,
-            toleration_seconds=t.toleration_seconds,
-        )
-    for name in s.volumes:
-        vol = profile.volumes[name]
-        kubernetes.mount_pvc(task, pvc_name=vol.pvc, mount_path=vol.mount_path)
-    for name in s.secrets:
-        sec = profile.secrets[name]
-        kubernetes.use_secret_as_env(
-            task,
-            secret_name=sec.secret,
-            secret_key_to_env={key: env for env, key in sorted(sec.env.items())},
-        )
-    if profile.image_pull_secrets:
-        kubernetes.set_image_pull_secrets(task, list(profile.image_pull_secrets))
-    if s.retry is not None and s.retry.num_retries:
-        task.set_retry(
-            num_retries=s.retry.num_retries,
-            backoff_duration=f"{duration_seconds(s.retry.backoff_duration)}s",
-            backoff_factor=s.retry.backoff_factor,
-            backoff_max_duration=f"{duration_seconds(s.retry.backoff_max_duration)}s",
-        )
-    return task
 
 
 def check_path_volumes(profile: Profile, paths: dict[str, tuple[str, tuple[str, ...]]]) -> None:

@@ -25,13 +25,15 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
+from components.artifacts.architecture import ARCHITECTURE_FILE
+from components.artifacts.evaluation import BLESSING_FILE, METRICS_FILE, REPORT_HTML_FILE
 from components.cli_args import StepArgumentParser, run_main
+from components.data.readers import FORMATS
 from components.errors import UserError
-from pipelines import parameters, step_io, tasks
+from pipelines import parameters, step_io
 from pipelines.factory import TASK_NAMES
 from pipelines.progress import ProgressStream
 
-FORMATS = ("coco", "voc", "yolo")
 # Host paths among the parameters, and the step whose pod reads each (for --isolated).
 PATH_PARAMETERS = {
     "data_path": "ingest",
@@ -123,7 +125,9 @@ def guess_format(path: str) -> str:
             return "voc"
         if any(n.lower().endswith(".txt") for n in names):
             return "yolo"
-    raise UserError(f"cannot tell the annotation format of {path}: pass --format coco|voc|yolo")
+    raise UserError(
+        f"cannot tell the annotation format of {path}: pass --format {'|'.join(FORMATS)}"
+    )
 
 
 def resolve_arguments(args: argparse.Namespace) -> dict[str, Any]:
@@ -164,7 +168,7 @@ def resolve_arguments(args: argparse.Namespace) -> dict[str, Any]:
             values[name] = os.path.abspath(values[name])
     if values.get("data_format") not in FORMATS:
         raise UserError(
-            f"unknown format {values.get('data_format')!r} (choose from: coco, voc, yolo)"
+            f"unknown format {values.get('data_format')!r} (choose from: {', '.join(FORMATS)})"
         )
     parameters.check_values(values)
     return values
@@ -181,15 +185,15 @@ def _read_json(path: str) -> Any:
 def collect_results(run_dir: str) -> dict[str, Any]:
     """Read a finished local run's artifacts: AP, blessing, push; ``{}`` parts when missing."""
     task = {step: os.path.join(run_dir, name) for step, name in TASK_NAMES.items()}
-    # kfp.local's layout: <run>/<task>/<output name>, output names as in pipelines.components
+    # kfp.local's layout: <run>/<task>/<output name>, output names as in pipelines.kfp_steps
     evaluation = os.path.join(task["evaluate"], "evaluation")
     return {
         "run_dir": run_dir,
-        "architecture": os.path.join(task["search"], "architecture", tasks.ARCHITECTURE_FILE),
+        "architecture": os.path.join(task["search"], "architecture", ARCHITECTURE_FILE),
         "model": os.path.join(task["train"], "model"),
-        "metrics": _read_json(os.path.join(evaluation, tasks.METRICS_FILE)) or {},
-        "blessing": _read_json(os.path.join(evaluation, tasks.BLESSING_FILE)) or {},
-        "report": os.path.join(evaluation, tasks.EVALUATION_REPORT_HTML),
+        "metrics": _read_json(os.path.join(evaluation, METRICS_FILE)) or {},
+        "blessing": _read_json(os.path.join(evaluation, BLESSING_FILE)) or {},
+        "report": os.path.join(evaluation, REPORT_HTML_FILE),
         "pushed": _read_json(os.path.join(task["push"], "pushed_model")),
     }
 

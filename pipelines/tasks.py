@@ -1,6 +1,6 @@
 """The bodies of the pipeline's tasks: plain values and paths in, a ``TaskResult`` out.
 
-Each KFP component in ``pipelines.components`` is a thin wrapper: it passes its parameters
+Each KFP component in ``pipelines.kfp_steps`` is a thin wrapper: it passes its parameters
 and its artifacts' paths to the function here of the same step, then hands the result to
 :func:`publish`, which puts it on the KFP artifacts (numbers on ``Metrics``, metadata on the
 step's main artifact, the report as ``Markdown`` / ``HTML``). What a KFP parameter cannot say
@@ -8,8 +8,8 @@ directly is converted here: an empty string means "not given", ``production`` me
 newest pushed version, an empty ``data_path`` the sample bundled with the code, and the run id
 keys the checkpoints. Everything here runs without KFP (the tests call it directly).
 
-The names of the files the pipeline side reads from the steps' outputs are defined once, here
-(a test checks them against the steps' own constants).
+The names of the files the pipeline side reads from the steps' outputs are those of the
+artifact modules (``components.artifacts``), where the steps take them from too.
 """
 
 from __future__ import annotations
@@ -19,18 +19,8 @@ import os
 import shlex
 from typing import Any
 
+from components.artifacts import architecture, evaluation, examples, model
 from pipelines import step_io
-
-# Files read from the steps' output artifacts (see tests/pipelines/test_pipelines_tasks.py).
-EXAMPLES_REPORT = "report.md"
-ARCHITECTURE_FILE = "architecture.json"
-TRIALS_FILE = "trials.csv"
-SEARCH_REPORT = "report.md"
-MODEL_CONFIG_FILE = "detector_config.json"
-METRICS_FILE = "metrics.json"
-BLESSING_FILE = "blessing.json"
-EVALUATION_REPORT_MD = "report.md"
-EVALUATION_REPORT_HTML = "report.html"
 
 
 @dataclasses.dataclass
@@ -86,7 +76,7 @@ def ingest(
     return TaskResult(
         metrics=summary,
         metadata={"data_path": data_path, "data_format": data_format},
-        markdown=_report(os.path.join(output_dir, EXAMPLES_REPORT), fallback),
+        markdown=_report(os.path.join(output_dir, examples.REPORT_FILE), fallback),
     )
 
 
@@ -118,7 +108,7 @@ def search(
     if reuse_architecture == step_io.PRODUCTION:
         version = step_io.production_version(reuse_architecture, serving_root, model_name)
         print(f"architecture production: {version or 'nothing pushed yet, searching'}")
-        reuse_architecture = os.path.join(version, MODEL_CONFIG_FILE) if version else ""
+        reuse_architecture = os.path.join(version, model.CONFIG_FILE) if version else ""
     work_dir = step_io.checkpoint_dir(checkpoint_root, run_id, "search")
     summary = run(
         examples_dir=examples_dir,
@@ -135,11 +125,12 @@ def search(
     )
     step_io.remove_checkpoints(work_dir)
     fallback = step_io.summary_markdown("Architecture search", summary)
-    table = step_io.csv_to_markdown(os.path.join(output_dir, TRIALS_FILE))
+    table = step_io.csv_to_markdown(os.path.join(output_dir, architecture.TRIALS_FILE))
     if table:
         fallback += "\n## Trials\n\n" + table
     return TaskResult(
-        metrics=summary, markdown=_report(os.path.join(output_dir, SEARCH_REPORT), fallback)
+        metrics=summary,
+        markdown=_report(os.path.join(output_dir, architecture.REPORT_FILE), fallback),
     )
 
 
@@ -171,7 +162,7 @@ def train(
     work_dir = step_io.checkpoint_dir(checkpoint_root, run_id, "train")
     summary = run(
         examples_dir=examples_dir,
-        architecture=os.path.join(architecture_dir, ARCHITECTURE_FILE),
+        architecture=os.path.join(architecture_dir, architecture.ARCHITECTURE_FILE),
         output_dir=output_dir,
         epochs=epochs or None,
         batch_size=batch_size or None,
@@ -224,7 +215,7 @@ def evaluate(
     )
     blessed = bool(summary["blessed"])
     fallback = step_io.summary_markdown("Evaluation", summary)
-    html_path = os.path.join(output_dir, EVALUATION_REPORT_HTML)
+    html_path = os.path.join(output_dir, evaluation.REPORT_HTML_FILE)
     if os.path.isfile(html_path):
         with open(html_path, encoding="utf-8") as f:
             html = f.read()
@@ -233,7 +224,7 @@ def evaluate(
     return TaskResult(
         metrics={**(summary.get("metrics") or {}), "blessed": blessed},
         metadata={"blessed": blessed},
-        markdown=_report(os.path.join(output_dir, EVALUATION_REPORT_MD), fallback),
+        markdown=_report(os.path.join(output_dir, evaluation.REPORT_MD_FILE), fallback),
         html=html,
         value=blessed,
     )
@@ -253,7 +244,7 @@ def push(
 
     summary = run(
         model_dir=model_dir,
-        blessing_file=os.path.join(evaluation_dir, BLESSING_FILE),
+        blessing_file=os.path.join(evaluation_dir, evaluation.BLESSING_FILE),
         serving_root=serving_root,
         model_name=model_name,
         keep=keep_versions or None,

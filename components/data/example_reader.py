@@ -11,6 +11,7 @@ import posixpath
 
 import tensorflow as tf
 
+from components.artifacts.examples import SHARD_PREFIX, SHARD_SUFFIX, SPLIT_DIR
 from components.data import schema
 from components.errors import UserError
 
@@ -19,7 +20,7 @@ _COMPRESSION = "GZIP"
 
 def split_dir(examples_dir: str, split: str) -> str:
     """Return the directory of ``split`` inside ``examples_dir`` (``.../Split-<split>``)."""
-    return posixpath.join(str(examples_dir).rstrip("/"), schema.SPLIT_DIR.format(split=split))
+    return posixpath.join(str(examples_dir).rstrip("/"), SPLIT_DIR.format(split=split))
 
 
 def list_shards(examples_dir: str, split: str) -> list[str]:
@@ -29,7 +30,7 @@ def list_shards(examples_dir: str, split: str) -> list[str]:
     missing split, or an empty split directory).
     """
     directory = split_dir(examples_dir, split)
-    pattern = posixpath.join(directory, f"{schema.SHARD_PREFIX}-*{schema.SHARD_SUFFIX}")
+    pattern = posixpath.join(directory, f"{SHARD_PREFIX}-*{SHARD_SUFFIX}")
     try:
         shards = tf.io.gfile.glob(pattern)
     except tf.errors.OpError:  # e.g. a bucket that does not exist

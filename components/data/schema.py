@@ -1,6 +1,7 @@
 """The tf.Example schema of the Examples artifact (TF Object Detection API keys).
 
-Plain constants only: importing this module never imports TensorFlow.
+Plain constants only: importing this module never imports TensorFlow. The artifact's file
+layout (splits, shards, labels.json, stats.json) is in :mod:`components.artifacts.examples`.
 """
 
 IMAGE_ENCODED = "image/encoded"
@@ -21,14 +22,3 @@ AREA = "image/object/area"
 BYTES_KEYS = (IMAGE_ENCODED, IMAGE_FORMAT, IMAGE_FILENAME, IMAGE_SOURCE_ID, CLASS_TEXT)
 INT64_KEYS = (IMAGE_HEIGHT, IMAGE_WIDTH, CLASS_LABEL, IS_CROWD)
 FLOAT_KEYS = (BBOX_XMIN, BBOX_YMIN, BBOX_XMAX, BBOX_YMAX, AREA)
-
-# Examples artifact layout (TFX ExampleGen conventions).
-TRAIN_SPLIT = "train"
-EVAL_SPLIT = "eval"
-SPLIT_DIR = "Split-{split}"
-SHARD_PREFIX = "data_tfrecord"
-SHARD_SUFFIX = ".gz"
-LABELS_FILE = "labels.json"
-STATS_FILE = "stats.json"
-QUARANTINE_FILE = "quarantine.jsonl"
-REPORT_FILE = "report.md"

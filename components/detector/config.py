@@ -1,10 +1,11 @@
-"""The one typed detector config: dataclasses, validation, JSON round trip and presets.
+"""The one typed detector config: the dataclass schema, its validation and JSON round trip.
 
 Every default of the detector (architecture, anchors, loss, optimiser, post-processing) lives
-here; the defaults are EfficientDet-D0 and ``presets.py`` holds small deltas over them. A config
-is immutable; derive variants with ``config.replace(num_classes=3)`` or
-``config.with_overrides({"bifpn.width": 32})``. Unknown keys and bad values raise
-``components.errors.UserError`` naming the key.
+here; the defaults are EfficientDet-D0 and ``presets.py`` holds small deltas over them (looked
+up, like architecture files, by ``config_load``). A config is immutable; derive variants with
+``config.replace(num_classes=3)`` or ``config.with_overrides({"bifpn.width": 32})``. Unknown
+keys and bad values raise ``components.errors.UserError`` naming the key. Backbone kinds and
+cell ops are validated against their registries (``backbones``, ``cell_ops``).
 """
 
 from __future__ import annotations
@@ -16,18 +17,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from components.detector import presets
-from components.detector.config_parse import build_dataclass
+from components.detector.config_parse import build_dataclass, listify, set_dotted, tuplify
 from components.errors import UserError
 
-CELL_OPS: tuple[str, ...] = (
-    "identity",
-    "sep_conv_3x3",
-    "sep_conv_5x5",
-    "dil_conv_3x3",
-    "conv_1x1",
-    "avg_pool_3x3",
-    "max_pool_3x3",
-)
+# Note on imports: the registries ``backbones`` (backbone kinds) and ``cell_ops`` (cell ops) are
+# imported by the ``__post_init__`` methods that validate against them, not here: importing the
+# schema costs no more than the schema. Neither imports Keras (only building a model does).
+
 EFFICIENTNET_VARIANTS: tuple[str, ...] = tuple(f"b{i}" for i in range(8))
 BACKBONE_LEVEL = 5  # backbones provide features up to stride 2**5; higher levels are downsampled
 
@@ -53,14 +49,16 @@ class CellBlock:
             len(self.inputs) == 2, f"a cell block needs exactly 2 inputs, got {list(self.inputs)}"
         )
         _check(len(self.ops) == 2, f"a cell block needs exactly 2 ops, got {list(self.ops)}")
+        from components.detector import cell_ops  # on first use: see the note on imports
+
         for op in self.ops:
-            _check(op in CELL_OPS, f"unknown cell op {op!r} (known: {', '.join(CELL_OPS)})")
+            _check(op in cell_ops.op_names(), cell_ops.unknown_op_message(op))
         for index in self.inputs:
             _check(index >= 0, f"cell block input {index} must be >= 0")
 
 
 def _default_blocks() -> tuple[CellBlock, ...]:
-    return tuple(CellBlock(**b) for b in _tuplify(presets.TINY_NORMAL_BLOCKS))
+    return tuple(CellBlock(**b) for b in tuplify(presets.TINY_NORMAL_BLOCKS))
 
 
 @dataclass(frozen=True)
@@ -104,7 +102,10 @@ class CellBackboneConfig:
 
 @dataclass(frozen=True)
 class BackboneConfig:
-    """Backbone choice: ``efficientnet`` (variant b0..b7, weights) or ``cells`` (the cell spec)."""
+    """Backbone choice: a registered ``kind`` (``backbones.kinds()``) and its settings.
+
+    ``efficientnet`` uses ``variant`` (b0..b7) and ``weights``; ``cells`` uses ``cells``.
+    """
 
     kind: str = "efficientnet"
     variant: str = "b0"
@@ -112,11 +113,16 @@ class BackboneConfig:
     cells: CellBackboneConfig = field(default_factory=CellBackboneConfig)
 
     def __post_init__(self) -> None:
-        _check(self.kind in ("efficientnet", "cells"), f"unknown backbone.kind {self.kind!r}")
+        from components.detector import backbones  # on first use: see the note on imports
+
+        _check(self.kind in backbones.kinds(), backbones.unknown_kind_message(self.kind))
         _check(
             self.variant in EFFICIENTNET_VARIANTS,
             f"unknown backbone.variant {self.variant!r} (known: b0..b7)",
         )
+        validate = backbones.get(self.kind).validate
+        if validate is not None:
+            validate(self)
 
 
 @dataclass(frozen=True)
@@ -312,12 +318,12 @@ class DetectorConfig:
         for key, value in overrides.items():
             if dataclasses.is_dataclass(value):
                 value = dataclasses.asdict(value)
-            _set_dotted(data, key, _tuplify(value))
+            set_dotted(data, key, tuplify(value))
         return from_dict(data)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the config as plain JSON-compatible data."""
-        return _listify(dataclasses.asdict(self))
+        return listify(dataclasses.asdict(self))
 
     def to_json(self) -> str:
         """Return the config as indented JSON text."""
@@ -353,72 +359,6 @@ class DetectorConfig:
             raise UserError(f"{os.fspath(path)}: {err}") from None
 
 
-def _listify(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _listify(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_listify(v) for v in value]
-    return value
-
-
-def _tuplify(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _tuplify(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return tuple(_tuplify(v) for v in value)
-    return value
-
-
-def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
-    parts = key.split(".")
-    node = data
-    for i, part in enumerate(parts[:-1]):
-        if not isinstance(node.get(part), dict):
-            raise UserError(f"unknown detector config key {'.'.join(parts[: i + 1])!r}")
-        node = node[part]
-    if parts[-1] not in node:
-        raise UserError(f"unknown detector config key {key!r}")
-    node[parts[-1]] = value
-
-
 def from_dict(data: dict[str, Any]) -> DetectorConfig:
     """Build a ``DetectorConfig`` from plain data (missing keys take defaults); UserError if bad."""
     return build_dataclass(DetectorConfig, data)
-
-
-def _merge(base: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in delta.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
-def get_preset(name: str) -> DetectorConfig:
-    """Return the preset ``name`` (``tiny``, ``tiny-effnet``, ``d0`` .. ``d7``); UserError if unknown."""
-    if name not in presets.PRESETS:
-        raise UserError(f"unknown preset {name!r} (known: {', '.join(presets.preset_names())})")
-    return from_dict(_merge({"name": name}, presets.PRESETS[name]))
-
-
-def load_architecture(file_or_preset: str | os.PathLike[str]) -> DetectorConfig:
-    """Return the config named by a preset name or stored in a JSON file (``architecture.json``).
-
-    A path that exists is read as JSON; otherwise the value must be a preset name. UserError when
-    neither (the message names the value).
-    """
-    text = os.fspath(file_or_preset)
-    if text in presets.PRESETS and not os.path.isfile(text):
-        return get_preset(text)
-    if os.path.isdir(text):
-        candidate = os.path.join(text, "architecture.json")
-        if os.path.isfile(candidate):
-            return DetectorConfig.load(candidate)
-        raise UserError(f"{text!r} is a directory without architecture.json")
-    if os.path.isfile(text):
-        return DetectorConfig.load(text)
-    raise UserError(
-        f"{text!r} is neither a config file nor a preset (presets: {', '.join(presets.preset_names())})"
-    )

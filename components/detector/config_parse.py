@@ -1,8 +1,9 @@
-"""Plain JSON data -> typed (frozen) config dataclasses, rejecting unknown keys and bad types.
+"""Plain JSON data <-> typed (frozen) config dataclasses, rejecting unknown keys and bad types.
 
 Generic over dataclasses annotated with int, float, str, bool, nested dataclasses and tuples
 (``tuple[X, ...]`` or fixed ``tuple[X, Y]``); every error is a ``UserError`` naming the key path
-(``backbone.cells.normal_blocks[0].ops``).
+(``backbone.cells.normal_blocks[0].ops``). Also the plain-data helpers of overrides: lists <->
+tuples and setting a dotted key (``"bifpn.width"``).
 """
 
 from __future__ import annotations
@@ -74,3 +75,45 @@ def build_dataclass(cls: type, data: Any, path: str = "") -> Any:
         for key, value in data.items()
     }
     return cls(**kwargs)
+
+
+def listify(value: Any) -> Any:
+    """Return ``value`` with every tuple turned into a list, recursively (JSON data)."""
+    if isinstance(value, dict):
+        return {k: listify(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [listify(v) for v in value]
+    return value
+
+
+def tuplify(value: Any) -> Any:
+    """Return ``value`` with every list turned into a tuple, recursively (hashable data)."""
+    if isinstance(value, dict):
+        return {k: tuplify(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return tuple(tuplify(v) for v in value)
+    return value
+
+
+def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
+    """Set ``data[a][b] = value`` for ``key`` ``"a.b"``; UserError naming an unknown key."""
+    parts = key.split(".")
+    node = data
+    for i, part in enumerate(parts[:-1]):
+        if not isinstance(node.get(part), dict):
+            raise UserError(f"unknown detector config key {'.'.join(parts[: i + 1])!r}")
+        node = node[part]
+    if parts[-1] not in node:
+        raise UserError(f"unknown detector config key {key!r}")
+    node[parts[-1]] = value
+
+
+def merge(base: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
+    """Return ``base`` updated by ``delta``, merging nested dicts (a preset over the defaults)."""
+    out = dict(base)
+    for key, value in delta.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out

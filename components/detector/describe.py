@@ -10,7 +10,9 @@ import sys
 from collections.abc import Sequence
 
 from components.cli_args import StepArgumentParser, run_main
-from components.detector.config import DetectorConfig, load_architecture
+from components.detector import backbones
+from components.detector.config import DetectorConfig
+from components.detector.config_load import load_architecture
 
 
 def describe(config: DetectorConfig) -> dict[str, object]:
@@ -23,12 +25,9 @@ def describe(config: DetectorConfig) -> dict[str, object]:
     from components.detector import anchors, flops, model
 
     detector = model.build_detector(config)
-    backbone = config.backbone.kind
-    if backbone == "efficientnet":
-        backbone = f"efficientnet-{config.backbone.variant}"
     return {
         "name": config.name,
-        "backbone": backbone,
+        "backbone": backbones.get(config.backbone.kind).description(config.backbone),
         "image_size": config.image_size,
         "num_classes": config.num_classes,
         "parameters": int(detector.count_params()),

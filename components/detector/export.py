@@ -26,12 +26,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from components.artifacts.model import LABELS_FILE, SAVED_MODEL_DIR
 from components.data import example_reader, preprocess
 from components.detector import anchors as anchors_lib
 from components.detector import postprocess as postprocess_lib
 
-SAVED_MODEL_DIR = "saved_model"
-LABELS_FILE = "labels.json"
 EVALUATION_SIGNATURE = "evaluation"
 SIGNATURES = ("serving_default", "serving_bytes", EVALUATION_SIGNATURE)
 # The COCO evaluation protocol of the reference implementations (automl, Detectron2): score

@@ -10,18 +10,19 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from components.detector.backbone_cells import build_cell_backbone
-from components.detector.backbone_efficientnet import build_efficientnet_backbone
+from components.detector import backbones
 from components.detector.bifpn import bifpn_inputs, build_bifpn
 from components.detector.config import DetectorConfig
 from components.detector.heads import box_head, class_head
 
 
 def build_backbone(config: DetectorConfig) -> keras.Model:
-    """Return the backbone model of ``config`` (images -> {str(level): feature}, levels min..5)."""
-    if config.backbone.kind == "efficientnet":
-        return build_efficientnet_backbone(config)
-    return build_cell_backbone(config)
+    """Return the backbone model of ``config`` (images -> {str(level): feature}, levels min..5).
+
+    The builder is the one registered for ``backbone.kind`` in ``backbones``; UserError listing
+    the known kinds when none is.
+    """
+    return backbones.get(config.backbone.kind).builder()(config)
 
 
 def build_detector(config: DetectorConfig) -> keras.Model:

@@ -1,7 +1,9 @@
 """The blessing decision: is the candidate good enough to push?
 
-The rules are one typed object (``components.blessing_rules.BlessingRules``), validated in one
-place; its defaults are the defaults of the evaluate command and of the pipeline parameters.
+The rules are one typed object (``components.blessing_rules.BlessingRules``): each rule's
+default and allowed range are declared there, validated in one place, and the evaluate command's
+options and the pipeline parameters' defaults and bounds derive from them. Adding a rule: a field
+there, its check in :func:`decide` here (and its pipeline parameter and task wiring).
 The rules, in order:
 
 1. **detections**: the candidate must detect something on the eval split (scored by the COCO
@@ -69,7 +71,7 @@ def decide(
     is the candidate's document scored the way the baseline was, for the baseline and
     per-class rules (a baseline exported before the evaluation signature).
     """
-    from components.evaluate.coco_eval import METRIC_NAMES
+    from components.metrics.coco_eval import METRIC_NAMES
 
     ap = float(candidate["AP"])
     reasons: list[str] = []

@@ -6,9 +6,11 @@ import os
 import sys
 from collections.abc import Sequence
 
+from components import blessing_rules
 from components.cli_args import StepArgumentParser, run_main
 from components.errors import UserError
-from components.evaluate import blessing, evaluators
+from components.evaluate import blessing
+from components.metrics import evaluators
 
 RULES = blessing.DEFAULT_RULES
 
@@ -27,27 +29,13 @@ def build_parser() -> StepArgumentParser:
     where.add_argument("--baseline", help="baseline model: a Model artifact or a pushed version")
     where.add_argument("--serving-root", help="compare with the newest version pushed here")
     parser.add_argument("--model-name", help="model name under --serving-root")
-    parser.add_argument(
-        "--min-ap", type=float, default=RULES.min_ap, help="minimum COCO AP to bless (0..1)"
-    )
-    parser.add_argument(
-        "--tolerance",
-        type=float,
-        default=RULES.tolerance,
-        help="allowed AP drop below the baseline",
-    )
-    parser.add_argument(
-        "--class-tolerance",
-        type=float,
-        default=RULES.class_tolerance,
-        help="allowed AP drop of one class below the baseline's (1 disables the rule)",
-    )
-    parser.add_argument(
-        "--class-min-boxes",
-        type=int,
-        default=RULES.class_min_boxes,
-        help="eval boxes a class needs to be judged by --class-tolerance",
-    )
+    for rule in blessing_rules.rule_fields():  # one option per blessing rule: --min-ap, ...
+        parser.add_argument(
+            "--" + rule.name.replace("_", "-"),
+            type=blessing_rules.rule_type(rule),
+            default=getattr(RULES, rule.name),
+            help=rule.metadata["help"],
+        )
     parser.add_argument(
         "--evaluator",
         choices=evaluators.EVALUATORS,
@@ -74,10 +62,7 @@ def _main(argv: Sequence[str] | None) -> int:
         serving_root=args.serving_root,
         model_name=args.model_name,
         rules=blessing.BlessingRules(
-            min_ap=args.min_ap,
-            tolerance=args.tolerance,
-            class_tolerance=args.class_tolerance,
-            class_min_boxes=args.class_min_boxes,
+            **{rule.name: getattr(args, rule.name) for rule in blessing_rules.rule_fields()}
         ),
         evaluator=args.evaluator,
         batch_size=args.batch_size,

@@ -18,8 +18,9 @@ from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
+from components.artifacts.examples import EVAL_SPLIT
 from components.errors import UserError
-from components.evaluate.coco_eval import ImageDetections, ImageTruth
+from components.metrics.coco_eval import ImageDetections, ImageTruth
 
 SIGNATURE = "serving_default"
 EVALUATION_SIGNATURE = "evaluation"  # = components.detector.export.EVALUATION_SIGNATURE
@@ -142,7 +143,7 @@ def batches_by_size(
 def predict_split(
     saved_model_dirs: Sequence[str | Callable],
     examples_dir: str,
-    split: str = "eval",
+    split: str = EVAL_SPLIT,
     batch_size: int = 8,
     keep_images: int = 12,
 ) -> Predictions:

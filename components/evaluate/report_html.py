@@ -13,8 +13,8 @@ import io
 
 import numpy as np
 
-from components.evaluate.coco_eval import METRIC_NAMES, ImageDetections, ImageTruth
 from components.evaluate.report_md import METRIC_HELP, fmt
+from components.metrics.coco_eval import METRIC_NAMES, ImageDetections, ImageTruth
 
 MAX_SIDE = 320
 MIN_SCORE = 0.3

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from components.evaluate.coco_eval import METRIC_NAMES
+from components.metrics.coco_eval import METRIC_NAMES
 
 METRIC_HELP = {
     "AP": "AP at IoU 0.50:0.95",

@@ -13,42 +13,18 @@ import datetime
 import json
 import os
 
-from components.atomic_output import atomic_output_dir
-from components.data import schema
-from components.errors import UserError
-from components.evaluate import (
-    baseline,
-    blessing,
-    coco_eval,
-    evaluators,
-    fingerprint,
-    predict,
-    report_html,
-    report_md,
+from components.artifacts import examples, model, serving
+from components.artifacts.evaluation import (
+    BLESSING_FILE,
+    METRICS_FILE,
+    PR_CURVES_FILE,
+    REPORT_HTML_FILE,
+    REPORT_MD_FILE,
 )
-
-METRICS_FILE = "metrics.json"
-BLESSING_FILE = "blessing.json"
-PR_CURVES_FILE = "pr_curves.json"
-REPORT_MD_FILE = "report.md"
-REPORT_HTML_FILE = "report.html"
-
-
-def read_categories(examples_dir: str) -> list[dict]:
-    """The ``classes`` list of the Examples' ``labels.json``; UserError when it is missing."""
-    from tensorflow.io import gfile
-
-    path = baseline.join(examples_dir, schema.LABELS_FILE)
-    if not gfile.exists(path):
-        raise UserError(
-            f"{examples_dir} is not an Examples artifact: {schema.LABELS_FILE} is missing"
-        )
-    try:
-        with gfile.GFile(path) as f:
-            classes = json.load(f)["classes"]
-        return [{"id": int(c["id"]), "name": str(c["name"])} for c in classes]
-    except (ValueError, KeyError, TypeError) as err:
-        raise UserError(f"{path} is not a labels file: {err}") from err
+from components.atomic_output import atomic_output_dir
+from components.errors import UserError
+from components.evaluate import baseline, blessing, predict, report_html, report_md
+from components.metrics import coco_eval, evaluators
 
 
 def _write_json(path: str, data) -> None:
@@ -82,15 +58,33 @@ def run(
     evaluator: str = evaluators.DEFAULT_EVALUATOR,
     batch_size: int = 8,
     num_samples: int = 12,
-    split: str = schema.EVAL_SPLIT,
+    split: str = examples.EVAL_SPLIT,
 ) -> dict:
     """Evaluate the model in ``model_dir`` on the eval split of ``examples_dir``; bless or not.
 
-    The baseline is ``baseline_dir`` (a Model artifact or a pushed version) or the newest
-    version under ``serving_root``/``model_name``; none is fine. ``rules`` are the blessing
-    rules (``blessing.BlessingRules``). Detections are scored by the COCO protocol (each
-    model's ``evaluation`` signature). Returns ``{"blessed",
-    "reasons", "metrics", "baseline_metrics", "output_dir"}``. Raises UserError on bad input.
+    Detections are scored by the COCO protocol (each model's ``evaluation`` signature); the
+    candidate is blessed when it passes every rule against the baseline (none is fine).
+
+    Args:
+        model_dir: the candidate: a Model artifact or a pushed version.
+        examples_dir: an Examples artifact with the same labels as the model.
+        output_dir: where the Evaluation artifact is written (metrics, blessing, reports).
+        baseline_dir: the baseline (a Model artifact or a pushed version); else the newest
+            version under ``serving_root``/``model_name``.
+        serving_root: the serving volume holding the pushed versions.
+        model_name: the model's folder under ``serving_root``.
+        rules: the blessing rules (``components.blessing_rules.BlessingRules``).
+        evaluator: the COCO scorer (a name of ``components.metrics.evaluators.EVALUATORS``).
+        batch_size: images per inference batch.
+        num_samples: images drawn with their boxes in the HTML report.
+        split: the split scored.
+
+    Returns:
+        ``{"blessed", "reasons", "metrics", "baseline_metrics", "output_dir"}``.
+
+    Raises:
+        UserError: bad input (a missing model, labels that differ, bad options).
+        TypeError: ``rules`` is not a ``BlessingRules``.
     """
     if not isinstance(rules, blessing.BlessingRules):
         raise TypeError(f"rules must be a BlessingRules, got {type(rules).__name__}")
@@ -100,11 +94,11 @@ def run(
         )
     if batch_size < 1:
         raise UserError(f"batch size must be >= 1, got {batch_size}")
-    candidate = baseline.locate_model(model_dir)
+    candidate = model.locate_model(model_dir)
     base = baseline.resolve_baseline(baseline_dir, serving_root, model_name)
-    categories = read_categories(examples_dir)
+    categories = examples.categories(examples_dir)
     names = {c["id"]: c["name"] for c in categories}
-    model_labels = baseline.read_labels(candidate)
+    model_labels = model.read_label_names(candidate)
     if model_labels is not None and model_labels != names:
         raise UserError(
             f"the labels of {model_dir} ({model_labels}) differ from those of {examples_dir} ({names})"
@@ -113,16 +107,16 @@ def run(
     if base is None:
         note = "There is no baseline model (nothing pushed yet), so no comparison was made."
         if serving_root:
-            where = baseline.join(serving_root.rstrip("/"), model_name or "")
+            where = serving.model_root(serving_root, model_name or "")
             note = f"There is no pushed version under {where} yet, so no comparison was made."
-    elif baseline.read_labels(base) not in (None, names):
+    elif model.read_label_names(base) not in (None, names):
         note = f"The baseline {base.root} has other classes than the eval data, so it was not compared."
         base = None
 
-    model_fp = fingerprint.model_fingerprint(candidate.saved_model_dir)
+    model_fp = model.model_fingerprint(candidate.saved_model_dir)
     # A baseline whose SavedModel files are identical to the candidate's gives the same
     # detections: it is run once (loading a SavedModel is the slow part on a CPU).
-    same = base is not None and fingerprint.model_fingerprint(base.saved_model_dir) == model_fp
+    same = base is not None and model.model_fingerprint(base.saved_model_dir) == model_fp
     models = [predict.load_serving_fn(candidate.saved_model_dir)]
     if base is not None and not same:
         models.append(predict.load_serving_fn(base.saved_model_dir))
@@ -161,7 +155,7 @@ def run(
             "model": model_dir,
             "model_fingerprint": model_fp,
             "examples": examples_dir,
-            "data_fingerprint": fingerprint.data_fingerprint(examples_dir),
+            "data_fingerprint": examples.data_fingerprint(examples_dir),
             "evaluated_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         }
     )

@@ -7,12 +7,11 @@ import sys
 from collections.abc import Sequence
 
 from components.cli_args import StepArgumentParser, run_main
-
-FORMATS = ("coco", "voc", "yolo")
+from components.data.readers import FORMATS
 
 
 def build_parser() -> StepArgumentParser:
-    """Return the argument parser of ``nasdet ingest`` (DESIGN.md command line)."""
+    """Return the argument parser of ``nasdet ingest`` (the command line of docs/design.md)."""
     parser = StepArgumentParser(
         prog="nasdet ingest",
         description="Validate labelled images and write the Examples artifact (gzip TFRecord shards "

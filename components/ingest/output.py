@@ -27,8 +27,9 @@ import uuid
 from collections.abc import Iterator
 from typing import BinaryIO
 
+from components.artifacts.examples import STATS_FILE
 from components.atomic_output import atomic_output_dir, is_remote
-from components.data import schema, source_fs
+from components.data import source_fs
 
 
 def _beam_fs():
@@ -103,7 +104,7 @@ def _move_tree(src: str, dst: str) -> None:
     """Replace the content of ``dst`` with the files under ``src``; ``stats.json`` moves last."""
     _delete_tree(dst)
     files = _list_files(src)
-    last = [f for f in files if posixpath.basename(f) == schema.STATS_FILE]
+    last = [f for f in files if posixpath.basename(f) == STATS_FILE]
     ordered = [f for f in files if f not in last] + last
     targets = [dst + f[len(src) :] for f in ordered]
     for source, target in zip(ordered, targets, strict=True):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import apache_beam as beam
 
-from components.data import schema
+from components.artifacts.examples import QUARANTINE_FILE, STATS_FILE
 from components.ingest import output
 from components.ingest.plan import IngestPlan
 from components.ingest.transforms import (
@@ -44,14 +44,14 @@ def build(pipeline: beam.Pipeline, plan: IngestPlan) -> dict:
     quarantine = (
         (validated[QUARANTINE_TAG], read_quarantine)
         | "AllQuarantine" >> beam.Flatten()
-        | "WriteQuarantine" >> WriteQuarantine(output.join(plan.root, schema.QUARANTINE_FILE))
+        | "WriteQuarantine" >> WriteQuarantine(output.join(plan.root, QUARANTINE_FILE))
     )
     stats = (
         (validated[STATS_TAG], read_quarantine)
         | "StatsInputs" >> beam.Flatten()
         | "WriteStats"
         >> WriteStats(
-            output.join(plan.root, schema.STATS_FILE),
+            output.join(plan.root, STATS_FILE),
             plan.images_read,
             plan.boxes_read,
             plan.stats_context,
@@ -63,7 +63,7 @@ def build(pipeline: beam.Pipeline, plan: IngestPlan) -> dict:
         (
             validated[SHARDS] | "ShardPaths" >> beam.Map(lambda file: file["path"]),
             quarantine,
-            stats | "StatsPath" >> beam.Map(lambda _: schema.STATS_FILE),
+            stats | "StatsPath" >> beam.Map(lambda _: STATS_FILE),
         )
         | "AllOutputs" >> beam.Flatten()
         | "CountWritten" >> beam.combiners.Count.Globally().without_defaults()

@@ -97,7 +97,7 @@ def write_report(stats: dict, root: str) -> list[str]:
 
     The plot is best-effort: when Pillow cannot draw it, the report says nothing of it.
     """
-    from components.data import schema
+    from components.artifacts.examples import REPORT_FILE
 
     paths = []
     try:
@@ -108,6 +108,6 @@ def write_report(stats: dict, root: str) -> list[str]:
     if png is not None:
         paths.append(output.join(root, PLOT_FILE))
         output.write_bytes(paths[-1], png)
-    paths.append(output.join(root, schema.REPORT_FILE))
+    paths.append(output.join(root, REPORT_FILE))
     output.write_bytes(paths[-1], render_markdown(stats, png is not None).encode("utf-8"))
     return paths

@@ -13,24 +13,31 @@ import hashlib
 import math
 from collections.abc import Sequence
 
-from components.data import schema, source_fs
+from components.artifacts.examples import (
+    EVAL_SPLIT,
+    SHARD_PREFIX,
+    SHARD_SUFFIX,
+    SPLIT_DIR,
+    TRAIN_SPLIT,
+)
+from components.data import source_fs
 from components.data.records import SourceImage
 from components.errors import UserError
 
-SPLITS = (schema.TRAIN_SPLIT, schema.EVAL_SPLIT)
+SPLITS = (TRAIN_SPLIT, EVAL_SPLIT)
 # About 500 images (50-80 MB of typical JPEGs) per shard: big enough for sequential reads in
 # training; small enough that the shards (the unit of parallel work: one worker validates and
 # writes a whole shard) spread evenly over the workers.
 IMAGES_PER_SHARD = 500
 
 _SOURCE_SPLIT_NAMES = {
-    "train": schema.TRAIN_SPLIT,
-    "training": schema.TRAIN_SPLIT,
-    "eval": schema.EVAL_SPLIT,
-    "val": schema.EVAL_SPLIT,
-    "valid": schema.EVAL_SPLIT,
-    "validation": schema.EVAL_SPLIT,
-    "test": schema.EVAL_SPLIT,
+    "train": TRAIN_SPLIT,
+    "training": TRAIN_SPLIT,
+    "eval": EVAL_SPLIT,
+    "val": EVAL_SPLIT,
+    "valid": EVAL_SPLIT,
+    "validation": EVAL_SPLIT,
+    "test": EVAL_SPLIT,
 }
 
 
@@ -55,16 +62,14 @@ def _unit_hash(text: str) -> float:
 
 def hash_split(image_id: str, eval_fraction: float) -> str:
     """Return ``"eval"`` when the hash of ``image_id`` falls below ``eval_fraction``, else ``"train"``."""
-    return (
-        schema.EVAL_SPLIT if _unit_hash(f"split:{image_id}") < eval_fraction else schema.TRAIN_SPLIT
-    )
+    return EVAL_SPLIT if _unit_hash(f"split:{image_id}") < eval_fraction else TRAIN_SPLIT
 
 
 def source_split(image: SourceImage) -> str | None:
     """Return the split the source states for ``image`` (``train``/``eval``) or None."""
     if not image.split:
         return None
-    return _SOURCE_SPLIT_NAMES.get(image.split.lower(), schema.TRAIN_SPLIT)
+    return _SOURCE_SPLIT_NAMES.get(image.split.lower(), TRAIN_SPLIT)
 
 
 def assign_splits(images: Sequence[SourceImage], eval_fraction: float) -> list[str]:
@@ -79,10 +84,10 @@ def assign_splits(images: Sequence[SourceImage], eval_fraction: float) -> list[s
     if any(image.split for image in images) or eval_fraction <= 0 or len(images) < 2:
         return splits
     hashes = [_unit_hash(f"split:{image.image_id}") for image in images]
-    if schema.EVAL_SPLIT not in splits:
-        splits[min(range(len(images)), key=hashes.__getitem__)] = schema.EVAL_SPLIT
-    elif schema.TRAIN_SPLIT not in splits:
-        splits[max(range(len(images)), key=hashes.__getitem__)] = schema.TRAIN_SPLIT
+    if EVAL_SPLIT not in splits:
+        splits[min(range(len(images)), key=hashes.__getitem__)] = EVAL_SPLIT
+    elif TRAIN_SPLIT not in splits:
+        splits[max(range(len(images)), key=hashes.__getitem__)] = TRAIN_SPLIT
     return splits
 
 
@@ -100,5 +105,5 @@ def shard_index(image_id: str, shards: int) -> int:
 
 def shard_path(root: str, split: str, index: int, shards: int) -> str:
     """Return ``root/Split-<split>/data_tfrecord-<index>-of-<shards>.gz`` (5-digit numbers)."""
-    name = f"{schema.SHARD_PREFIX}-{index:05d}-of-{shards:05d}{schema.SHARD_SUFFIX}"
-    return source_fs.join(root, schema.SPLIT_DIR.format(split=split), name)
+    name = f"{SHARD_PREFIX}-{index:05d}-of-{shards:05d}{SHARD_SUFFIX}"
+    return source_fs.join(root, SPLIT_DIR.format(split=split), name)

@@ -18,8 +18,9 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 
+from components.artifacts.examples import LABELS_FILE, STATS_FILE
 from components.atomic_output import is_remote
-from components.data import schema, source_fs
+from components.data import source_fs
 from components.data.labels import build_label_map, to_labels_json
 from components.data.readers import read_dataset
 from components.errors import UserError
@@ -41,19 +42,27 @@ def run(
 ) -> dict:
     """Ingest a COCO / VOC / YOLO dataset into the Examples artifact at ``output_dir``.
 
-    ``input_path`` is the COCO instances JSON or the VOC / YOLO label folder; ``images_dir`` the
-    image folder (default: beside the labels); ``classes_file`` the YOLO class names;
-    ``eval_fraction`` the share of images hashed into ``eval`` when the source has no splits;
-    ``beam_args`` Beam pipeline options (``--runner=...``; any of them selects Beam; a remote
-    runner also needs ``--temp_location``, a folder or URI its workers share, unless
-    ``output_dir`` is an object-store URI);
-    ``run_in_process`` forces the engine (None: chosen by input size, see ``running_mode``).
     Paths may be local or Beam file-system URIs (gs://, s3://).
 
-    Returns a summary dict: ``output_dir``, ``images`` and ``boxes`` (read / accepted /
-    quarantined), ``splits`` (accepted images per split), ``shards`` (files per split),
-    ``classes`` (K), ``runner`` (the running-mode line) and ``seconds``. Raises ``UserError``
-    for bad input (nothing is written then).
+    Args:
+        input_path: the COCO instances JSON, or the VOC / YOLO label folder.
+        fmt: the annotation format (a name of ``components.data.readers.FORMATS``).
+        output_dir: where the Examples artifact is written (staged, then renamed into place).
+        images_dir: the image folder (default: beside the labels).
+        classes_file: the YOLO class names (a text file or an Ultralytics data YAML).
+        eval_fraction: the share of images hashed into ``eval`` when the source has no splits.
+        beam_args: Beam pipeline options (``--runner=...``); any of them selects Beam. A remote
+            runner also needs ``--temp_location``, a folder or URI its workers share, unless
+            ``output_dir`` is an object-store URI.
+        run_in_process: forces the engine (None: chosen by input size, see ``running_mode``).
+
+    Returns:
+        A summary dict: ``output_dir``, ``images`` and ``boxes`` (read / accepted /
+        quarantined), ``splits`` (accepted images per split), ``shards`` (files per split),
+        ``classes`` (K), ``runner`` (the running-mode line) and ``seconds``.
+
+    Raises:
+        UserError: bad input or options (nothing is written then).
     """
     started = time.monotonic()
     eval_fraction = split.check_eval_fraction(eval_fraction)
@@ -90,13 +99,13 @@ def run(
             in_process.run(plan)
         else:
             _run_beam(mode, plan, output_dir)
-        stats = json.loads(source_fs.read_bytes(output.join(root, schema.STATS_FILE)))
+        stats = json.loads(source_fs.read_bytes(output.join(root, STATS_FILE)))
         _check(stats)
         for name, split_stats in stats["splits"].items():
             if split_stats["images"] == 0 and (name == "train" or eval_fraction > 0):
                 LOG.warning("ingest: warning: split %r has no images", name)
         labels = json.dumps(to_labels_json(label_map), indent=2) + "\n"
-        output.write_bytes(output.join(root, schema.LABELS_FILE), labels.encode("utf-8"))
+        output.write_bytes(output.join(root, LABELS_FILE), labels.encode("utf-8"))
         report.write_report(stats, root)
     return {
         "output_dir": output_dir,

@@ -27,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import datetime
 import errno
-import json
 import os
 import shutil
 import signal
@@ -36,37 +35,16 @@ import time
 import uuid
 from collections.abc import Iterator
 
+from components.artifacts import serving
+from components.artifacts.evaluation import read_blessing
+from components.artifacts.files import join
+from components.artifacts.model import SAVED_MODEL_PB, locate_model, model_fingerprint
 from components.errors import UserError
-from components.evaluate.baseline import SAVED_MODEL_PB, join, locate_model
-from components.evaluate.fingerprint import model_fingerprint
 from components.push import versions
 
-PUSH_FILE = "push.json"
-# Beside the SavedModel: the labels, the config and the Keras weights (= the train step's
-# artifact.WEIGHTS_FILE), so a pushed version can warm-start the next training.
-EXTRA_FILES = ("labels.json", "detector_config.json", "model.weights.h5")
 MAX_ATTEMPTS = 50
 TMP_PREFIX = ".tmp-push-"
 STALE_SECONDS = 3600.0
-
-
-def read_blessing(blessing_file: str) -> dict:
-    """The blessing dict of ``blessing_file`` (a blessing.json or the Evaluation dir holding it)."""
-    from tensorflow.io import gfile
-
-    path = blessing_file
-    if gfile.isdir(path):
-        path = join(path.rstrip("/"), "blessing.json")
-    if not gfile.exists(path):
-        raise UserError(f"blessing file {path} does not exist")
-    try:
-        with gfile.GFile(path) as f:
-            data = json.load(f)
-    except ValueError as err:
-        raise UserError(f"{path} is not valid JSON: {err}") from err
-    if not isinstance(data, dict) or not isinstance(data.get("blessed"), bool):
-        raise UserError(f"{path} is not a blessing file (no boolean 'blessed')")
-    return data
 
 
 def _copy_tree(src: str, dst: str, skip: tuple[str, ...] = ()) -> None:
@@ -92,23 +70,12 @@ def _stage(location, tmp: str, record: dict) -> None:
     from tensorflow.io import gfile
 
     gfile.makedirs(tmp)
-    _copy_tree(location.saved_model_dir, tmp, skip=(PUSH_FILE,))
+    _copy_tree(location.saved_model_dir, tmp, skip=(serving.PUSH_FILE,))
     if location.layout == "artifact":
-        for name in EXTRA_FILES:
+        for name in serving.EXTRA_FILES:
             if gfile.exists(join(location.root, name)):
                 gfile.copy(join(location.root, name), join(tmp, name), overwrite=True)
-    _write_record(tmp, record)
-
-
-def _write_record(directory: str, record: dict) -> None:
-    """Write ``push.json`` of ``record`` into ``directory`` (replacing an earlier one)."""
-    from tensorflow.io import gfile
-
-    path = join(directory, PUSH_FILE)
-    if gfile.exists(path):  # some file systems (ram://) append on "w"
-        gfile.remove(path)
-    with gfile.GFile(path, "w") as f:
-        f.write(json.dumps(record, indent=2) + "\n")
+    serving.write_push_record(tmp, record)
 
 
 def _publish_local(tmp: str, model_root: str, record: dict) -> int:
@@ -120,7 +87,7 @@ def _publish_local(tmp: str, model_root: str, record: dict) -> int:
             versions.write_marker(model_root, version)
             continue
         record["version"] = version
-        _write_record(tmp, record)
+        serving.write_push_record(tmp, record)
         try:
             os.rename(tmp, final)
         except OSError as err:
@@ -138,7 +105,7 @@ def _publish_remote(tmp: str, model_root: str, record: dict) -> int:
 
     version = versions.next_version(model_root)
     record["version"] = version
-    _write_record(tmp, record)
+    serving.write_push_record(tmp, record)
     _copy_tree(tmp, join(model_root, str(version)))
     gfile.rmtree(tmp)
     return version
@@ -195,9 +162,20 @@ def run(
 ) -> dict:
     """Push the blessed model in ``model_dir`` to ``serving_root/model_name/<next version>``.
 
-    Refuses (UserError, nothing written) when the blessing says not blessed or was made for
-    another model. With ``keep``, only the newest ``keep`` versions remain afterwards.
-    Returns ``{"version", "path", "pruned"}``.
+    Args:
+        model_dir: the Model artifact (or a pushed version) that was evaluated.
+        blessing_file: the evaluation's ``blessing.json``.
+        serving_root: the serving volume or object-store URI.
+        model_name: the model's folder under ``serving_root`` (no ``/``, not hidden).
+        keep: with a number, only the newest ``keep`` versions remain afterwards.
+
+    Returns:
+        ``{"version", "path", "pruned"}``: the new integer version, its folder, the versions
+        removed.
+
+    Raises:
+        UserError: the blessing says not blessed or was made for another model, or bad
+            options; nothing is written then.
     """
     from tensorflow.io import gfile
 
@@ -217,7 +195,7 @@ def run(
             f"refusing to push {model_dir}: {blessing_file} blesses another model "
             f"({decision.get('model', 'unknown')}); its SavedModel files differ"
         )
-    model_root = join(serving_root.rstrip("/"), model_name)
+    model_root = serving.model_root(serving_root, model_name)
     gfile.makedirs(model_root)
     record = {
         "model_name": model_name,

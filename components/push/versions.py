@@ -18,7 +18,8 @@ import os
 import shutil
 import uuid
 
-from components.evaluate.baseline import integer_versions, join
+from components.artifacts.files import join
+from components.artifacts.serving import integer_versions
 
 MARKER = ".last_version"
 

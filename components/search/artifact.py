@@ -1,40 +1,24 @@
-"""The Architecture artifact: trial rows from the tuner project, and the files of the output.
+"""Trial rows of a search, read from the tuner project, for the Architecture artifact.
 
-Files (DESIGN.md): ``architecture.json`` (a complete detector config), ``hyperparameters.json``
-(the KerasTuner values of the best trial) and ``trials.csv`` (every trial: id, status, score,
-AP, AP50, FLOPs, params, seconds, values, error). Trial rows are read from the KerasTuner
-project on disk (``trial_*/trial.json``, written by the oracle), so they are the same whether
-the search ran in this process, in worker processes or in worker pods.
+The artifact's files and writers are in :mod:`components.artifacts.architecture`. Trial rows are read from the KerasTuner project on
+disk (``trial_*/trial.json``, written by the oracle), so they are the same whether the search
+ran in this process, in worker processes or in worker pods.
 """
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import glob
 import json
 import math
 import os
 
+# ARCHITECTURE_FILE, TRIALS_FILE and the writers are used as ``artifact.*`` by the search step.
+from components.artifacts.architecture import CSV_FIELDS
 from components.search.tuners import EVENTS_FILE, SCORE
 
-ARCHITECTURE_FILE = "architecture.json"
-HYPERPARAMETERS_FILE = "hyperparameters.json"
-TRIALS_FILE = "trials.csv"
 COMPLETED = "COMPLETED"
 FAILED = "FAILED"
-CSV_FIELDS = (
-    "trial_id",
-    "status",
-    "score",
-    "AP",
-    "AP50",
-    "FLOPs",
-    "params",
-    "seconds",
-    "values",
-    "error",
-)
 
 
 @dataclasses.dataclass
@@ -132,21 +116,3 @@ def best_trial(rows: list[TrialRow]) -> TrialRow | None:
     if not done:
         return None
     return max(done, key=lambda r: (r.score, -rows.index(r)))
-
-
-def write_trials_csv(rows: list[TrialRow], path: str) -> None:
-    """Write ``rows`` to ``path`` as CSV with the columns of CSV_FIELDS."""
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
-        writer.writeheader()
-        for row in rows:
-            writer.writerow(row.csv_row())
-
-
-def write_architecture(out_dir: str, config_json: str, hyperparameters: dict) -> None:
-    """Write ``architecture.json`` (config JSON text) and ``hyperparameters.json`` in ``out_dir``."""
-    with open(os.path.join(out_dir, ARCHITECTURE_FILE), "w") as f:
-        f.write(config_json)
-    with open(os.path.join(out_dir, HYPERPARAMETERS_FILE), "w") as f:
-        json.dump(hyperparameters, f, indent=2, sort_keys=True)
-        f.write("\n")

@@ -8,6 +8,9 @@ import sys
 from collections.abc import Sequence
 
 from components.cli_args import StepArgumentParser, run_main
+from components.search.space import SPACES
+from components.search.tuners import ALGORITHMS, OBJECTIVES
+from components.tuner_settings import MIN, STEP
 
 
 def _int_at_least(minimum: int):
@@ -35,26 +38,32 @@ def build_parser() -> StepArgumentParser:
         "--examples", required=True, help="Examples directory (nasdet ingest output)"
     )
     parser.add_argument("--output", required=True, help="Architecture artifact directory to write")
+    parser.add_argument("--algorithm", default=STEP.algorithm, choices=ALGORITHMS)
     parser.add_argument(
-        "--algorithm", default="random", choices=("random", "bayesian", "hyperband")
+        "--max-trials",
+        type=_int_at_least(MIN["max_trials"]),
+        default=STEP.max_trials,
+        help="trials in all",
     )
-    parser.add_argument("--max-trials", type=_int_at_least(1), default=3, help="trials in all")
     parser.add_argument(
-        "--epochs", type=_int_at_least(1), default=1, help="epochs per trial (Hyperband: at most)"
+        "--epochs",
+        type=_int_at_least(MIN["epochs"]),
+        default=STEP.epochs,
+        help="epochs per trial (Hyperband: at most)",
     )
     parser.add_argument(
         "--workers",
-        type=_int_at_least(0),
-        default=0,
+        type=_int_at_least(MIN["workers"]),
+        default=STEP.workers,
         help="distributed search with N workers (subprocesses, or pods inside a cluster)",
     )
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--space", default="small", choices=("small", "large"))
-    parser.add_argument("--objective", default="AP", choices=("AP", "AP50"))
+    parser.add_argument("--seed", type=int, default=STEP.seed)
+    parser.add_argument("--space", default=STEP.space, choices=tuple(SPACES))
+    parser.add_argument("--objective", default=STEP.objective, choices=OBJECTIVES)
     parser.add_argument(
         "--flops-weight",
         type=float,
-        default=0.0,
+        default=STEP.flops_weight,
         help="latency-aware reward AP * (FLOPs/target)^w (MnasNet: -0.07; 0 = AP alone)",
     )
     parser.add_argument(

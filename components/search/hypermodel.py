@@ -21,7 +21,8 @@ import keras
 import keras_tuner
 from keras_tuner.errors import FailedTrialError
 
-from components.detector.config import DetectorConfig, get_preset
+from components.detector.config import DetectorConfig
+from components.detector.config_load import get_preset
 from components.search.objective import coco_metrics, latency_reward
 from components.search.space import SearchSpace
 from components.search.tuners import SCORE
@@ -192,7 +193,7 @@ class DetectorHyperModel(keras_tuner.HyperModel):
         """
         import numpy as np
 
-        from components.train.trainer import build_trainer
+        from components.training.builder import build_trainer
 
         config = self.config(hp)
         steps = max(self.train_count // self.batch_size, 1)
@@ -204,11 +205,12 @@ class DetectorHyperModel(keras_tuner.HyperModel):
 
     def train_dataset(self, config: DetectorConfig):
         """Return the training ``tf.data.Dataset`` of a trial (augmented, batched, capped)."""
-        from components.data import input_pipeline, schema
+        from components.artifacts.examples import TRAIN_SPLIT
+        from components.data import input_pipeline
 
         dataset = input_pipeline.make_dataset(
             self.examples_dir,
-            schema.TRAIN_SPLIT,
+            TRAIN_SPLIT,
             config.image_size,
             self.batch_size,
             True,

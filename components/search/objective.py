@@ -4,19 +4,17 @@ Detections are the model's own decoded detections (the same resize/pad, box deco
 mapping back to the original image as the exported model's ``evaluation`` signature: the COCO
 protocol's top 100 per image above a 0.001 score floor, via
 :func:`components.detector.export.make_detect_fn`), scored with pycocotools through
-:func:`components.evaluate.coco_eval.evaluate`. The latency-aware reward is MnasNet's
+:func:`components.metrics.coco_eval.evaluate`. The latency-aware reward is MnasNet's
 ``AP * (FLOPs / target_FLOPs) ** w`` (w = -0.07 by default; w = 0 is plain AP).
 """
 
 from __future__ import annotations
 
-import json
 import math
-import os
 
 import numpy as np
 
-from components.data import schema
+from components.artifacts import examples
 from components.errors import UserError
 
 EVALUATOR = "pycocotools"
@@ -29,21 +27,6 @@ def latency_reward(ap: float, flops: float, target_flops: float, weight: float) 
     if flops <= 0 or target_flops <= 0:
         raise ValueError("FLOPs and the FLOPs target must be positive")
     return float(ap) * math.pow(flops / target_flops, weight)
-
-
-def categories(examples_dir: str) -> list[dict]:
-    """Return the COCO categories ``[{"id", "name"}]`` of ``labels.json`` in ``examples_dir``."""
-    from components.data.labels import from_labels_json
-
-    path = os.path.join(examples_dir, schema.LABELS_FILE)
-    try:
-        with open(path) as f:
-            label_map = from_labels_json(json.load(f))
-    except OSError as err:
-        raise UserError(f"cannot read {path}: {err.strerror}") from None
-    except json.JSONDecodeError as err:
-        raise UserError(f"{path} is not valid JSON: {err}") from None
-    return [{"id": c.label, "name": c.name} for c in label_map.classes]
 
 
 def coco_metrics(
@@ -62,7 +45,7 @@ def coco_metrics(
 
     from components.data import example_reader, preprocess
     from components.detector.export import evaluation_config, make_detect_fn
-    from components.evaluate import coco_eval
+    from components.metrics import coco_eval
 
     size = int(config.image_size)
     # The COCO protocol (top 100 per image, score floor 0.001), not the serving threshold:
@@ -75,7 +58,7 @@ def coco_metrics(
         out["padded"] = padded
         return out
 
-    dataset = example_reader.read_split(examples_dir, schema.EVAL_SPLIT)
+    dataset = example_reader.read_split(examples_dir, examples.EVAL_SPLIT)
     if max_images:
         dataset = dataset.take(max_images)
     dataset = dataset.map(prepare).padded_batch(batch_size)
@@ -112,6 +95,6 @@ def coco_metrics(
             )
     if not truths:
         raise UserError(f"the eval split of {examples_dir} has no images to score a trial on")
-    result = coco_eval.evaluate(truths, detections, categories(examples_dir), EVALUATOR)
+    result = coco_eval.evaluate(truths, detections, examples.categories(examples_dir), EVALUATOR)
     # COCO reports -1 where nothing can be measured (no ground truth in a bucket): read it as 0.
     return {k: max(0.0, float(v)) for k, v in result["metrics"].items()}

@@ -5,10 +5,8 @@ from __future__ import annotations
 import math
 import os
 
+from components.artifacts.architecture import PLOT_FILE, REPORT_FILE
 from components.search.artifact import COMPLETED, TrialRow
-
-PLOT_FILE = "ap_vs_flops.png"
-REPORT_FILE = "report.md"
 
 
 def pareto_front(rows: list[TrialRow]) -> list[TrialRow]:

@@ -18,14 +18,14 @@ def make_hypermodel(spec: SearchSpec, verbose: int | str = 0) -> DetectorHyperMo
 
     Raises UserError when the Examples artifact is missing, has no labels or no train split.
     """
-    from components.data import example_reader, schema
-    from components.train.trainer import count_records, read_labels
+    from components.artifacts import examples
+    from components.data import example_reader
 
-    labels = read_labels(spec.examples_dir)
-    example_reader.list_shards(spec.examples_dir, schema.EVAL_SPLIT)  # UserError when missing
-    train_count = count_records(spec.examples_dir, schema.TRAIN_SPLIT)
+    labels = examples.read_labels(spec.examples_dir)
+    example_reader.list_shards(spec.examples_dir, examples.EVAL_SPLIT)  # UserError when missing
+    train_count = examples.count_records(spec.examples_dir, examples.TRAIN_SPLIT)
     if train_count == 0:
-        example_reader.list_shards(spec.examples_dir, schema.TRAIN_SPLIT)  # raises UserError
+        example_reader.list_shards(spec.examples_dir, examples.TRAIN_SPLIT)  # raises UserError
     return DetectorHyperModel(
         get_space(spec.space),
         spec.examples_dir,

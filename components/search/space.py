@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from components.detector import cell_ops
 from components.errors import UserError
 
 
@@ -48,6 +49,7 @@ class SearchSpace:
     post-processing, optimizer apart from the learning rate) every sampled config inherits.
     ``batch_size`` is the training batch size of a trial. ``target_flops`` is the FLOPs target
     of the latency-aware reward (MnasNet: the search's ``flops_weight`` is its exponent).
+    ``operations`` is a subset of the detector's registered cell ops (``cell_ops.op_names()``).
     """
 
     name: str
@@ -68,6 +70,9 @@ class SearchSpace:
         for field in ("operations", "base_width", "bifpn_width", "image_size"):
             if not getattr(self, field):
                 raise ValueError(f"search space {self.name}: {field} is empty")
+        for op in self.operations:
+            if op not in cell_ops.op_names():
+                raise ValueError(f"search space {self.name}: {cell_ops.unknown_op_message(op)}")
         if self.num_blocks.low < 1:
             raise ValueError(f"search space {self.name}: a cell needs at least one block")
         if any(size % 32 for size in self.image_size):
@@ -78,16 +83,8 @@ class SearchSpace:
         return dataclasses.asdict(self)
 
 
-# Operations of the NASNet-style cell; the names are those of the detector's cell backbone.
-ALL_OPERATIONS = (
-    "identity",
-    "sep_conv_3x3",
-    "sep_conv_5x5",
-    "dil_conv_3x3",
-    "conv_1x1",
-    "avg_pool_3x3",
-    "max_pool_3x3",
-)
+# Every operation of the detector's NASNet-style cell (its registry, in registration order).
+ALL_OPERATIONS: tuple[str, ...] = cell_ops.op_names()
 
 SMALL = SearchSpace(
     name="small",

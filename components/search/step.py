@@ -13,11 +13,13 @@ import math
 import os
 import time
 
+from components.artifacts import architecture as architecture_files
 from components.atomic_output import atomic_output_dir
 from components.errors import UserError
 from components.search import artifact, report
 from components.search.space import get_space
 from components.search.tuners import SearchSpec
+from components.tuner_settings import STEP
 
 SPEC_FILE = "search_spec.json"
 WORKER_BACKENDS = ("auto", "local", "kubernetes")
@@ -43,17 +45,17 @@ def _check_resume(spec: SearchSpec, work_dir: str) -> None:
 
 
 def _reuse(reuse_architecture: str, examples_dir: str | None, output_dir: str) -> dict:
-    from components.detector.config import load_architecture
+    from components.detector.config_load import load_architecture
 
     config = load_architecture(reuse_architecture)
     if examples_dir and os.path.isdir(examples_dir):
-        from components.train.trainer import read_labels
+        from components.artifacts.examples import read_labels
 
         config = config.replace(num_classes=len(read_labels(examples_dir)["classes"]))
     with atomic_output_dir(output_dir) as tmp:
-        artifact.write_architecture(tmp, config.to_json(), {})
-        artifact.write_trials_csv([], os.path.join(tmp, artifact.TRIALS_FILE))
-        with open(os.path.join(tmp, report.REPORT_FILE), "w") as f:
+        architecture_files.write_architecture(tmp, config.to_json(), {})
+        architecture_files.write_trials_csv([], os.path.join(tmp, architecture_files.TRIALS_FILE))
+        with open(os.path.join(tmp, architecture_files.REPORT_FILE), "w") as f:
             f.write(
                 "# Architecture search\n\nSkipped: the architecture "
                 f"`{reuse_architecture}` was reused as given ({config.name}).\n"
@@ -61,7 +63,9 @@ def _reuse(reuse_architecture: str, examples_dir: str | None, output_dir: str) -
     return {
         "output_dir": os.path.abspath(output_dir),
         "reused": reuse_architecture,
-        "architecture": os.path.join(os.path.abspath(output_dir), artifact.ARCHITECTURE_FILE),
+        "architecture": os.path.join(
+            os.path.abspath(output_dir), architecture_files.ARCHITECTURE_FILE
+        ),
         "trials": 0,
     }
 
@@ -104,17 +108,17 @@ def _report_interrupted(rows: list, events: list[dict], result: dict) -> None:
 def run(
     examples_dir: str,
     output_dir: str,
-    algorithm: str = "random",
-    max_trials: int = 3,
-    epochs: int = 1,
-    workers: int = 0,
-    seed: int = 0,
-    space: str = "small",
-    objective: str = "AP",
+    algorithm: str = STEP.algorithm,
+    max_trials: int = STEP.max_trials,
+    epochs: int = STEP.epochs,
+    workers: int = STEP.workers,
+    seed: int = STEP.seed,
+    space: str = STEP.space,
+    objective: str = STEP.objective,
     reuse_architecture: str | None = None,
     *,
     work_dir: str | None = None,
-    flops_weight: float = 0.0,
+    flops_weight: float = STEP.flops_weight,
     train_images: int | None = None,
     eval_images: int | None = None,
     worker_backend: str = "auto",
@@ -122,16 +126,34 @@ def run(
 ) -> dict:
     """Search a detector architecture on ``examples_dir``; write the Architecture artifact.
 
-    ``algorithm`` random | bayesian | hyperband; ``max_trials`` trials of ``epochs`` epochs
-    (Hyperband: at most ``epochs``); ``workers`` > 0 runs KerasTuner's distributed mode (local
-    subprocesses, or worker pods inside a cluster); ``space`` small | large; ``objective``
-    AP | AP50 on the eval split, times ``(FLOPs / target) ** flops_weight`` when
-    ``flops_weight`` is not 0 (MnasNet uses -0.07). ``reuse_architecture`` (a file or preset)
-    skips the search. ``work_dir`` (default ``<output_dir>.work``) keeps the tuner project:
-    the same call again resumes. Returns a summary dict (best trial, its numbers, counts,
-    paths; ``resumed_trials``: trials finished before this call, which did not run again;
-    ``trials_run``: trials started by this call). Raises UserError on bad input or when no
-    trial completed.
+    Args:
+        examples_dir: an Examples artifact.
+        output_dir: where the Architecture artifact is written.
+        algorithm: random | bayesian | hyperband (``tuners.ALGORITHMS``).
+        max_trials: trials to run, in all (a resumed search counts those already finished).
+        epochs: epochs per trial (Hyperband: the most epochs any trial gets).
+        workers: 0 runs the trials here; more runs KerasTuner's distributed mode (local
+            subprocesses, or worker pods inside a cluster).
+        seed: the oracle's and the trials' seed.
+        space: the search space (``space.SPACES``: small | large).
+        objective: AP | AP50 on the eval split.
+        reuse_architecture: a file or preset that skips the search.
+        work_dir: keeps the tuner project (default ``<output_dir>.work``): the same call again
+            resumes.
+        flops_weight: the exponent of the latency-aware reward ``(FLOPs / target) ** w`` that
+            multiplies the objective (MnasNet uses -0.07; 0: the objective alone).
+        train_images: caps the images a trial trains on (None: all).
+        eval_images: caps the images a trial is scored on (None: all).
+        worker_backend: auto | local | kubernetes: where the workers run.
+        verbose: passed to ``Model.fit`` in the trials.
+
+    Returns:
+        A summary dict: the best trial and its numbers, counts, paths; ``resumed_trials``
+        (trials finished before this call, not run again), ``trials_run`` (trials started by
+        this call) and, with workers, ``distributed`` (exit statuses, trials per tuner).
+
+    Raises:
+        UserError: bad input, or no trial completed.
     """
     if reuse_architecture:
         return _reuse(reuse_architecture, examples_dir, output_dir)
@@ -195,8 +217,8 @@ def run(
         else f"{objective} * (FLOPs/target)^{flops_weight}",
     }
     with atomic_output_dir(output_dir) as tmp:
-        artifact.write_architecture(tmp, config.to_json(), best.values)
-        artifact.write_trials_csv(rows, os.path.join(tmp, artifact.TRIALS_FILE))
+        architecture_files.write_architecture(tmp, config.to_json(), best.values)
+        architecture_files.write_trials_csv(rows, os.path.join(tmp, architecture_files.TRIALS_FILE))
         report.write_report(tmp, rows, best, settings)
     started_here = {
         e["trial_id"] for e in events if e.get("event") == "begin" and e.get("time", 0) >= started
@@ -207,7 +229,7 @@ def run(
     out = os.path.abspath(output_dir)
     summary = {
         "output_dir": out,
-        "architecture": os.path.join(out, artifact.ARCHITECTURE_FILE),
+        "architecture": os.path.join(out, architecture_files.ARCHITECTURE_FILE),
         "work_dir": work_dir,
         "best_trial": best.trial_id,
         "score": best.score,

@@ -20,6 +20,7 @@ import time
 import keras_tuner
 
 from components.errors import UserError
+from components.tuner_settings import MIN, STEP
 
 ALGORITHMS = ("random", "bayesian", "hyperband")
 OBJECTIVES = ("AP", "AP50")
@@ -41,13 +42,13 @@ class SearchSpec:
 
     examples_dir: str
     directory: str
-    algorithm: str = "random"
-    max_trials: int = 3
-    epochs: int = 1
-    seed: int = 0
-    space: str = "small"
-    objective: str = "AP"
-    flops_weight: float = 0.0
+    algorithm: str = STEP.algorithm
+    max_trials: int = STEP.max_trials
+    epochs: int = STEP.epochs
+    seed: int = STEP.seed
+    space: str = STEP.space
+    objective: str = STEP.objective
+    flops_weight: float = STEP.flops_weight
     train_images: int | None = None
     eval_images: int | None = None
 
@@ -60,10 +61,12 @@ class SearchSpec:
             raise UserError(
                 f"unknown objective {self.objective!r} (choose from: {', '.join(OBJECTIVES)})"
             )
-        if self.max_trials < 1:
-            raise UserError(f"--max-trials must be at least 1, got {self.max_trials}")
-        if self.epochs < 1:
-            raise UserError(f"--epochs must be at least 1, got {self.epochs}")
+        for name in ("max_trials", "epochs"):
+            if getattr(self, name) < MIN[name]:
+                raise UserError(
+                    f"--{name.replace('_', '-')} must be at least {MIN[name]}, "
+                    f"got {getattr(self, name)}"
+                )
 
     def to_json(self) -> str:
         """Return the spec as a JSON string."""

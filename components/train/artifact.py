@@ -1,5 +1,7 @@
 """Write the Model artifact: saved_model/, model.weights.h5, detector_config.json, labels.json,
 history.csv and logs/ (TensorBoard), all at once through an atomic output directory.
+
+The layout and its readers: :mod:`components.artifacts.model`.
 """
 
 from __future__ import annotations
@@ -9,14 +11,10 @@ import shutil
 
 import keras
 
+from components.artifacts.model import CONFIG_FILE, LABELS_FILE, SAVED_MODEL_DIR, WEIGHTS_FILE
 from components.atomic_output import atomic_output_dir
 from components.detector import export
 from components.train import callbacks
-
-CONFIG_FILE = "detector_config.json"
-LABELS_FILE = "labels.json"
-WEIGHTS_FILE = "model.weights.h5"
-SAVED_MODEL_DIR = export.SAVED_MODEL_DIR
 
 
 def write_model_artifact(

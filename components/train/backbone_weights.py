@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 
+from components.detector import backbones
 from components.errors import UserError
 
 NONE = "none"
@@ -20,17 +21,18 @@ IMAGENET = "imagenet"
 def with_backbone_weights(config, weights: str | None, scratch_dir: str):
     """``config`` with ``backbone.weights`` set to ``weights`` (a local path for a URI).
 
-    ``None`` or ``""`` keeps the config's own. Raises UserError for a cell backbone (no
-    pretrained weights exist for it) and for a file that does not exist.
+    ``None`` or ``""`` keeps the config's own. Raises UserError for a backbone registered
+    without pretrained weights (the cell backbone) and for a file that does not exist.
     """
     if not weights:
         return config
     if weights == NONE:
         return config.with_overrides({"backbone.weights": NONE})
-    if config.backbone.kind != "efficientnet":
+    if not backbones.get(config.backbone.kind).pretrained:
+        with_weights = ", ".join(k for k in backbones.kinds() if backbones.get(k).pretrained)
         raise UserError(
             f"backbone_weights {weights!r}: the architecture {config.name!r} has a "
-            f"{config.backbone.kind} backbone; pretrained weights exist only for efficientnet"
+            f"{config.backbone.kind} backbone; pretrained weights exist only for {with_weights}"
         )
     if weights == IMAGENET:
         return config.with_overrides({"backbone.weights": IMAGENET})

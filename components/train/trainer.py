@@ -13,8 +13,8 @@ once the Model artifact is complete.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
-import json
 import logging
 import math
 import os
@@ -25,44 +25,26 @@ from collections.abc import Sequence
 import keras
 import tensorflow as tf
 
-from components.data import example_reader, input_pipeline, schema
-from components.data import labels as labels_lib
-from components.detector import anchors as anchors_lib
+from components.artifacts.examples import (
+    EVAL_SPLIT,
+    TRAIN_SPLIT,
+    count_records,
+    files_digest,
+    read_labels,
+)
+from components.data import example_reader, input_pipeline
 from components.detector import model as model_lib
-from components.detector.config import DetectorConfig, load_architecture
+from components.detector.config import DetectorConfig
+from components.detector.config_load import load_architecture
 from components.errors import UserError
 from components.train import artifact, callbacks
 from components.train import warm_start as warm_start_lib
 from components.train.backbone_weights import with_backbone_weights
 from components.train.bn_calibration import recalibrate_batch_norm
-from components.train.model_wrapper import DetectorTrainer
-from components.train.schedule import WarmupCosine
+from components.training.builder import build_trainer
+from components.training.model_wrapper import DetectorTrainer
 
 log = logging.getLogger(__name__)
-
-
-def count_records(examples_dir: str, split: str) -> int:
-    """Return the number of tf.Examples in ``split`` (0 when the split has no shards)."""
-    try:
-        shards = example_reader.list_shards(examples_dir, split)
-    except UserError:
-        return 0
-    return int(example_reader.read_records(shards).reduce(0, lambda n, _: n + 1).numpy())
-
-
-def read_labels(examples_dir: str) -> dict:
-    """Return the validated ``labels.json`` dict of ``examples_dir``; UserError if missing/bad."""
-    path = os.path.join(examples_dir, schema.LABELS_FILE)
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except FileNotFoundError:
-        raise UserError(f"{path} not found (is {examples_dir} an Examples artifact?)") from None
-    except (OSError, json.JSONDecodeError) as err:
-        raise UserError(f"cannot read {path}: {err}") from None
-    if labels_lib.from_labels_json(data).num_classes < 1:
-        raise UserError(f"{path} lists no classes")
-    return data
 
 
 def training_devices() -> list[str]:
@@ -83,29 +65,11 @@ def _strategy_and_precision(config: DetectorConfig) -> tuple[tf.distribute.Strat
     return tf.distribute.get_strategy(), mixed
 
 
-def _examples_digest(examples_dir: str) -> str:
-    """A digest of the examples' files (relative names and sizes, and ``labels.json``).
-
-    Not their path: a retried pod gets its input as a copy, possibly at another path.
-    """
-    h = hashlib.sha256()
-    for root, dirs, files in os.walk(examples_dir):
-        dirs.sort()
-        for name in sorted(files):
-            path = os.path.join(root, name)
-            rel = os.path.relpath(path, examples_dir)
-            h.update(f"{rel}\0{os.path.getsize(path)}\0".encode())
-            if name == "labels.json":
-                with open(path, "rb") as f:
-                    h.update(f.read())
-    return h.hexdigest()[:16]
-
-
 def _fingerprint(config: DetectorConfig, examples_dir: str, epochs: int, batch: int, warm) -> dict:
     digest = hashlib.sha256(config.to_json().encode()).hexdigest()[:16]
     return {
         "config": digest,
-        "examples": _examples_digest(examples_dir),
+        "examples": files_digest(examples_dir),
         "epochs": epochs,
         "batch_size": batch,
         "warm_start": os.path.abspath(warm) if warm else None,
@@ -122,51 +86,196 @@ def _precision_policy(mixed: bool):
         keras.mixed_precision.set_global_policy(previous)
 
 
-def build_trainer(
-    config: DetectorConfig,
-    steps_per_epoch: int,
-    epochs: int,
-    global_batch: int,
-    jit_compile: bool | str = "auto",
-) -> DetectorTrainer:
-    """Build and compile the training model for ``config`` (inside the current strategy scope).
-
-    The optimizer is SGD with momentum, the warm-up + cosine schedule over ``epochs *
-    steps_per_epoch`` steps at the learning rate scaled for ``global_batch`` and global-norm
-    clipping; the trainer adds weight decay and the EMA. Its variables (optimizer slots
-    included) are created here, so a checkpoint can be restored right away.
-    """
-    train = config.train
-    detector = model_lib.build_detector(config)
-    trainer = DetectorTrainer(
-        detector,
-        config,
-        anchors_lib.generate_anchors(config),
-        ema_decay=train.ema_decay,
-        weight_decay=train.weight_decay,
-    )
-    schedule = WarmupCosine(
-        base_lr=train.scaled_learning_rate(global_batch),
-        total_steps=max(epochs * steps_per_epoch, 1),
-        warmup_steps=int(round(train.warmup_epochs * steps_per_epoch)),
-        warmup_init=0.1 * train.scaled_learning_rate(global_batch),
-    )
-    optimizer = keras.optimizers.SGD(
-        learning_rate=schedule,
-        momentum=train.momentum,
-        global_clipnorm=train.clip_norm if train.clip_norm > 0 else None,
-    )
-    trainer.compile(optimizer=optimizer, jit_compile=jit_compile)
-    trainer.optimizer.build(trainer.trainable_variables)
-    return trainer
-
-
 def _float32_copy(detector: keras.Model, config: DetectorConfig) -> keras.Model:
     """Return a float32 single-device detector with the weights of ``detector``."""
     with _precision_policy(False):
         model = model_lib.build_detector(config)
     model.set_weights(detector.get_weights())
     return model
+
+
+@dataclasses.dataclass(frozen=True)
+class _Plan:
+    """What the prepare phase settles before anything is built: config, sizes, devices."""
+
+    config: DetectorConfig
+    export_config: DetectorConfig  # the model written in the artifact (no pretrained source)
+    labels: dict
+    epochs: int
+    work_dir: str
+    n_train: int
+    n_eval: int
+    strategy: tf.distribute.Strategy
+    mixed: bool
+    batch: int  # per replica
+    steps_per_epoch: int
+    fingerprint: dict
+
+    @property
+    def replicas(self) -> int:
+        return self.strategy.num_replicas_in_sync
+
+    @property
+    def global_batch(self) -> int:
+        return self.batch * self.replicas
+
+
+def _prepare(
+    examples_dir: str,
+    architecture: str,
+    output_dir: str,
+    epochs: int | None,
+    batch_size: int | None,
+    warm_start: str | None,
+    backbone_weights: str | None,
+    image_size: int | None,
+    work_dir: str | None,
+) -> _Plan:
+    """Check the inputs and settle the config, the sizes and the devices (UserError if bad)."""
+    if not os.path.isdir(examples_dir):
+        raise UserError(f"--examples {examples_dir}: not a directory")
+    config = load_architecture(architecture)
+    labels = read_labels(examples_dir)
+    config = config.replace(num_classes=len(labels["classes"]))
+    if image_size:
+        config = config.replace(image_size=int(image_size))
+    work_dir = work_dir or f"{os.path.abspath(output_dir).rstrip('/')}.work"
+    config = with_backbone_weights(config, backbone_weights, work_dir)
+    epochs = int(epochs or config.train.epochs)
+    if warm_start:
+        warm_start_lib.check_model_artifact(warm_start, config)
+    if batch_size is not None and batch_size < 1:
+        raise UserError(f"batch size must be >= 1, got {batch_size}")
+    n_train = count_records(examples_dir, TRAIN_SPLIT)
+    if n_train == 0:
+        example_reader.list_shards(examples_dir, TRAIN_SPLIT)  # raises the UserError
+        raise UserError(f"{examples_dir}: the train split is empty")
+    strategy, mixed = _strategy_and_precision(config)
+    replicas = strategy.num_replicas_in_sync
+    batch = min(int(batch_size or config.train.batch_size), max(n_train // replicas, 1))
+    return _Plan(
+        config=config,
+        # The model built for export and written in the artifact starts from nothing: its
+        # weights are the trained ones.
+        export_config=config.with_overrides({"backbone.weights": "none"}),
+        labels=labels,
+        epochs=epochs,
+        work_dir=work_dir,
+        n_train=n_train,
+        n_eval=count_records(examples_dir, EVAL_SPLIT),
+        strategy=strategy,
+        mixed=mixed,
+        batch=batch,
+        steps_per_epoch=max(n_train // (batch * replicas), 1),
+        fingerprint=_fingerprint(config, examples_dir, epochs, batch, warm_start),
+    )
+
+
+def _datasets(plan: _Plan, examples_dir: str, seed: int | None):
+    """The repeated, augmented train dataset and the validation dataset (None without eval)."""
+    # Known sizes: Keras then never runs a step past the end of the data.
+    size, batch = plan.config.image_size, plan.global_batch
+    train_ds = input_pipeline.make_dataset(
+        examples_dir, TRAIN_SPLIT, size, batch, True, seed=seed
+    ).repeat()
+    if not plan.n_eval:
+        return train_ds, None
+    val_ds = input_pipeline.make_dataset(examples_dir, EVAL_SPLIT, size, batch, False)
+    return train_ds, val_ds.apply(
+        tf.data.experimental.assert_cardinality(math.ceil(plan.n_eval / batch))
+    )
+
+
+def _restore(plan: _Plan, warm_start: str | None, jit_compile: bool | str):
+    """Build the trainer; resume it from the working directory's checkpoint, or warm-start it.
+
+    Returns ``(trainer, checkpoint, state)``. UserError when the working directory belongs to
+    another run (other data, architecture or options).
+    """
+    state = callbacks.TrainState.load(plan.work_dir)
+    if state is not None and state.fingerprint != plan.fingerprint:
+        raise UserError(
+            f"the working directory {plan.work_dir} belongs to another training run "
+            f"(different data, architecture or options); remove it or choose --checkpoint-dir"
+        )
+    os.makedirs(plan.work_dir, exist_ok=True)
+    with _precision_policy(plan.mixed), plan.strategy.scope():
+        trainer = build_trainer(
+            plan.config, plan.steps_per_epoch, plan.epochs, plan.global_batch, jit_compile
+        )
+        # Flat lists of variables: tracking the Keras objects themselves misses some of them.
+        checkpoint = tf.train.Checkpoint(
+            weights=list(trainer.weights), optimizer=list(trainer.optimizer.variables)
+        )
+        if state is not None and state.checkpoint:
+            checkpoint.restore(state.checkpoint).assert_consumed()
+            log.info("resuming from %s (epoch %d)", state.checkpoint, state.epochs_done)
+        else:
+            if warm_start:
+                _load_warm_start(trainer, plan.config, warm_start)
+            monitor = "val_loss" if plan.n_eval else "loss"
+            state = callbacks.TrainState(fingerprint=plan.fingerprint, monitor=monitor)
+    return trainer, checkpoint, state
+
+
+def _callbacks(
+    plan: _Plan,
+    trainer: DetectorTrainer,
+    checkpoint: tf.train.Checkpoint,
+    state: callbacks.TrainState,
+    extra: Sequence[keras.callbacks.Callback],
+) -> list[keras.callbacks.Callback]:
+    """The step's callbacks (EMA validation, TensorBoard, per-epoch checkpoint), then ``extra``."""
+
+    def export_weights(path: str) -> None:
+        if trainer.ema is None:
+            trainer.detector.save_weights(path)
+            return
+        trainer.ema.swap()
+        try:
+            trainer.detector.save_weights(path)
+        finally:
+            trainer.ema.swap()
+
+    cbs: list[keras.callbacks.Callback] = []
+    if trainer.ema is not None:
+        cbs.append(callbacks.EmaEvaluation(trainer.ema))
+    logs = os.path.join(plan.work_dir, callbacks.LOGS_DIR)
+    cbs.append(keras.callbacks.TensorBoard(logs, write_graph=False, profile_batch=0))
+    patience = plan.config.train.early_stopping_patience
+    cbs.append(
+        callbacks.EpochCheckpoint(plan.work_dir, state, checkpoint, export_weights, patience)
+    )
+    cbs.extend(extra)
+    return cbs
+
+
+def _export(
+    plan: _Plan, trainer: DetectorTrainer, examples_dir: str, output_dir: str, bn_batches: int
+) -> tuple[dict, int]:
+    """Take the best (or EMA) weights, re-estimate batch norm, write the Model artifact.
+
+    Returns ``(paths, batches used for the batch-norm re-estimation)``.
+    """
+    best = os.path.join(plan.work_dir, callbacks.BEST_WEIGHTS_FILE)
+    if os.path.exists(best):
+        trainer.detector.load_weights(best)
+    elif trainer.ema is not None:
+        trainer.ema.copy_to_model()
+    # Export (and re-estimate batch norm) on a plain float32 copy when the trained model is
+    # mixed precision or mirrored over several devices.
+    plain = not plan.mixed and plan.replicas == 1
+    export_model = (
+        trainer.detector if plain else _float32_copy(trainer.detector, plan.export_config)
+    )
+    calibration = input_pipeline.make_dataset(
+        examples_dir, TRAIN_SPLIT, plan.config.image_size, plan.global_batch, False
+    )
+    calibration_batches = recalibrate_batch_norm(export_model, calibration, bn_batches)
+    paths = artifact.write_model_artifact(
+        output_dir, export_model, plan.export_config, plan.labels, plan.work_dir
+    )
+    return paths, calibration_batches
 
 
 def run(
@@ -188,136 +297,66 @@ def run(
 ) -> dict:
     """Train a detector on ``examples_dir`` and write the Model artifact to ``output_dir``.
 
-    ``architecture`` is an ``architecture.json`` path or a preset name; ``num_classes`` comes
-    from ``<examples_dir>/labels.json``. ``epochs`` / ``batch_size`` default to the config's
-    ``train`` values (``batch_size`` is per replica). ``warm_start`` is a Model artifact of the
-    same architecture whose weights start the training. ``backbone_weights`` (``none``,
-    ``imagenet``, or a path / URI of a Keras weights file) and ``image_size`` override the
-    architecture's (the Model artifact records ``backbone.weights: none``: its own weights are
-    in it). ``work_dir`` (default
-    ``<output_dir>.work``) keeps checkpoints: a run started again after a crash resumes there.
-    After training the batch-norm statistics are re-estimated for the final weights on up to
-    ``bn_batches`` batches of the (unaugmented) train split. ``jit_compile`` is passed to
-    ``Model.compile`` ("auto": XLA on GPUs only).
-    ``extra_callbacks````
-    run after the step's own callbacks. Returns a summary dict: ``epochs_run``,
-    ``initial_epoch`` (> 0 after a resume), ``stopped_early``, ``monitor`` / ``best`` /
-    ``best_epoch``, ``final_loss``, ``final_val_loss``, sizes, ``seconds`` and ``paths``.
-    Raises UserError on bad input.
+    The phases: prepare (inputs, config, sizes, devices), data, restore (resume or warm
+    start), callbacks, fit, export (best weights, batch-norm re-estimation, the artifact).
+
+    Args:
+        examples_dir: an Examples artifact; ``num_classes`` comes from its ``labels.json``.
+        architecture: an ``architecture.json`` path (or a folder holding one) or a preset name.
+        output_dir: where the Model artifact is written.
+        epochs: epochs to train (default: the config's ``train.epochs``).
+        batch_size: the batch per replica (default: the config's ``train.batch_size``).
+        warm_start: a Model artifact of the same architecture whose weights start the training.
+        backbone_weights: ``none``, ``imagenet``, or a path / URI of a Keras weights file;
+            overrides the architecture's (the artifact records ``backbone.weights: none``: its
+            own weights are in it).
+        image_size: overrides the architecture's input size.
+        work_dir: keeps the checkpoints (default ``<output_dir>.work``): a run started again
+            after a crash resumes there; removed once the artifact is complete.
+        jit_compile: passed to ``Model.compile`` ("auto": XLA on GPUs only).
+        extra_callbacks: Keras callbacks run after the step's own.
+        seed: the shuffling and augmentation seed.
+        bn_batches: batches of the (unaugmented) train split used to re-estimate the batch-norm
+            statistics of the final weights.
+        verbose: passed to ``Model.fit``.
+
+    Returns:
+        A summary dict: ``epochs_run``, ``initial_epoch`` (> 0 after a resume),
+        ``stopped_early``, ``monitor`` / ``best`` / ``best_epoch``, ``final_loss``,
+        ``final_val_loss``, sizes, ``seconds`` and ``paths``.
+
+    Raises:
+        UserError: bad input (examples, architecture, warm start, options, a working directory
+            of another run).
     """
     started = time.time()
-    if not os.path.isdir(examples_dir):
-        raise UserError(f"--examples {examples_dir}: not a directory")
-    config = load_architecture(architecture)
-    labels = read_labels(examples_dir)
-    config = config.replace(num_classes=len(labels["classes"]))
-    if image_size:
-        config = config.replace(image_size=int(image_size))
-    work_dir = work_dir or f"{os.path.abspath(output_dir).rstrip('/')}.work"
-    config = with_backbone_weights(config, backbone_weights, work_dir)
-    # The model built for export and written in the artifact starts from nothing: its weights
-    # are the trained ones.
-    export_config = config.with_overrides({"backbone.weights": "none"})
-    epochs = int(epochs or config.train.epochs)
-    if warm_start:
-        warm_start_lib.check_model_artifact(warm_start, config)
-    if batch_size is not None and batch_size < 1:
-        raise UserError(f"batch size must be >= 1, got {batch_size}")
-    n_train = count_records(examples_dir, schema.TRAIN_SPLIT)
-    if n_train == 0:
-        example_reader.list_shards(examples_dir, schema.TRAIN_SPLIT)  # raises the UserError
-        raise UserError(f"{examples_dir}: the train split is empty")
-    n_eval = count_records(examples_dir, schema.EVAL_SPLIT)
-    strategy, mixed = _strategy_and_precision(config)
-    replicas = strategy.num_replicas_in_sync
-    batch = min(int(batch_size or config.train.batch_size), max(n_train // replicas, 1))
-    global_batch = batch * replicas
-    steps_per_epoch = max(n_train // global_batch, 1)
-    fingerprint = _fingerprint(config, examples_dir, epochs, batch, warm_start)
-    state = callbacks.TrainState.load(work_dir)
-    if state is not None and state.fingerprint != fingerprint:
-        raise UserError(
-            f"the working directory {work_dir} belongs to another training run "
-            f"(different data, architecture or options); remove it or choose --checkpoint-dir"
-        )
-    os.makedirs(work_dir, exist_ok=True)
-
-    # Known sizes: Keras then never runs a step past the end of the data.
-    train_ds = input_pipeline.make_dataset(
-        examples_dir, schema.TRAIN_SPLIT, config.image_size, global_batch, True, seed=seed
-    ).repeat()
-    val_ds = None
-    if n_eval:
-        val_ds = input_pipeline.make_dataset(
-            examples_dir, schema.EVAL_SPLIT, config.image_size, global_batch, False
-        ).apply(tf.data.experimental.assert_cardinality(math.ceil(n_eval / global_batch)))
-    with _precision_policy(mixed), strategy.scope():
-        trainer = build_trainer(config, steps_per_epoch, epochs, global_batch, jit_compile)
-        # Flat lists of variables: tracking the Keras objects themselves misses some of them.
-        checkpoint = tf.train.Checkpoint(
-            weights=list(trainer.weights), optimizer=list(trainer.optimizer.variables)
-        )
-        if state is not None and state.checkpoint:
-            checkpoint.restore(state.checkpoint).assert_consumed()
-            log.info("resuming from %s (epoch %d)", state.checkpoint, state.epochs_done)
-        else:
-            if warm_start:
-                _load_warm_start(trainer, config, warm_start)
-            state = callbacks.TrainState(
-                fingerprint=fingerprint, monitor="val_loss" if n_eval else "loss"
-            )
+    plan = _prepare(
+        examples_dir,
+        architecture,
+        output_dir,
+        epochs,
+        batch_size,
+        warm_start,
+        backbone_weights,
+        image_size,
+        work_dir,
+    )
+    train_ds, val_ds = _datasets(plan, examples_dir, seed)
+    trainer, checkpoint, state = _restore(plan, warm_start, jit_compile)
     initial_epoch = state.epochs_done
-
-    def export_weights(path: str) -> None:
-        if trainer.ema is None:
-            trainer.detector.save_weights(path)
-            return
-        trainer.ema.swap()
-        try:
-            trainer.detector.save_weights(path)
-        finally:
-            trainer.ema.swap()
-
-    cbs: list[keras.callbacks.Callback] = []
-    if trainer.ema is not None:
-        cbs.append(callbacks.EmaEvaluation(trainer.ema))
-    cbs.append(
-        keras.callbacks.TensorBoard(
-            os.path.join(work_dir, callbacks.LOGS_DIR), write_graph=False, profile_batch=0
-        )
-    )
-    cbs.append(
-        callbacks.EpochCheckpoint(
-            work_dir, state, checkpoint, export_weights, config.train.early_stopping_patience
-        )
-    )
-    cbs.extend(extra_callbacks)
-    if initial_epoch < epochs and not state.stopped_early:
+    if initial_epoch < plan.epochs and not state.stopped_early:
         trainer.fit(
             train_ds,
             validation_data=val_ds,
-            epochs=epochs,
-            steps_per_epoch=steps_per_epoch,
+            epochs=plan.epochs,
+            steps_per_epoch=plan.steps_per_epoch,
             initial_epoch=initial_epoch,
             shuffle=False,  # the input pipeline shuffles
-            callbacks=cbs,
+            callbacks=_callbacks(plan, trainer, checkpoint, state, extra_callbacks),
             verbose=verbose,
         )
-    best = os.path.join(work_dir, callbacks.BEST_WEIGHTS_FILE)
-    if os.path.exists(best):
-        trainer.detector.load_weights(best)
-    elif trainer.ema is not None:
-        trainer.ema.copy_to_model()
-    # Export (and re-estimate batch norm) on a plain float32 copy when the trained model is
-    # mixed precision or mirrored over several devices.
-    plain = not mixed and replicas == 1
-    export_model = trainer.detector if plain else _float32_copy(trainer.detector, export_config)
-    calibration = input_pipeline.make_dataset(
-        examples_dir, schema.TRAIN_SPLIT, config.image_size, global_batch, False
-    )
-    calibration_batches = recalibrate_batch_norm(export_model, calibration, bn_batches)
-    paths = artifact.write_model_artifact(output_dir, export_model, export_config, labels, work_dir)
-    shutil.rmtree(work_dir, ignore_errors=True)
+    paths, calibration_batches = _export(plan, trainer, examples_dir, output_dir, bn_batches)
+    shutil.rmtree(plan.work_dir, ignore_errors=True)
     last = state.history[-1] if state.history else {}
     return {
         "output_dir": os.path.abspath(output_dir),
@@ -329,15 +368,15 @@ def run(
         "best": state.best,
         "final_loss": last.get("loss"),
         "final_val_loss": last.get("val_loss"),
-        "train_images": n_train,
-        "eval_images": n_eval,
-        "batch_size": batch,
-        "replicas": replicas,
-        "mixed_precision": mixed,
-        "steps_per_epoch": steps_per_epoch,
+        "train_images": plan.n_train,
+        "eval_images": plan.n_eval,
+        "batch_size": plan.batch,
+        "replicas": plan.replicas,
+        "mixed_precision": plan.mixed,
+        "steps_per_epoch": plan.steps_per_epoch,
         "bn_calibration_batches": calibration_batches,
-        "image_size": config.image_size,
-        "backbone_weights": backbone_weights or config.backbone.weights,
+        "image_size": plan.config.image_size,
+        "backbone_weights": backbone_weights or plan.config.backbone.weights,
         "warm_start": warm_start,
         "seconds": round(time.time() - started, 1),
         "paths": paths,

@@ -12,23 +12,21 @@ import os
 
 import keras
 
+from components.detector import backbones
 from components.detector.config import DetectorConfig
 from components.errors import UserError
 from components.train import artifact
 
 
 def architecture_signature(config: DetectorConfig) -> dict:
-    """Return the parts of ``config`` that decide the weights' shapes (for comparison)."""
+    """Return the parts of ``config`` that decide the weights' shapes (for comparison).
+
+    The backbone part is its kind and the fields its registration (``backbones``) names.
+    """
     data = config.to_dict()
-    backbone = dict(data["backbone"])
-    backbone.pop("weights", None)
-    if backbone.get("kind") == "cells":
-        backbone.pop("variant", None)
-    else:
-        backbone.pop("cells", None)
     return {
         "num_classes": data["num_classes"],
-        "backbone": backbone,
+        "backbone": backbones.get(config.backbone.kind).signature(data["backbone"]),
         "bifpn": data["bifpn"],
         "head": data["head"],
         "anchors_per_location": config.anchors.per_location,

@@ -151,7 +151,7 @@ def test_nasdet_run_end_to_end_push_then_refuse(tmp_path, sample_dir):
 def test_searched_architecture_trains_with_the_train_steps_recipe(tmp_path, sample_dir):
     """The search picks the architecture; the pipeline trains it with the train recipe (and
     the image_size parameter)."""
-    from components.detector.config import get_preset
+    from components.detector.config_load import get_preset
 
     work = tmp_path / "work"
     argv = [sys.executable, "-m", "pipelines.cli", "run", "--work-dir", str(work)]

@@ -9,6 +9,7 @@ import types
 
 import pytest
 
+from components.artifacts import architecture, examples, model
 from pipelines import step_io, tasks
 
 
@@ -16,7 +17,7 @@ def _pushed_version(serving: pathlib.Path, version: int = 1) -> pathlib.Path:
     folder = serving / "nasdet" / str(version)
     folder.mkdir(parents=True)
     (folder / "saved_model.pb").write_bytes(b"pb")
-    (folder / tasks.MODEL_CONFIG_FILE).write_text("{}")
+    (folder / model.CONFIG_FILE).write_text("{}")
     return folder
 
 
@@ -30,23 +31,6 @@ def _capture(monkeypatch, module, result: dict) -> dict:
 
     monkeypatch.setattr(module, "run", run)
     return calls
-
-
-def test_file_names_are_the_steps_own():
-    from components.data import schema
-    from components.evaluate import step as evaluate_step
-    from components.search import artifact, report
-    from components.train import artifact as train_artifact
-
-    assert tasks.EXAMPLES_REPORT == schema.REPORT_FILE
-    assert tasks.ARCHITECTURE_FILE == artifact.ARCHITECTURE_FILE
-    assert tasks.TRIALS_FILE == artifact.TRIALS_FILE
-    assert tasks.SEARCH_REPORT == report.REPORT_FILE
-    assert tasks.MODEL_CONFIG_FILE == train_artifact.CONFIG_FILE
-    assert tasks.METRICS_FILE == evaluate_step.METRICS_FILE
-    assert tasks.BLESSING_FILE == evaluate_step.BLESSING_FILE
-    assert tasks.EVALUATION_REPORT_MD == evaluate_step.REPORT_MD_FILE
-    assert tasks.EVALUATION_REPORT_HTML == evaluate_step.REPORT_HTML_FILE
 
 
 def test_an_explicit_baseline_replaces_the_serving_root(monkeypatch, tmp_path):
@@ -97,7 +81,7 @@ def test_architecture_production_reuses_the_newest_version(monkeypatch, tmp_path
     _pushed_version(serving, 1)
     newest = _pushed_version(serving, 2)
     tasks.search(reuse_architecture="production", **common)
-    assert calls["reuse_architecture"] == str(newest / tasks.MODEL_CONFIG_FILE)
+    assert calls["reuse_architecture"] == str(newest / model.CONFIG_FILE)
     tasks.search(reuse_architecture="", **common)
     assert calls["reuse_architecture"] is None and calls["work_dir"] is None
     assert calls["flops_weight"] == -0.07
@@ -135,7 +119,7 @@ def test_train_checkpoints_are_keyed_by_run_and_removed_after_success(monkeypatc
     assert seen["work_dir"] == str(root / "1234" / "train")
     assert seen["warm_start"] == str(version)
     assert seen["epochs"] is None and seen["backbone_weights"] is None
-    assert seen["architecture"] == str(pathlib.Path("a") / tasks.ARCHITECTURE_FILE)
+    assert seen["architecture"] == str(pathlib.Path("a") / architecture.ARCHITECTURE_FILE)
     assert result.metadata == {"framework": "tensorflow", "warm_start": str(version)}
     assert not root.exists() or not any(root.iterdir())  # removed, and the empty run folder
 
@@ -154,7 +138,7 @@ def test_ingest_defaults_to_the_bundled_sample(monkeypatch, tmp_path):
     out = tmp_path / "examples"
     out.mkdir()
     (out / "report.png").write_bytes(b"\x89PNG")
-    (out / tasks.EXAMPLES_REPORT).write_text("# Ingestion\n\n![plot](report.png)\n")
+    (out / examples.REPORT_FILE).write_text("# Ingestion\n\n![plot](report.png)\n")
     result = tasks.ingest(
         data_path="",
         data_format="voc",

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from components.detector import anchors, box_coding
-from components.detector.config import get_preset
+from components.detector.config_load import get_preset
 
 
 @pytest.mark.parametrize("name", ["tiny", "d0", "d3", "d7"])

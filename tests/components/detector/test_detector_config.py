@@ -7,10 +7,11 @@ import json
 import pytest
 
 from components.detector import config as config_lib
-from components.detector.config import DetectorConfig, get_preset, load_architecture
+from components.detector.config import DetectorConfig
+from components.detector.config_load import get_preset, load_architecture
 from components.errors import UserError
 
-# EfficientDet scaling table (DESIGN.md): input / BiFPN width / BiFPN depth / head depth / backbone
+# EfficientDet scaling table (docs/design.md): input / BiFPN width / BiFPN depth / head depth / backbone
 SCALING = {
     "d0": (512, 64, 3, 3, "b0"),
     "d1": (640, 88, 4, 3, "b1"),

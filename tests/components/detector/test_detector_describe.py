@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from components.detector import describe
-from components.detector.config import get_preset
+from components.detector.config_load import get_preset
 
 
 def test_describe_tiny_prints_the_summary(capsys):

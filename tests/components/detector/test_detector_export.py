@@ -13,7 +13,7 @@ tf = pytest.importorskip("tensorflow")
 from components.data import preprocess  # noqa: E402
 from components.detector import anchors as anchors_lib  # noqa: E402
 from components.detector import export, postprocess  # noqa: E402
-from components.detector.config import get_preset  # noqa: E402
+from components.detector.config_load import get_preset  # noqa: E402
 from components.detector.model import build_detector  # noqa: E402
 
 LABELS = {

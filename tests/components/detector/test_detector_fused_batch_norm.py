@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components.detector.config import get_preset
+from components.detector.config_load import get_preset
 from components.detector.fused_batch_norm import BatchNormalization
 from components.detector.model import build_backbone, build_detector
 from components.train.bn_calibration import batch_norm_layers

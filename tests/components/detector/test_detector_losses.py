@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from components.detector import losses
-from components.detector.config import get_preset
+from components.detector.config_load import get_preset
 
 
 def test_focal_loss_by_hand():

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from components.detector import anchors, flops
-from components.detector.config import CELL_OPS, get_preset
+from components.detector.cell_ops import op_names
+from components.detector.config_load import get_preset
 from components.detector.model import build_backbone, build_detector
 
 
@@ -100,7 +101,7 @@ def _random_blocks(rng: random.Random, count: int):
     return [
         {
             "inputs": [rng.randrange(0, 2 + i), rng.randrange(0, 2 + i)],
-            "ops": [rng.choice(CELL_OPS), rng.choice(CELL_OPS)],
+            "ops": [rng.choice(op_names()), rng.choice(op_names())],
         }
         for i in range(count)
     ]

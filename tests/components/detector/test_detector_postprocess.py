@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from components.detector import anchors as anchors_lib
-from components.detector.config import get_preset
+from components.detector.config_load import get_preset
 from components.detector.postprocess import postprocess
 
 CFG = get_preset("tiny").replace(num_classes=2)

@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from components.detector import anchors as anchors_lib
 from components.detector import box_coding, targets
-from components.detector.config import get_preset
+from components.detector.config_load import get_preset
 
 CFG = get_preset("tiny").replace(num_classes=3)
 ANCHORS = anchors_lib.generate_anchors(CFG)

@@ -10,7 +10,7 @@ import pytest
 from components.errors import UserError
 from components.evaluate import blessing
 from components.evaluate import run as evaluate_run
-from components.evaluate.coco_eval import METRIC_NAMES
+from components.metrics.coco_eval import METRIC_NAMES
 
 
 def _numbers(ap: float, detections: int = 10, per_class: dict | None = None) -> dict:
@@ -310,7 +310,7 @@ def test_the_default_floor_refuses_a_random_guesser(sample_dir):
 
     import numpy as np
 
-    from components.evaluate import coco_eval
+    from components.metrics import coco_eval
 
     rng = np.random.default_rng(0)
     images, detections = [], []

@@ -9,8 +9,9 @@ from html.parser import HTMLParser
 
 import pytest
 
-from components.evaluate import cli, coco_eval, predict
+from components.evaluate import cli, predict
 from components.evaluate import run as evaluate_run
+from components.metrics import coco_eval
 
 IMAGES = [
     {"width": 64, "height": 48, "boxes": [[0.1, 0.1, 0.6, 0.5]], "classes": [1]},

@@ -50,7 +50,7 @@ def _model_templates(tmp_path_factory):
 
 
 def _bless(model: str, blessed: bool, path: str) -> str:
-    from components.evaluate.fingerprint import model_fingerprint
+    from components.artifacts.model import model_fingerprint
 
     decision = {
         "blessed": blessed,

@@ -22,6 +22,14 @@ def write_examples(out_dir: pathlib.Path, n_train: int, n_eval: int, max_side: i
     import tensorflow as tf
     from PIL import Image
 
+    from components.artifacts.examples import (
+        EVAL_SPLIT,
+        LABELS_FILE,
+        SHARD_PREFIX,
+        SHARD_SUFFIX,
+        SPLIT_DIR,
+        TRAIN_SPLIT,
+    )
     from components.data import schema
     from components.data.example_codec import encode_example
     from components.data.voc import read_voc
@@ -30,11 +38,11 @@ def write_examples(out_dir: pathlib.Path, n_train: int, n_eval: int, max_side: i
     images = sorted(dataset.images, key=lambda i: i.image_id)[: n_train + n_eval]
     names = {c.source_id: c.name for c in dataset.classes}
     labels = {cid: i + 1 for i, cid in enumerate(sorted(names))}
-    splits = {schema.TRAIN_SPLIT: images[:n_train], schema.EVAL_SPLIT: images[n_train:]}
+    splits = {TRAIN_SPLIT: images[:n_train], EVAL_SPLIT: images[n_train:]}
     for split, items in splits.items():
-        split_dir = out_dir / schema.SPLIT_DIR.format(split=split)
+        split_dir = out_dir / SPLIT_DIR.format(split=split)
         split_dir.mkdir(parents=True)
-        path = split_dir / f"{schema.SHARD_PREFIX}-00000-of-00001{schema.SHARD_SUFFIX}"
+        path = split_dir / f"{SHARD_PREFIX}-00000-of-00001{SHARD_SUFFIX}"
         with tf.io.TFRecordWriter(str(path), options="GZIP") as writer:
             for item in items:
                 image = Image.open(item.path).convert("RGB")
@@ -71,7 +79,7 @@ def write_examples(out_dir: pathlib.Path, n_train: int, n_eval: int, max_side: i
                     )
                 )
     classes = [{"id": labels[cid], "name": names[cid], "source_id": cid} for cid in sorted(names)]
-    with open(out_dir / schema.LABELS_FILE, "w") as f:
+    with open(out_dir / LABELS_FILE, "w") as f:
         json.dump({"classes": classes}, f)
     return str(out_dir)
 

@@ -12,7 +12,7 @@ def test_an_untrained_detector_below_the_serving_threshold_still_scores(tiny_exa
     the serving post-processing it would score exactly 0 and no trial could be ranked."""
     import keras
 
-    from components.detector.config import get_preset
+    from components.detector.config_load import get_preset
     from components.detector.model import build_detector
     from components.search.objective import coco_metrics
 

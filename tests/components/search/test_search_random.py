@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from components.detector.config import load_architecture
+from components.detector.config_load import load_architecture
 from components.search import run
 from components.search.cli import main
 from components.search.hypermodel import DetectorHyperModel

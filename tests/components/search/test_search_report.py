@@ -6,7 +6,8 @@ import csv
 import json
 import math
 
-from components.search.artifact import TrialRow, best_trial, read_trials, write_trials_csv
+from components.artifacts.architecture import write_trials_csv
+from components.search.artifact import TrialRow, best_trial, read_trials
 from components.search.report import pareto_front, write_report
 
 

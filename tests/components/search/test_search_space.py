@@ -112,3 +112,42 @@ def test_latency_reward_prefers_cheaper_models_at_equal_ap():
     assert latency_reward(0.4, 2e6, 1e6, -0.07) == pytest.approx(0.4 * 2**-0.07)
     assert latency_reward(0.4, 5e5, 1e6, -0.07) > latency_reward(0.4, 2e6, 1e6, -0.07)
     assert latency_reward(0.4, 123.0, 1e6, 0.0) == 0.4
+
+
+def test_the_operations_are_the_detectors_registered_cell_ops():
+    from components.detector import cell_ops
+    from components.search.space import ALL_OPERATIONS
+
+    assert cell_ops.op_names() == ALL_OPERATIONS
+    assert set(SMALL.operations) <= set(cell_ops.op_names())
+    assert set(LARGE.operations) <= set(cell_ops.op_names())
+
+
+def test_a_space_with_an_unknown_operation_is_rejected_with_the_known_ops():
+    import dataclasses
+
+    with pytest.raises(ValueError, match=r"unknown cell op 'conv_7x7' \(known: identity, "):
+        dataclasses.replace(SMALL, operations=("identity", "conv_7x7"))
+    subset = dataclasses.replace(SMALL, operations=("identity", "sep_conv_3x3"))
+    assert subset.operations == ("identity", "sep_conv_3x3")
+
+
+def test_a_registered_op_can_be_searched():
+    import dataclasses
+
+    from components.detector import cell_ops
+
+    @cell_ops.register_op("test_only_max_pool_5x5")
+    def _max_pool_5x5(x, channels, stride, name):
+        from keras import layers
+
+        return layers.MaxPooling2D(5, strides=stride, padding="same", name=f"{name}_max5")(x)
+
+    try:
+        space = dataclasses.replace(SMALL, operations=("test_only_max_pool_5x5",))
+        config = config_from_values(_extreme(space, min), space, 1, 1)
+        assert config.backbone.cells.normal_blocks[0].ops == ("test_only_max_pool_5x5",) * 2
+    finally:
+        cell_ops.unregister_op("test_only_max_pool_5x5")
+    with pytest.raises(ValueError, match="unknown cell op 'test_only_max_pool_5x5'"):
+        dataclasses.replace(SMALL, operations=("test_only_max_pool_5x5",))

@@ -31,13 +31,14 @@ def write_examples(out_dir: pathlib.Path, splits: dict[str, list[str]]) -> pathl
     """
     import tensorflow as tf
 
+    from components.artifacts.examples import LABELS_FILE, SHARD_PREFIX, SHARD_SUFFIX, SPLIT_DIR
     from components.data import example_codec, schema
 
     out_dir.mkdir(parents=True, exist_ok=True)
     for split, names in splits.items():
-        split_dir = out_dir / schema.SPLIT_DIR.format(split=split)
+        split_dir = out_dir / SPLIT_DIR.format(split=split)
         split_dir.mkdir()
-        shard = split_dir / f"{schema.SHARD_PREFIX}-00000-of-00001{schema.SHARD_SUFFIX}"
+        shard = split_dir / f"{SHARD_PREFIX}-00000-of-00001{SHARD_SUFFIX}"
         with tf.io.TFRecordWriter(str(shard), options="GZIP") as writer:
             for name in names:
                 image = (SAMPLE / "images" / name).read_bytes()
@@ -68,7 +69,7 @@ def write_examples(out_dir: pathlib.Path, splits: dict[str, list[str]]) -> pathl
                     )
                 )
     labels = {"classes": [{"id": 1, "name": "raccoon", "source_id": 1}]}
-    (out_dir / schema.LABELS_FILE).write_text(json.dumps(labels))
+    (out_dir / LABELS_FILE).write_text(json.dumps(labels))
     return out_dir
 
 

@@ -11,7 +11,7 @@ pytest.importorskip("tensorflow")
 
 import keras  # noqa: E402
 
-from components.detector.config import get_preset  # noqa: E402
+from components.detector.config_load import get_preset  # noqa: E402
 from components.detector.model import build_detector  # noqa: E402
 from components.train.cli import main  # noqa: E402
 

@@ -19,7 +19,7 @@ import textwrap
 
 import pytest
 
-from components.detector.config import get_preset
+from components.detector.config_load import get_preset
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
 

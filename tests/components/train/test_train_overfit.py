@@ -18,7 +18,7 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 
-from components.detector.config import get_preset  # noqa: E402
+from components.detector.config_load import get_preset  # noqa: E402
 from components.errors import UserError  # noqa: E402
 from components.train import run  # noqa: E402
 

@@ -10,12 +10,12 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from components.train.bn_calibration import recalibrate_batch_norm  # noqa: E402
-from components.train.ema import WeightAverage  # noqa: E402
-from components.train.schedule import WarmupCosine, scaled_learning_rate  # noqa: E402
+from components.training.ema import WeightAverage  # noqa: E402
+from components.training.schedule import scaled_learning_rate, warmup_cosine  # noqa: E402
 
 
 def test_warmup_then_cosine_values():
-    schedule = WarmupCosine(base_lr=0.1, total_steps=110, warmup_steps=10, warmup_init=0.01)
+    schedule = warmup_cosine(base_lr=0.1, total_steps=110, warmup_steps=10, warmup_init=0.01)
     lr = [float(schedule(step)) for step in (0, 5, 10, 60, 110, 200)]
     assert lr[0] == pytest.approx(0.01)
     assert lr[1] == pytest.approx(0.01 + 0.09 * 0.5)
@@ -23,12 +23,14 @@ def test_warmup_then_cosine_values():
     assert lr[3] == pytest.approx(0.05, rel=1e-5)  # half way through the cosine
     assert lr[4] == pytest.approx(0.0, abs=1e-7)
     assert lr[5] == pytest.approx(0.0, abs=1e-7)
-    restored = WarmupCosine.from_config(schedule.get_config())
+    restored = keras.optimizers.schedules.deserialize(
+        keras.optimizers.schedules.serialize(schedule)
+    )
     assert float(restored(37)) == pytest.approx(float(schedule(37)))
 
 
 def test_schedule_without_warmup_starts_at_peak():
-    schedule = WarmupCosine(base_lr=0.2, total_steps=4, warmup_steps=0)
+    schedule = warmup_cosine(base_lr=0.2, total_steps=4, warmup_steps=0)
     values = [float(schedule(s)) for s in range(5)]
     expected = [0.1 * (1 + math.cos(math.pi * s / 4)) for s in range(5)]
     np.testing.assert_allclose(values, expected, atol=1e-6)

@@ -9,8 +9,8 @@ import io
 import numpy as np
 import pytest
 
-from components.evaluate import coco_eval, evaluators
-from components.evaluate.coco_eval import ImageDetections, ImageTruth
+from components.metrics import coco_eval, evaluators
+from components.metrics.coco_eval import ImageDetections, ImageTruth
 
 CATEGORIES = [{"id": 1, "name": "cat"}, {"id": 2, "name": "dog"}]
 SIZE = 400  # every image is SIZE x SIZE pixels

@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from components.detector import losses, targets
 from components.detector.config import DetectorConfig
-from components.train.ema import WeightAverage
+from components.training.ema import WeightAverage
 
 
 class DetectorTrainer(keras.Model):

@@ -12,7 +12,7 @@ import dataclasses
 
 import numpy as np
 
-from components.evaluate import evaluators
+from components.metrics import evaluators
 
 METRIC_NAMES = (
     "AP",

@@ -1,0 +1,53 @@
+"""The Architecture artifact (search writes it; train reads ``architecture.json``).
+
+Files: ``architecture.json`` (a complete detector config, read by
+``components.detector.config.load_architecture``), ``hyperparameters.json`` (the KerasTuner
+values of the best trial), ``trials.csv`` (every trial: the columns of ``CSV_FIELDS``) and
+``report.md`` (with its plot). Importing this module never imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Iterable
+
+ARCHITECTURE_FILE = "architecture.json"
+HYPERPARAMETERS_FILE = "hyperparameters.json"
+TRIALS_FILE = "trials.csv"
+REPORT_FILE = "report.md"
+PLOT_FILE = "ap_vs_flops.png"  # AP against FLOPs of every trial, shown in the report
+CSV_FIELDS = (
+    "trial_id",
+    "status",
+    "score",
+    "AP",
+    "AP50",
+    "FLOPs",
+    "params",
+    "seconds",
+    "values",
+    "error",
+)
+
+
+def write_trials_csv(rows: Iterable, path: str) -> None:
+    """Write ``rows`` (objects whose ``csv_row()`` gives the cells) to ``path`` as CSV.
+
+    The columns are ``CSV_FIELDS``.
+    """
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(row.csv_row())
+
+
+def write_architecture(out_dir: str, config_json: str, hyperparameters: dict) -> None:
+    """Write ``architecture.json`` (config JSON text) and ``hyperparameters.json`` in ``out_dir``."""
+    with open(os.path.join(out_dir, ARCHITECTURE_FILE), "w") as f:
+        f.write(config_json)
+    with open(os.path.join(out_dir, HYPERPARAMETERS_FILE), "w") as f:
+        json.dump(hyperparameters, f, indent=2, sort_keys=True)
+        f.write("\n")

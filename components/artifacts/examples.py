@@ -1,0 +1,129 @@
+"""The Examples artifact (ingest writes it; search, train and evaluate read it).
+
+Layout (TFX ExampleGen conventions)::
+
+    Split-train/data_tfrecord-00000-of-000NN.gz   gzipped TFRecord shards of tf.Examples
+    Split-eval/...                                (keys: components.data.schema)
+    labels.json        {"classes": [{"id": 1..K, "name", "source_id"}, ...]}
+    stats.json         dataset statistics (written last: its presence marks a complete artifact)
+    quarantine.jsonl   the images left out, with reasons
+    report.md          the ingestion report
+
+Plain constants and readers: importing this module never imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+
+from components.artifacts.files import hash_file, is_remote, join, walk_files
+from components.errors import UserError
+
+TRAIN_SPLIT = "train"
+EVAL_SPLIT = "eval"
+SPLIT_DIR = "Split-{split}"
+SHARD_PREFIX = "data_tfrecord"
+SHARD_SUFFIX = ".gz"
+LABELS_FILE = "labels.json"
+STATS_FILE = "stats.json"
+QUARANTINE_FILE = "quarantine.jsonl"
+REPORT_FILE = "report.md"
+
+
+def read_labels(examples_dir: str) -> dict:
+    """Return the validated ``labels.json`` dict of ``examples_dir`` (a local path or a URI).
+
+    Raises UserError naming the file when it is missing, unreadable, not a labels file
+    (``components.data.labels.from_labels_json``) or lists no classes.
+    """
+    from components.data import labels as labels_lib
+
+    path = join(examples_dir, LABELS_FILE)
+    try:
+        data = json.loads(_read_text(path))
+    except FileNotFoundError:
+        raise UserError(f"{path} not found ({examples_dir} is not an Examples artifact)") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise UserError(f"cannot read {path}: {err}") from None
+    try:
+        label_map = labels_lib.from_labels_json(data)
+    except UserError as err:
+        raise UserError(f"{path}: {err}") from None
+    if label_map.num_classes < 1:
+        raise UserError(f"{path} lists no classes")
+    return data
+
+
+def _read_text(path: str) -> str:
+    """The text of local ``path`` or of a URI (tf.io.gfile); FileNotFoundError when absent."""
+    if not is_remote(path):
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    from tensorflow.io import gfile
+
+    if not gfile.exists(path):
+        raise FileNotFoundError(path)
+    with gfile.GFile(path) as f:
+        return f.read()
+
+
+def categories(examples_dir: str) -> list[dict]:
+    """The COCO categories ``[{"id", "name"}, ...]`` of the Examples' ``labels.json``."""
+    return [
+        {"id": int(c["id"]), "name": str(c["name"])} for c in read_labels(examples_dir)["classes"]
+    ]
+
+
+def count_records(examples_dir: str, split: str) -> int:
+    """Return the number of tf.Examples in ``split`` (0 when the split has no shards)."""
+    from components.data import example_reader
+
+    try:
+        shards = example_reader.list_shards(examples_dir, split)
+    except UserError:
+        return 0
+    return int(example_reader.read_records(shards).reduce(0, lambda n, _: n + 1).numpy())
+
+
+def files_digest(examples_dir: str) -> str:
+    """A digest of the local examples' files (relative names and sizes, and ``labels.json``).
+
+    Not their path: a retried pod gets its input as a copy, possibly at another path. The train
+    step keys its resumable working directory with it (16 hex digits).
+    """
+    h = hashlib.sha256()
+    for root, dirs, files in os.walk(examples_dir):
+        dirs.sort()
+        for name in sorted(files):
+            path = os.path.join(root, name)
+            rel = os.path.relpath(path, examples_dir)
+            h.update(f"{rel}\0{os.path.getsize(path)}\0".encode())
+            if name == LABELS_FILE:
+                with open(path, "rb") as f:
+                    h.update(f.read())
+    return h.hexdigest()[:16]
+
+
+def data_fingerprint(examples_dir: str) -> str:
+    """``sha256:<hex>`` over ``labels.json``, ``stats.json`` and the names and sizes of all shards.
+
+    Local paths and URIs. Recorded in ``blessing.json`` and ``push.json``, so a pushed version
+    says which data judged it. (Not the same digest as ``files_digest``: each keeps the format
+    already stored by its step.)
+    """
+    from tensorflow.io import gfile
+
+    digest = hashlib.sha256()
+    for name in (LABELS_FILE, STATS_FILE):
+        path = join(examples_dir, name)
+        if gfile.exists(path):
+            digest.update(name.encode() + b"\0")
+            hash_file(digest, path)
+    split_prefix = SPLIT_DIR.format(split="")
+    for rel in walk_files(examples_dir):
+        if rel.startswith(split_prefix):
+            size = gfile.stat(join(examples_dir, rel)).length
+            digest.update(f"{rel}\0{size}\0".encode())
+    return "sha256:" + digest.hexdigest()

@@ -1,0 +1,65 @@
+"""The serving volume: pushed versions of a model (push writes them; evaluate reads the newest).
+
+Layout (TensorFlow Serving)::
+
+    <serving_root>/<model_name>/<version>/   an integer version: the SavedModel files
+        saved_model.pb, variables/             (saved_model.pb written last on object stores)
+        labels.json, detector_config.json, model.weights.h5   copied from the Model artifact
+        push.json                              version, metrics, source model, fingerprints
+
+Names that are not integers (``.tmp-push-*``, ``.last_version``) are not versions: TF Serving
+ignores them, and so does every reader here. Importing this module never imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import json
+
+from components.artifacts import model
+from components.artifacts.files import join
+
+PUSH_FILE = "push.json"
+# Beside the SavedModel: the labels, the config and the Keras weights of the Model artifact, so
+# a pushed version can warm-start the next training.
+EXTRA_FILES = (model.LABELS_FILE, model.CONFIG_FILE, model.WEIGHTS_FILE)
+
+
+def model_root(serving_root: str, model_name: str) -> str:
+    """``<serving_root>/<model_name>``, the directory of the model's versions."""
+    return join(serving_root.rstrip("/"), model_name)
+
+
+def integer_versions(model_root: str) -> list[int]:
+    """The integer version numbers under ``model_root`` (ascending); other names are ignored."""
+    from tensorflow.io import gfile
+
+    if not gfile.isdir(model_root):
+        return []
+    names = (name.rstrip("/") for name in gfile.listdir(model_root))
+    return sorted(int(name) for name in names if name.isdigit())
+
+
+def newest_version(serving_root: str, model_name: str) -> model.ModelLocation | None:
+    """The newest pushed version of ``model_name`` under ``serving_root``, or None if none.
+
+    Only integer-named directories holding ``saved_model.pb`` count (as in TF Serving).
+    """
+    from tensorflow.io import gfile
+
+    root = model_root(serving_root, model_name)
+    for version in reversed(integer_versions(root)):
+        path = join(root, str(version))
+        if gfile.exists(join(path, model.SAVED_MODEL_PB)):
+            return model.ModelLocation(path, path, "version")
+    return None
+
+
+def write_push_record(directory: str, record: dict) -> None:
+    """Write ``push.json`` of ``record`` into ``directory`` (replacing an earlier one)."""
+    from tensorflow.io import gfile
+
+    path = join(directory, PUSH_FILE)
+    if gfile.exists(path):  # some file systems (ram://) append on "w"
+        gfile.remove(path)
+    with gfile.GFile(path, "w") as f:
+        f.write(json.dumps(record, indent=2) + "\n")
