@@ -8,10 +8,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 
-
-def is_remote(path: str) -> bool:
-    """Return True for object-store URIs such as ``gs://bucket/x`` or ``s3://bucket/x``."""
-    return "://" in path
+from components.artifacts.files import is_remote
 
 
 @contextlib.contextmanager

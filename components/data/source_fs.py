@@ -9,10 +9,7 @@ from __future__ import annotations
 import os
 import posixpath
 
-
-def is_remote(path: str) -> bool:
-    """Return True when ``path`` is a URI with a scheme (``gs://bucket/x``), False for local paths."""
-    return "://" in path
+from components.artifacts.files import is_remote
 
 
 def _beam_fs():

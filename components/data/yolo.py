@@ -28,6 +28,7 @@ import os
 
 from PIL import Image
 
+from components.artifacts.files import is_remote
 from components.data import reasons, source_fs
 from components.data.labels import read_class_names, read_data_yaml
 from components.data.records import (
@@ -196,9 +197,7 @@ def _yaml_splits(classes_file: str | None) -> dict[str, str]:
     base = source_fs.dirname(classes_file)
     if root:
         root = str(root)
-        base = (
-            root if source_fs.is_remote(root) or os.path.isabs(root) else source_fs.join(base, root)
-        )
+        base = root if is_remote(root) or os.path.isabs(root) else source_fs.join(base, root)
 
     def folders(key: str) -> set[str]:
         value = data.get(key)
@@ -207,9 +206,7 @@ def _yaml_splits(classes_file: str | None) -> dict[str, str]:
         for entry in entries:
             entry = str(entry)
             path = (
-                entry
-                if source_fs.is_remote(entry) or os.path.isabs(entry)
-                else source_fs.join(base, entry)
+                entry if is_remote(entry) or os.path.isabs(entry) else source_fs.join(base, entry)
             )
             result.add(source_fs.normalize(path))
         return result

@@ -28,7 +28,8 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from components.artifacts.examples import STATS_FILE
-from components.atomic_output import atomic_output_dir, is_remote
+from components.artifacts.files import is_remote
+from components.atomic_output import atomic_output_dir
 from components.data import source_fs
 
 

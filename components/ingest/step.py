@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from components.artifacts.examples import LABELS_FILE, STATS_FILE
-from components.atomic_output import is_remote
+from components.artifacts.files import is_remote
 from components.data import source_fs
 from components.data.labels import build_label_map, to_labels_json
 from components.data.readers import read_dataset
