@@ -27,8 +27,12 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# One pytest worker per CPU; each test file runs on one worker, so a file's module fixtures
+# are built once and its end-to-end runs never overlap each other.
+TEST_WORKERS ?= auto
+
 test: $(STAMP) lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 run: $(STAMP)
 	$(BIN)/nasdet run

@@ -97,13 +97,30 @@ def trial(mode: str, input_json: str, images_dir: str, out_dir: str) -> None:
             json.dumps({"accepted": plain_loop(input_json, images_dir, out_dir), "runner": "plain"})
         )
         return
+    ingest_once(input_json, images_dir, out_dir, None if mode == "in_process" else MODES[mode])
+
+
+def ingest_once(input_json: str, images_dir: str, out_dir: str, beam_args: list | None) -> None:
+    """Ingest the COCO input with nasdet (in process without ``beam_args``); print
+    ``{"accepted", "runner"}`` as JSON."""
     from components.ingest import run
 
-    if mode == "in_process":
+    if beam_args is None:
         summary = run(input_json, "coco", out_dir, images_dir=images_dir, run_in_process=True)
     else:
-        summary = run(input_json, "coco", out_dir, images_dir=images_dir, beam_args=MODES[mode])
+        summary = run(input_json, "coco", out_dir, images_dir=images_dir, beam_args=beam_args)
     print(json.dumps({"accepted": summary["images"]["accepted"], "runner": summary["runner"]}))
+
+
+def print_machine() -> None:
+    """Print the usable cores and the load average: the context of every number below."""
+    from components.ingest.cpus import usable_cpus
+
+    load = os.getloadavg()
+    print(
+        f"cores: {usable_cpus()} (affinity, cgroup quota); load average at start: "
+        f"{load[0]:.1f} {load[1]:.1f} {load[2]:.1f}"
+    )
 
 
 def timed(mode: str, input_json: str, images_dir: str, work: pathlib.Path) -> dict:
@@ -225,12 +242,7 @@ def main() -> None:
     if args.trial:
         trial(*args.trial)
         return
-    from components.ingest.cpus import usable_cpus
-
-    load = os.getloadavg()
-    print(
-        f"cores: {usable_cpus()} (affinity, cgroup quota); load average at start: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}"
-    )
+    print_machine()
     with tempfile.TemporaryDirectory(prefix="nasdet-bench-") as tmp:
         work = pathlib.Path(tmp)
         sample = _sample_as_coco(work)

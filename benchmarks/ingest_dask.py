@@ -32,7 +32,7 @@ import time
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.ingest import build_input, same_records  # noqa: E402
+from benchmarks.ingest import build_input, ingest_once, print_machine, same_records  # noqa: E402
 
 DASK_RUNNER = "--runner=apache_beam.runners.dask.dask_runner.DaskRunner"
 WORKERS = 2
@@ -43,15 +43,11 @@ def trial(mode: str, input_json: str, images_dir: str, out_dir: str, extra: str)
 
     ``mode`` in_process | dask; for dask, ``extra`` is ``<scheduler address>,<staging dir>``.
     """
-    from components.ingest import run
-
-    if mode == "in_process":
-        summary = run(input_json, "coco", out_dir, images_dir=images_dir, run_in_process=True)
-    else:
+    beam_args = None
+    if mode != "in_process":
         address, staging = extra.split(",", 1)
         beam_args = [DASK_RUNNER, f"--dask_client_address={address}", f"--temp_location={staging}"]
-        summary = run(input_json, "coco", out_dir, images_dir=images_dir, beam_args=beam_args)
-    print(json.dumps({"accepted": summary["images"]["accepted"], "runner": summary["runner"]}))
+    ingest_once(input_json, images_dir, out_dir, beam_args)
 
 
 def _worker_cpu(client) -> float:
@@ -120,12 +116,7 @@ def main() -> None:
         return
     from dask import distributed
 
-    from components.ingest.cpus import usable_cpus
-
-    load = os.getloadavg()
-    print(
-        f"cores: {usable_cpus()}; load average at start: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}"
-    )
+    print_machine()
     with tempfile.TemporaryDirectory(prefix="nasdet-bench-dask-") as tmp:
         work = pathlib.Path(tmp)
         large = build_input(work, args.images)

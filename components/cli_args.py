@@ -23,10 +23,14 @@ class StepArgumentParser(argparse.ArgumentParser):
 def run_main(main: Callable[[Sequence[str] | None], int | None], argv: Sequence[str] | None) -> int:
     """Call ``main(argv)`` and turn a ``UserError`` into ``error: ...`` on stderr and status 2.
 
-    Returns the exit status (0 on success) instead of raising, so callers can ``sys.exit`` it.
+    Returns the exit status (0 on success) instead of raising, so callers can ``sys.exit`` it;
+    argparse's own exits (``--help``: 0, a usage error already printed: 2) become statuses too.
     """
     try:
         status = main(argv)
+    except SystemExit as exit_:
+        code = exit_.code
+        return 0 if code is None else code if isinstance(code, int) else EXIT_USAGE
     except UserError as err:
         sys.stderr.write(f"error: {err}\n")
         return EXIT_USAGE

@@ -359,10 +359,7 @@ def _main_for(command: str, argv: Sequence[str] | None) -> int:
             sys.stderr.write(f"error: {err}\n")
             return 1
 
-    try:
-        return run_main(body, argv)
-    except SystemExit as exit_:  # argparse: --help (0) or a usage error already printed (2)
-        return 0 if exit_.code is None else exit_.code if isinstance(exit_.code, int) else 2
+    return run_main(body, argv)
 
 
 def main_upload(argv: Sequence[str] | None = None) -> int:

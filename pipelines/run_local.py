@@ -354,10 +354,7 @@ def _main(argv: Sequence[str] | None) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``nasdet run``: run the pipeline locally; return the exit status (0, 1 or 2)."""
-    try:
-        return run_main(_main, argv)
-    except SystemExit as exit_:  # argparse: --help (0) or a usage error already printed (2)
-        return 0 if exit_.code is None else exit_.code if isinstance(exit_.code, int) else 2
+    return run_main(_main, argv)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,17 @@ def _seed_everything():
     yield
 
 
+@pytest.fixture
+def object_store() -> dict[str, bytes]:
+    """The in-memory object store (scheme ``memstore``, ``memory_store``): its objects by URI,
+    empty before and after the test."""
+    from memory_store import STORE
+
+    STORE.clear()
+    yield STORE
+    STORE.clear()
+
+
 SUBSET_IMAGES = 50
 
 

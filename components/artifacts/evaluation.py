@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 
-from components.artifacts.files import join
+from components import files
 from components.errors import UserError
+from components.files import join
 
 METRICS_FILE = "metrics.json"
 BLESSING_FILE = "blessing.json"
@@ -25,16 +26,13 @@ def read_blessing(blessing_file: str) -> dict:
 
     Raises UserError when the file is missing, not JSON or has no boolean ``blessed``.
     """
-    from tensorflow.io import gfile
-
     path = blessing_file
-    if gfile.isdir(path):
+    if files.is_dir(path):
         path = join(path.rstrip("/"), BLESSING_FILE)
-    if not gfile.exists(path):
+    if not files.is_file(path):
         raise UserError(f"blessing file {path} does not exist")
     try:
-        with gfile.GFile(path) as f:
-            data = json.load(f)
+        data = json.loads(files.read_text(path))
     except ValueError as err:
         raise UserError(f"{path} is not valid JSON: {err}") from err
     if not isinstance(data, dict) or not isinstance(data.get("blessed"), bool):

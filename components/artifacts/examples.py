@@ -18,8 +18,9 @@ import hashlib
 import json
 import os
 
-from components.artifacts.files import hash_file, is_remote, join, walk_files
+from components import files
 from components.errors import UserError
+from components.files import hash_file, join, walk_files
 
 TRAIN_SPLIT = "train"
 EVAL_SPLIT = "eval"
@@ -42,7 +43,7 @@ def read_labels(examples_dir: str) -> dict:
 
     path = join(examples_dir, LABELS_FILE)
     try:
-        data = json.loads(_read_text(path))
+        data = json.loads(files.read_text(path))
     except FileNotFoundError:
         raise UserError(f"{path} not found ({examples_dir} is not an Examples artifact)") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
@@ -54,19 +55,6 @@ def read_labels(examples_dir: str) -> dict:
     if label_map.num_classes < 1:
         raise UserError(f"{path} lists no classes")
     return data
-
-
-def _read_text(path: str) -> str:
-    """The text of local ``path`` or of a URI (tf.io.gfile); FileNotFoundError when absent."""
-    if not is_remote(path):
-        with open(path, encoding="utf-8") as f:
-            return f.read()
-    from tensorflow.io import gfile
-
-    if not gfile.exists(path):
-        raise FileNotFoundError(path)
-    with gfile.GFile(path) as f:
-        return f.read()
 
 
 def categories(examples_dir: str) -> list[dict]:
@@ -94,9 +82,9 @@ def files_digest(examples_dir: str) -> str:
     step keys its resumable working directory with it (16 hex digits).
     """
     h = hashlib.sha256()
-    for root, dirs, files in os.walk(examples_dir):
+    for root, dirs, names in os.walk(examples_dir):
         dirs.sort()
-        for name in sorted(files):
+        for name in sorted(names):
             path = os.path.join(root, name)
             rel = os.path.relpath(path, examples_dir)
             h.update(f"{rel}\0{os.path.getsize(path)}\0".encode())
@@ -113,17 +101,15 @@ def data_fingerprint(examples_dir: str) -> str:
     says which data judged it. (Not the same digest as ``files_digest``: each keeps the format
     already stored by its step.)
     """
-    from tensorflow.io import gfile
-
     digest = hashlib.sha256()
     for name in (LABELS_FILE, STATS_FILE):
         path = join(examples_dir, name)
-        if gfile.exists(path):
+        if files.is_file(path):
             digest.update(name.encode() + b"\0")
             hash_file(digest, path)
     split_prefix = SPLIT_DIR.format(split="")
     for rel in walk_files(examples_dir):
         if rel.startswith(split_prefix):
-            size = gfile.stat(join(examples_dir, rel)).length
+            size = files.size(join(examples_dir, rel))
             digest.update(f"{rel}\0{size}\0".encode())
     return "sha256:" + digest.hexdigest()

@@ -24,9 +24,10 @@ import dataclasses
 import hashlib
 import json
 
+from components import files
 from components.artifacts.examples import LABELS_FILE
-from components.artifacts.files import hash_file, join, walk_files
 from components.errors import UserError
+from components.files import hash_file, join, walk_files
 
 SAVED_MODEL_DIR = "saved_model"
 SAVED_MODEL_PB = "saved_model.pb"
@@ -50,15 +51,13 @@ def locate_model(model_dir: str) -> ModelLocation:
     Raises UserError when ``model_dir`` holds neither ``saved_model/saved_model.pb`` nor
     ``saved_model.pb``.
     """
-    from tensorflow.io import gfile
-
     model_dir = model_dir.rstrip("/") or "/"
     nested = join(model_dir, SAVED_MODEL_DIR)
-    if gfile.exists(join(nested, SAVED_MODEL_PB)):
+    if files.is_file(join(nested, SAVED_MODEL_PB)):
         return ModelLocation(model_dir, nested, "artifact")
-    if gfile.exists(join(model_dir, SAVED_MODEL_PB)):
+    if files.is_file(join(model_dir, SAVED_MODEL_PB)):
         return ModelLocation(model_dir, model_dir, "version")
-    if not gfile.exists(model_dir):
+    if not files.exists(model_dir):
         raise UserError(f"model directory {model_dir} does not exist")
     raise UserError(
         f"{model_dir} holds no SavedModel (expected {SAVED_MODEL_DIR}/{SAVED_MODEL_PB} of a "
@@ -68,14 +67,11 @@ def locate_model(model_dir: str) -> ModelLocation:
 
 def read_label_names(location: ModelLocation) -> dict[int, str] | None:
     """The ``{id: name}`` of the model's ``labels.json``, or None when it has none."""
-    from tensorflow.io import gfile
-
     path = join(location.root, LABELS_FILE)
-    if not gfile.exists(path):
+    if not files.is_file(path):
         return None
     try:
-        with gfile.GFile(path) as f:
-            data = json.load(f)
+        data = json.loads(files.read_text(path))
         return {int(c["id"]): str(c["name"]) for c in data["classes"]}
     except (ValueError, KeyError, TypeError) as err:
         raise UserError(f"{path} is not a labels file: {err}") from err

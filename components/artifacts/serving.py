@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import json
 
+from components import files
 from components.artifacts import model
-from components.artifacts.files import join
+from components.files import join
 
 PUSH_FILE = "push.json"
 # Beside the SavedModel: the labels, the config and the Keras weights of the Model artifact, so
@@ -31,12 +32,7 @@ def model_root(serving_root: str, model_name: str) -> str:
 
 def integer_versions(model_root: str) -> list[int]:
     """The integer version numbers under ``model_root`` (ascending); other names are ignored."""
-    from tensorflow.io import gfile
-
-    if not gfile.isdir(model_root):
-        return []
-    names = (name.rstrip("/") for name in gfile.listdir(model_root))
-    return sorted(int(name) for name in names if name.isdigit())
+    return sorted(int(name) for name in files.list_dir(model_root) if name.isdigit())
 
 
 def newest_version(serving_root: str, model_name: str) -> model.ModelLocation | None:
@@ -44,22 +40,14 @@ def newest_version(serving_root: str, model_name: str) -> model.ModelLocation | 
 
     Only integer-named directories holding ``saved_model.pb`` count (as in TF Serving).
     """
-    from tensorflow.io import gfile
-
     root = model_root(serving_root, model_name)
     for version in reversed(integer_versions(root)):
         path = join(root, str(version))
-        if gfile.exists(join(path, model.SAVED_MODEL_PB)):
+        if files.is_file(join(path, model.SAVED_MODEL_PB)):
             return model.ModelLocation(path, path, "version")
     return None
 
 
 def write_push_record(directory: str, record: dict) -> None:
     """Write ``push.json`` of ``record`` into ``directory`` (replacing an earlier one)."""
-    from tensorflow.io import gfile
-
-    path = join(directory, PUSH_FILE)
-    if gfile.exists(path):  # some file systems (ram://) append on "w"
-        gfile.remove(path)
-    with gfile.GFile(path, "w") as f:
-        f.write(json.dumps(record, indent=2) + "\n")
+    files.write_atomically(join(directory, PUSH_FILE), json.dumps(record, indent=2) + "\n")

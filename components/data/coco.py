@@ -20,7 +20,8 @@ from __future__ import annotations
 import json
 import math
 
-from components.data import reasons, source_fs
+from components import files
+from components.data import reasons
 from components.data.records import (
     QuarantineRecord,
     SourceBox,
@@ -39,7 +40,7 @@ def read_coco(json_path: str, images_dir: str | None = None) -> SourceDataset:
     ``images_dir`` is the folder the ``file_name`` entries are relative to (default: guessed).
     Raises ``UserError`` naming the file and the reason for the refusals listed above.
     """
-    json_path = source_fs.absolute(json_path)
+    json_path = files.absolute(json_path)
     data = _load_json(json_path)
     classes = _read_categories(json_path, data)
     images_meta = _read_images(json_path, data)
@@ -75,7 +76,7 @@ def read_coco(json_path: str, images_dir: str | None = None) -> SourceDataset:
         SourceImage(
             image_id=m["id"],
             file_name=m["file_name"],
-            path=source_fs.join(folder, m["file_name"]),
+            path=files.join(folder, m["file_name"]),
             boxes=tuple(boxes_by_image[m["id"]]),
             claimed_width=m["width"],
             claimed_height=m["height"],
@@ -95,7 +96,7 @@ def read_coco(json_path: str, images_dir: str | None = None) -> SourceDataset:
 
 def _load_json(json_path: str) -> dict:
     try:
-        raw = source_fs.read_bytes(json_path)
+        raw = files.read_bytes(json_path)
     except (FileNotFoundError, IsADirectoryError) as err:
         raise UserError(f"{json_path}: annotation file not found") from err
     except OSError as err:
@@ -224,20 +225,20 @@ def _short(ann) -> str:
 
 def _guess_images_dir(json_path: str, file_names: list[str]) -> str:
     """Return the candidate folder holding the most of the first images (JSON folder if none)."""
-    json_dir = source_fs.dirname(json_path)
+    json_dir = files.dirname(json_path)
     candidates = [json_dir]
-    stem = source_fs.basename(json_path).rsplit(".", 1)[0]
+    stem = files.basename(json_path).rsplit(".", 1)[0]
     if stem.startswith("instances_") and len(stem) > len("instances_"):
         name = stem[len("instances_") :]
         candidates += [
-            source_fs.join(source_fs.dirname(json_dir), name),
-            source_fs.join(json_dir, name),
+            files.join(files.dirname(json_dir), name),
+            files.join(json_dir, name),
         ]
-    candidates.append(source_fs.join(source_fs.dirname(json_dir), "images"))
+    candidates.append(files.join(files.dirname(json_dir), "images"))
     probe = file_names[:_PROBE_IMAGES]
     best, best_hits = json_dir, 0
     for folder in candidates:
-        hits = sum(source_fs.is_file(source_fs.join(folder, name)) for name in probe)
+        hits = sum(files.is_file(files.join(folder, name)) for name in probe)
         if hits > best_hits:
             best, best_hits = folder, hits
         if hits == len(probe):

@@ -1,8 +1,9 @@
 """Read the Examples artifact: list the shards of a split, parse and decode its tf.Examples.
 
 Layout (TFX ExampleGen): ``<examples_dir>/Split-<split>/data_tfrecord-*.gz``, GZIP TFRecord files
-of tf.Example with the TF Object Detection API keys of :mod:`components.data.schema`. Paths go
-through ``tf.io.gfile``, so ``gs://`` and ``s3://`` directories work too.
+of tf.Example with the TF Object Detection API keys of :mod:`components.data.schema`. The shards
+are listed and read by TensorFlow itself (``tf.io.gfile``, ``tf.data``), so a URI works when
+TensorFlow can open it; every other file access goes through :mod:`components.files`.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from components.data import source_fs
+from components import files
 from components.data.records import SourceClass
 from components.errors import UserError
 
@@ -101,7 +101,7 @@ def read_class_names(path: str) -> list[str]:
     the file is missing, unparsable, empty or has duplicate names.
     """
     try:
-        text = source_fs.read_bytes(path).decode("utf-8")
+        text = files.read_bytes(path).decode("utf-8")
     except FileNotFoundError as err:
         raise UserError(f"{path}: class file not found") from err
     except (OSError, UnicodeDecodeError) as err:
@@ -123,7 +123,7 @@ def read_data_yaml(path: str) -> dict:
     import yaml
 
     try:
-        text = source_fs.read_bytes(path).decode("utf-8")
+        text = files.read_bytes(path).decode("utf-8")
         data = yaml.safe_load(text)
     except FileNotFoundError as err:
         raise UserError(f"{path}: file not found") from err

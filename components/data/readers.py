@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from components.data import source_fs
+from components import files
 from components.data.coco import read_coco
 from components.data.records import SourceDataset
 from components.data.voc import read_voc
@@ -54,6 +54,6 @@ def read_dataset(
     name = (fmt or "").strip().lower()
     if name not in READERS:
         raise UserError(f"unknown format {fmt!r} (choose one of: {', '.join(FORMATS)})")
-    if images_dir and not source_fs.is_dir(images_dir):
+    if images_dir and not files.is_dir(images_dir):
         raise UserError(f"{images_dir}: images folder not found")
     return READERS[name](input_path, images_dir, classes_file)

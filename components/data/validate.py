@@ -37,7 +37,8 @@ from collections.abc import Callable
 
 from PIL import Image, UnidentifiedImageError
 
-from components.data import example_codec, reasons, schema, source_fs
+from components import files
+from components.data import example_codec, reasons, schema
 from components.data.labels import LabelMap
 from components.data.records import QuarantineRecord, SourceBox, SourceImage
 
@@ -101,7 +102,7 @@ class _ImageRejected(Exception):
 def validate_image(
     image: SourceImage,
     label_map: LabelMap,
-    read_bytes: Callable[[str], bytes] = source_fs.read_bytes,
+    read_bytes: Callable[[str], bytes] = files.read_bytes,
 ) -> ValidatedImage:
     """Validate one ``SourceImage`` and return a ``ValidatedImage`` (see the module docstring).
 

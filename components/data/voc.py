@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from components.data import reasons, source_fs
+from components import files
+from components.data import reasons
 from components.data.labels import read_class_names
 from components.data.records import (
     QuarantineRecord,
@@ -44,12 +45,12 @@ def read_voc(
 
     Raises ``UserError`` naming the file and the reason for the refusals listed above.
     """
-    input_path = source_fs.absolute(input_path)
+    input_path = files.absolute(input_path)
     xml_dir = _annotation_dir(input_path)
-    xml_names = [n for n in source_fs.list_files(xml_dir) if n.lower().endswith(".xml")]
+    xml_names = [n for n in files.list_files(xml_dir) if n.lower().endswith(".xml")]
     if not xml_names:
         raise UserError(f"{input_path}: the dataset is empty (no .xml annotation files)")
-    parsed = [_parse_xml(source_fs.join(xml_dir, n)) for n in xml_names]
+    parsed = [_parse_xml(files.join(xml_dir, n)) for n in xml_names]
 
     given = read_class_names(classes_file) if classes_file else None
     names = given or sorted({obj["name"] for _, _, objs in parsed for obj in objs if obj["name"]})
@@ -57,7 +58,7 @@ def read_voc(
     classes = [SourceClass(i, n) for n, i in class_ids.items()]
 
     folders = [images_dir] if images_dir else _candidate_image_dirs(xml_dir)
-    listings = {folder: set(source_fs.list_files(folder)) for folder in folders}
+    listings = {folder: set(files.list_files(folder)) for folder in folders}
     if not images_dir:
         folders = _order_by_hits(folders, listings, xml_names)
     stems = {folder: _index_stems(listings[folder]) for folder in folders}
@@ -111,11 +112,11 @@ def read_voc(
 
 
 def _annotation_dir(input_path: str) -> str:
-    if not source_fs.is_dir(input_path):
+    if not files.is_dir(input_path):
         raise UserError(f"{input_path}: annotation folder not found")
-    devkit = source_fs.join(input_path, "Annotations")
-    if not any(n.lower().endswith(".xml") for n in source_fs.list_files(input_path)) and (
-        source_fs.is_dir(devkit)
+    devkit = files.join(input_path, "Annotations")
+    if not any(n.lower().endswith(".xml") for n in files.list_files(input_path)) and (
+        files.is_dir(devkit)
     ):
         return devkit
     return input_path
@@ -123,7 +124,7 @@ def _annotation_dir(input_path: str) -> str:
 
 def _parse_xml(xml_path: str) -> tuple[str, ET.Element, list[dict]]:
     try:
-        root = ET.fromstring(source_fs.read_bytes(xml_path))
+        root = ET.fromstring(files.read_bytes(xml_path))
     except OSError as err:
         raise UserError(f"{xml_path}: cannot read annotation file ({err})") from err
     except ET.ParseError as err:
@@ -161,8 +162,8 @@ def _size(root: ET.Element, key: str) -> int | None:
 
 
 def _candidate_image_dirs(xml_dir: str) -> list[str]:
-    parent = source_fs.dirname(xml_dir)
-    return [xml_dir, source_fs.join(parent, "images"), source_fs.join(parent, "JPEGImages")]
+    parent = files.dirname(xml_dir)
+    return [xml_dir, files.join(parent, "images"), files.join(parent, "JPEGImages")]
 
 
 def _order_by_hits(folders: list[str], listings: dict, xml_names: list[str]) -> list[str]:
@@ -190,28 +191,28 @@ def _find_image(
     if declared and declared.rsplit(".", 1)[0] == stem:
         for folder in folders:
             if declared in listings[folder]:
-                return declared, source_fs.join(folder, declared)
+                return declared, files.join(folder, declared)
     for folder in folders:
         if stem in stems[folder]:
             name = stems[folder][stem][0]
-            return name, source_fs.join(folder, name)
+            return name, files.join(folder, name)
     if declared:
         for folder in folders:
             if declared in listings[folder]:
-                return declared, source_fs.join(folder, declared)
+                return declared, files.join(folder, declared)
     fallback = declared or f"{stem}.jpg"
-    return fallback, source_fs.join(folders[0], fallback)
+    return fallback, files.join(folders[0], fallback)
 
 
 def _read_splits(xml_dir: str) -> dict[str, str]:
     """Return ``{image stem: "train" | "eval"}`` from ImageSets/Main (empty unless both lists exist)."""
-    main = source_fs.join(source_fs.dirname(xml_dir), "ImageSets", "Main")
+    main = files.join(files.dirname(xml_dir), "ImageSets", "Main")
     lists = (("train.txt", "train"), ("val.txt", "eval"))
-    if not all(source_fs.is_file(source_fs.join(main, name)) for name, _ in lists):
+    if not all(files.is_file(files.join(main, name)) for name, _ in lists):
         return {}
     splits: dict[str, str] = {}
     for file_name, split in lists:
-        text = source_fs.read_bytes(source_fs.join(main, file_name)).decode("utf-8", "replace")
+        text = files.read_bytes(files.join(main, file_name)).decode("utf-8", "replace")
         for line in text.splitlines():
             if line.split():
                 splits.setdefault(line.split()[0], split)

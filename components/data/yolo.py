@@ -28,8 +28,8 @@ import os
 
 from PIL import Image
 
-from components.artifacts.files import is_remote
-from components.data import reasons, source_fs
+from components import files
+from components.data import reasons
 from components.data.labels import read_class_names, read_data_yaml
 from components.data.records import (
     QuarantineRecord,
@@ -41,6 +41,7 @@ from components.data.records import (
 from components.data.validate import DECODABLE_FORMATS
 from components.data.voc import IMAGE_EXTENSIONS
 from components.errors import UserError
+from components.files import is_remote
 
 CLASSES_TXT = "classes.txt"
 
@@ -52,20 +53,20 @@ def read_yolo(
 
     Raises ``UserError`` naming the file and the reason for the refusals listed above.
     """
-    input_path = source_fs.absolute(input_path)
-    if not source_fs.is_dir(input_path):
+    input_path = files.absolute(input_path)
+    if not files.is_dir(input_path):
         raise UserError(f"{input_path}: label folder not found")
     names = _class_names(input_path, classes_file)
     classes = [SourceClass(i, n) for i, n in enumerate(names)]
     label_names = [
-        n for n in source_fs.list_files(input_path) if n.endswith(".txt") and n != CLASSES_TXT
+        n for n in files.list_files(input_path) if n.endswith(".txt") and n != CLASSES_TXT
     ]
     label_stems = [n[: -len(".txt")] for n in label_names]
 
     folder, stem_index = _image_folder(input_path, images_dir, set(label_stems))
-    for files in stem_index.values():
-        if len(files) > 1:
-            raise UserError(f"{folder}: duplicate file stems: {', '.join(files)}")
+    for same_stem in stem_index.values():
+        if len(same_stem) > 1:
+            raise UserError(f"{folder}: duplicate file stems: {', '.join(same_stem)}")
     negatives = sorted(set(stem_index) - set(label_stems))
     if not label_names and not negatives:
         raise UserError(f"{input_path}: the dataset is empty (no label files and no images)")
@@ -75,13 +76,13 @@ def read_yolo(
     quarantine: list[QuarantineRecord] = []
     boxes_read = 0
     for stem in sorted(label_stems + negatives):
-        label_path = source_fs.join(input_path, f"{stem}.txt")
+        label_path = files.join(input_path, f"{stem}.txt")
         file_name = stem_index[stem][0] if stem in stem_index else f"{stem}.jpg"
-        image_path = source_fs.join(folder, file_name)
+        image_path = files.join(folder, file_name)
         size = _header_size(image_path) if stem in stem_index else None
         boxes: list[SourceBox] = []
         if stem in label_stems:
-            text = source_fs.read_bytes(label_path).decode("utf-8", errors="replace")
+            text = files.read_bytes(label_path).decode("utf-8", errors="replace")
             lines = [(i, line) for i, line in enumerate(text.splitlines()) if line.strip()]
             for index, line in lines:
                 boxes_read += 1
@@ -115,8 +116,8 @@ def read_yolo(
 def _class_names(input_path: str, classes_file: str | None) -> list[str]:
     if classes_file:
         return read_class_names(classes_file)
-    default = source_fs.join(input_path, CLASSES_TXT)
-    if source_fs.is_file(default):
+    default = files.join(input_path, CLASSES_TXT)
+    if files.is_file(default):
         return read_class_names(default)
     raise UserError(
         f"{input_path}: YOLO labels need class names: pass --classes (a names file or a data YAML)"
@@ -125,7 +126,7 @@ def _class_names(input_path: str, classes_file: str | None) -> list[str]:
 
 def _stem_index(folder: str) -> dict[str, list[str]]:
     index: dict[str, list[str]] = {}
-    for name in source_fs.list_files(folder):
+    for name in files.list_files(folder):
         if name.lower().endswith(IMAGE_EXTENSIONS):
             index.setdefault(name.rsplit(".", 1)[0], []).append(name)
     return index
@@ -142,7 +143,7 @@ def _image_folder(
     if "labels" in parts:
         last = len(parts) - 1 - parts[::-1].index("labels")
         candidates.append("/".join(parts[:last] + ["images"] + parts[last + 1 :]))
-    candidates.append(source_fs.join(source_fs.dirname(label_dir), "images"))
+    candidates.append(files.join(files.dirname(label_dir), "images"))
     best: tuple[str, dict[str, list[str]]] = (label_dir, _stem_index(label_dir))
     best_hits = len(label_stems & set(best[1]))
     for folder in candidates[1:]:
@@ -156,7 +157,7 @@ def _image_folder(
 def _header_size(path: str) -> tuple[int, int] | None:
     try:
         with (
-            source_fs.open_binary(path) as handle,
+            files.open_binary(path) as handle,
             Image.open(handle, formats=DECODABLE_FORMATS) as pil,
         ):
             return pil.size
@@ -194,10 +195,10 @@ def _yaml_splits(classes_file: str | None) -> dict[str, str]:
         return {}
     data = read_data_yaml(classes_file)
     root = data.get("path") or ""
-    base = source_fs.dirname(classes_file)
+    base = files.dirname(classes_file)
     if root:
         root = str(root)
-        base = root if is_remote(root) or os.path.isabs(root) else source_fs.join(base, root)
+        base = root if is_remote(root) or os.path.isabs(root) else files.join(base, root)
 
     def folders(key: str) -> set[str]:
         value = data.get(key)
@@ -205,10 +206,8 @@ def _yaml_splits(classes_file: str | None) -> dict[str, str]:
         result = set()
         for entry in entries:
             entry = str(entry)
-            path = (
-                entry if is_remote(entry) or os.path.isabs(entry) else source_fs.join(base, entry)
-            )
-            result.add(source_fs.normalize(path))
+            path = entry if is_remote(entry) or os.path.isabs(entry) else files.join(base, entry)
+            result.add(files.normalize(path))
         return result
 
     train, val = folders("train"), folders("val")
@@ -220,7 +219,7 @@ def _yaml_splits(classes_file: str | None) -> dict[str, str]:
 def _split_of(image_path: str, splits: dict[str, str]) -> str | None:
     if not splits:
         return None
-    path = source_fs.normalize(image_path)
+    path = files.normalize(image_path)
     for prefix, split in sorted(splits.items(), key=lambda kv: -len(kv[0])):
         if path == prefix or path.startswith(prefix.rstrip("/") + "/"):
             return split

@@ -21,9 +21,9 @@ from components.artifacts.evaluation import (
     REPORT_HTML_FILE,
     REPORT_MD_FILE,
 )
-from components.atomic_output import atomic_output_dir
 from components.errors import UserError
 from components.evaluate import baseline, blessing, predict, report_html, report_md
+from components.files import atomic_output_dir
 from components.metrics import coco_eval, evaluators
 
 

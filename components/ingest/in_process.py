@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import concurrent.futures
 
+from components import files
 from components.artifacts.examples import QUARANTINE_FILE, STATS_FILE
-from components.ingest import output, shard_work, stats
+from components.ingest import shard_work, stats
 from components.ingest.cpus import usable_cpus
 from components.ingest.plan import IngestPlan
 
@@ -50,11 +51,11 @@ def run(plan: IngestPlan) -> dict:
             stats.add(accumulator, image_stats)
     shard_work.write_quarantine(
         [shard_work.quarantine_line(record) for record in quarantine],
-        output.join(plan.root, QUARANTINE_FILE),
+        files.join(plan.root, QUARANTINE_FILE),
     )
     return shard_work.write_stats(
         accumulator,
-        output.join(plan.root, STATS_FILE),
+        files.join(plan.root, STATS_FILE),
         plan.images_read,
         plan.boxes_read,
         plan.stats_context,

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import apache_beam as beam
 
+from components import files
 from components.artifacts.examples import QUARANTINE_FILE, STATS_FILE
-from components.ingest import output
 from components.ingest.plan import IngestPlan
 from components.ingest.transforms import (
     QUARANTINE_TAG,
@@ -44,14 +44,14 @@ def build(pipeline: beam.Pipeline, plan: IngestPlan) -> dict:
     quarantine = (
         (validated[QUARANTINE_TAG], read_quarantine)
         | "AllQuarantine" >> beam.Flatten()
-        | "WriteQuarantine" >> WriteQuarantine(output.join(plan.root, QUARANTINE_FILE))
+        | "WriteQuarantine" >> WriteQuarantine(files.join(plan.root, QUARANTINE_FILE))
     )
     stats = (
         (validated[STATS_TAG], read_quarantine)
         | "StatsInputs" >> beam.Flatten()
         | "WriteStats"
         >> WriteStats(
-            output.join(plan.root, STATS_FILE),
+            files.join(plan.root, STATS_FILE),
             plan.images_read,
             plan.boxes_read,
             plan.stats_context,

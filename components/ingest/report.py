@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from components.ingest import output
+from components import files
 from components.ingest.report_plot import render_plot
 
 LOG = logging.getLogger("nasdet.ingest")
@@ -106,8 +106,8 @@ def write_report(stats: dict, root: str) -> list[str]:
         LOG.warning("ingest: warning: no report plot: %s", err)
         png = None
     if png is not None:
-        paths.append(output.join(root, PLOT_FILE))
-        output.write_bytes(paths[-1], png)
-    paths.append(output.join(root, REPORT_FILE))
-    output.write_bytes(paths[-1], render_markdown(stats, png is not None).encode("utf-8"))
+        paths.append(files.join(root, PLOT_FILE))
+        files.write_bytes(paths[-1], png)
+    paths.append(files.join(root, REPORT_FILE))
+    files.write_bytes(paths[-1], render_markdown(stats, png is not None).encode("utf-8"))
     return paths

@@ -22,10 +22,11 @@ import dataclasses
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 
+from components import files
 from components.data.labels import LabelMap
 from components.data.records import QuarantineRecord, SourceImage
 from components.data.validate import validate_image
-from components.ingest import output, split, stats, tfrecord
+from components.ingest import split, stats, tfrecord
 from components.ingest.cpus import usable_cpus
 
 DECODE_THREADS = min(4, usable_cpus())
@@ -61,7 +62,7 @@ def write_shard(
 ) -> ShardOutcome:
     """Validate ``images`` (one shard) in image-id order and write them to the shard's file.
 
-    Image bytes are read with ``source_fs.read_bytes`` (local or URI). ``file`` is
+    Image bytes are read with ``files.read_bytes`` (local or URI). ``file`` is
     ``{"split", "shard", "path", "examples"}``.
     """
     split_name, index = key
@@ -121,12 +122,12 @@ def _quarantine_sort_key(line: str) -> tuple:
 def write_quarantine(lines: Iterable[str], path: str) -> str:
     """Write the quarantine JSON ``lines`` to ``path`` in a fixed order; return ``path``."""
     ordered = sorted(lines, key=_quarantine_sort_key)
-    output.write_bytes(path, "".join(line + "\n" for line in ordered).encode("utf-8"))
+    files.write_bytes(path, "".join(line + "\n" for line in ordered).encode("utf-8"))
     return path
 
 
 def write_stats(acc: dict, path: str, images_read: int, boxes_read: int, context: dict) -> dict:
     """Write ``stats.json`` for the combined accumulator ``acc`` to ``path``; return its content."""
     content = stats.to_stats_json(acc, images_read, boxes_read, context)
-    output.write_bytes(path, (json.dumps(content, indent=2, sort_keys=False) + "\n").encode())
+    files.write_bytes(path, (json.dumps(content, indent=2, sort_keys=False) + "\n").encode())
     return content

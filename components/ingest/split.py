@@ -13,6 +13,7 @@ import hashlib
 import math
 from collections.abc import Sequence
 
+from components import files
 from components.artifacts.examples import (
     EVAL_SPLIT,
     SHARD_PREFIX,
@@ -20,7 +21,6 @@ from components.artifacts.examples import (
     SPLIT_DIR,
     TRAIN_SPLIT,
 )
-from components.data import source_fs
 from components.data.records import SourceImage
 from components.errors import UserError
 
@@ -106,4 +106,4 @@ def shard_index(image_id: str, shards: int) -> int:
 def shard_path(root: str, split: str, index: int, shards: int) -> str:
     """Return ``root/Split-<split>/data_tfrecord-<index>-of-<shards>.gz`` (5-digit numbers)."""
     name = f"{SHARD_PREFIX}-{index:05d}-of-{shards:05d}{SHARD_SUFFIX}"
-    return source_fs.join(root, SPLIT_DIR.format(split=split), name)
+    return files.join(root, SPLIT_DIR.format(split=split), name)

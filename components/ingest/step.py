@@ -15,16 +15,16 @@ import dataclasses
 import json
 import logging
 import time
+import uuid
 from collections import Counter
 from collections.abc import Sequence
 
+from components import files
 from components.artifacts.examples import LABELS_FILE, STATS_FILE
-from components.artifacts.files import is_remote
-from components.data import source_fs
 from components.data.labels import build_label_map, to_labels_json
 from components.data.readers import read_dataset
 from components.errors import UserError
-from components.ingest import in_process, output, report, running_mode, split
+from components.ingest import in_process, report, running_mode, split
 from components.ingest.plan import IngestPlan
 
 LOG = logging.getLogger("nasdet.ingest")
@@ -79,7 +79,7 @@ def run(
         mode.description,
     )
     split_source = "source" if any(image.split for image in dataset.images) else "hash"
-    with output.staged_output(output_dir) as root:
+    with files.staged_output(output_dir, last=(STATS_FILE,)) as root:
         plan = IngestPlan(
             root=root,
             items=list(zip(splits, dataset.images, strict=True)),
@@ -99,13 +99,13 @@ def run(
             in_process.run(plan)
         else:
             _run_beam(mode, plan, output_dir)
-        stats = json.loads(source_fs.read_bytes(output.join(root, STATS_FILE)))
+        stats = json.loads(files.read_bytes(files.join(root, STATS_FILE)))
         _check(stats)
         for name, split_stats in stats["splits"].items():
             if split_stats["images"] == 0 and (name == "train" or eval_fraction > 0):
                 LOG.warning("ingest: warning: split %r has no images", name)
         labels = json.dumps(to_labels_json(label_map), indent=2) + "\n"
-        output.write_bytes(output.join(root, LABELS_FILE), labels.encode("utf-8"))
+        files.write_bytes(files.join(root, LABELS_FILE), labels.encode("utf-8"))
         report.write_report(stats, root)
     return {
         "output_dir": output_dir,
@@ -131,8 +131,8 @@ def _run_beam(mode: running_mode.RunningMode, plan: IngestPlan, output_dir: str)
 
     staging = None
     if mode.remote and mode.temp_location:
-        staging = output.staging_dir(mode.temp_location)
-    elif mode.remote and not is_remote(output_dir):
+        staging = files.join(mode.temp_location, f"nasdet-ingest-{uuid.uuid4().hex[:12]}")
+    elif mode.remote and not files.is_remote(output_dir):
         raise UserError(
             f"{mode.description}: remote workers cannot write the local folder {output_dir}; "
             f"add --beam-arg=--temp_location=DIR with a folder every worker mounts (a shared "
@@ -152,11 +152,11 @@ def _run_beam(mode: running_mode.RunningMode, plan: IngestPlan, output_dir: str)
         if state != "DONE":
             raise RuntimeError(f"the Beam job ended in state {state}")
         if staging:
-            copied = output.copy_tree(staging, plan.root)
+            copied = files.copy_tree(staging, plan.root)
             LOG.info("ingest: %d files copied from the staging folder %s", copied, staging)
     finally:
         if staging:
-            output.remove_tree(staging)
+            files.remove_tree(staging)
 
 
 def _check(stats: dict) -> None:

@@ -3,8 +3,8 @@
 A TFRecord is ``uint64 length | uint32 masked_crc32c(length) | data | uint32 masked_crc32c(data)``
 (little endian). Files are gzip streams written with zlib (default level, a fixed header with no
 timestamp and no file name: the settings of Beam's ``CompressionTypes.GZIP`` writer), so the same
-records give byte-identical files. Paths go through ``components.ingest.output`` (local files, or
-Beam file systems for URIs).
+records give byte-identical files. Paths go through ``components.files`` (local files, or Beam file
+systems for URIs).
 
 Why this is not Beam's TFRecord code (checked with apache-beam 2.77 on the 2-core dev machine):
 
@@ -35,8 +35,7 @@ from collections.abc import Iterable, Iterator
 
 import google_crc32c
 
-from components.data import source_fs
-from components.ingest import output
+from components import files
 
 _MASK_DELTA = 0xA282EAD8
 _GZIP_WBITS = zlib.MAX_WBITS | 16  # a gzip header and trailer around the deflate stream
@@ -66,7 +65,7 @@ def write_gzip_tfrecord(path: str, records: Iterable[bytes]) -> int:
     """Write ``records`` in order to the gzip TFRecord file ``path``; return how many were written."""
     count = 0
     compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, _GZIP_WBITS)
-    with output.open_write(path) as handle:
+    with files.open_write(path) as handle:
         pending: list[bytes] = []
         size = 0
         for record in records:
@@ -101,7 +100,7 @@ def _gunzip(data: bytes, path: str) -> bytes:
 
 def read_gzip_tfrecord(path: str) -> Iterator[bytes]:
     """Yield the records of the gzip TFRecord file ``path``; raise ``ValueError`` on a bad CRC."""
-    data = _gunzip(source_fs.read_bytes(path), path)
+    data = _gunzip(files.read_bytes(path), path)
     offset = 0
     while offset < len(data):
         header = data[offset : offset + 12]

@@ -152,12 +152,18 @@ def summary(acc: evaluators.Accumulated) -> dict[str, float]:
     return numbers
 
 
-def per_class(acc: evaluators.Accumulated, names: dict[int, str]) -> dict[str, dict[str, float]]:
-    """Per-class AP, AP50, AP75 and AR100 (area "all"), keyed by class name (id when unnamed)."""
+def _all_areas_100_dets(acc: evaluators.Accumulated) -> tuple[int, int, int, int]:
+    """The indices of area "all" and 100 detections, and of IoU 0.5 and 0.75, in ``acc``."""
     a = acc.area_labels.index("all")
     m = acc.max_dets.index(100)
     t50 = int(np.where(np.isclose(acc.iou_thresholds, 0.5))[0][0])
     t75 = int(np.where(np.isclose(acc.iou_thresholds, 0.75))[0][0])
+    return a, m, t50, t75
+
+
+def per_class(acc: evaluators.Accumulated, names: dict[int, str]) -> dict[str, dict[str, float]]:
+    """Per-class AP, AP50, AP75 and AR100 (area "all"), keyed by class name (id when unnamed)."""
+    a, m, t50, t75 = _all_areas_100_dets(acc)
     table = {}
     for k, cat_id in enumerate(acc.cat_ids):
         precision = acc.precision[:, :, k, a, m]
@@ -188,10 +194,7 @@ def pr_curves(acc: evaluators.Accumulated, names: dict[int, str]) -> dict:
     Returns ``{"recall": [...], "classes": {name: {"iou50": [...], "iou75": [...],
     "mean": [...]}}}``; a precision of -1 marks a class without ground truth.
     """
-    a = acc.area_labels.index("all")
-    m = acc.max_dets.index(100)
-    t50 = int(np.where(np.isclose(acc.iou_thresholds, 0.5))[0][0])
-    t75 = int(np.where(np.isclose(acc.iou_thresholds, 0.75))[0][0])
+    a, m, t50, t75 = _all_areas_100_dets(acc)
     classes = {}
     for k, cat_id in enumerate(acc.cat_ids):
         p = acc.precision[:, :, k, a, m]

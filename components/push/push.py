@@ -15,7 +15,8 @@ Guarantees:
   before its rename removes its temporary directory and leaves the serving root as it was. A
   process killed outright (SIGKILL) can leave a hidden ``.tmp-push-*`` directory: readers ignore
   it, and the next push deletes it once it is an hour old.
-- Object stores (gs://, s3://, anything tf.io.gfile supports): there is no atomic rename; the
+- Object stores (gs://, s3://: the file systems of ``components.files``): there is no atomic
+  rename; the
   version is staged under a hidden prefix, then copied to the version prefix with
   ``saved_model.pb`` last, then the staging prefix is deleted. A poller can see the version's
   prefix before it is complete (TF Serving retries failed loads); concurrent pushes to the same
@@ -35,11 +36,12 @@ import time
 import uuid
 from collections.abc import Iterator
 
+from components import files
 from components.artifacts import serving
 from components.artifacts.evaluation import read_blessing
-from components.artifacts.files import join
 from components.artifacts.model import SAVED_MODEL_PB, locate_model, model_fingerprint
 from components.errors import UserError
+from components.files import join
 from components.push import versions
 
 MAX_ATTEMPTS = 50
@@ -47,34 +49,16 @@ TMP_PREFIX = ".tmp-push-"
 STALE_SECONDS = 3600.0
 
 
-def _copy_tree(src: str, dst: str, skip: tuple[str, ...] = ()) -> None:
-    """Copy every file below ``src`` to ``dst`` (tf.io.gfile: local or object store).
-
-    Top-level names in ``skip`` are left out; ``saved_model.pb`` is copied last.
-    """
-    from tensorflow.io import gfile
-
-    src = src.rstrip("/")
-    files = []
-    for dirpath, _, names in gfile.walk(src):
-        rel = dirpath[len(src) :].strip("/")
-        files += [join(rel, n) if rel else n for n in names if rel or n not in skip]
-    files.sort(key=lambda f: (f == SAVED_MODEL_PB, f))
-    for rel in files:
-        gfile.makedirs(os.path.dirname(join(dst, rel)) or dst)
-        gfile.copy(join(src, rel), join(dst, rel), overwrite=True)
-
-
 def _stage(location, tmp: str, record: dict) -> None:
     """Write the SavedModel, labels, config and ``push.json`` of the version into ``tmp``."""
-    from tensorflow.io import gfile
-
-    gfile.makedirs(tmp)
-    _copy_tree(location.saved_model_dir, tmp, skip=(serving.PUSH_FILE,))
+    files.make_dirs(tmp)
+    files.copy_tree(
+        location.saved_model_dir, tmp, skip=(serving.PUSH_FILE,), last=(SAVED_MODEL_PB,)
+    )
     if location.layout == "artifact":
         for name in serving.EXTRA_FILES:
-            if gfile.exists(join(location.root, name)):
-                gfile.copy(join(location.root, name), join(tmp, name), overwrite=True)
+            if files.is_file(join(location.root, name)):
+                files.copy(join(location.root, name), join(tmp, name))
     serving.write_push_record(tmp, record)
 
 
@@ -101,13 +85,11 @@ def _publish_local(tmp: str, model_root: str, record: dict) -> int:
 
 def _publish_remote(tmp: str, model_root: str, record: dict) -> int:
     """Copy staged ``tmp`` to the next version under object-store ``model_root``; return it."""
-    from tensorflow.io import gfile
-
     version = versions.next_version(model_root)
     record["version"] = version
     serving.write_push_record(tmp, record)
-    _copy_tree(tmp, join(model_root, str(version)))
-    gfile.rmtree(tmp)
+    files.copy_tree(tmp, join(model_root, str(version)), last=(SAVED_MODEL_PB,))
+    files.remove_tree(tmp)
     return version
 
 
@@ -177,8 +159,6 @@ def run(
         UserError: the blessing says not blessed or was made for another model, or bad
             options; nothing is written then.
     """
-    from tensorflow.io import gfile
-
     if keep is not None and keep < 1:
         raise UserError(f"--keep must be at least 1, got {keep}")
     if not model_name or "/" in model_name or model_name.startswith("."):
@@ -196,7 +176,7 @@ def run(
             f"({decision.get('model', 'unknown')}); its SavedModel files differ"
         )
     model_root = serving.model_root(serving_root, model_name)
-    gfile.makedirs(model_root)
+    files.make_dirs(model_root)
     record = {
         "model_name": model_name,
         "pushed_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -207,7 +187,7 @@ def run(
         "metrics": decision.get("candidate"),
         "blessing": {"blessed": True, "reasons": decision.get("reasons", [])},
     }
-    remote = "://" in model_root
+    remote = files.is_remote(model_root)
     if not remote:
         remove_stale_temporaries(model_root)
     tmp = join(model_root, f"{TMP_PREFIX}{uuid.uuid4().hex[:12]}")
@@ -217,8 +197,7 @@ def run(
             publish = _publish_remote if remote else _publish_local
             version = publish(tmp, model_root, record)
         finally:
-            if gfile.exists(tmp):
-                gfile.rmtree(tmp)
+            files.remove_tree(tmp)  # nothing is left there after a local publish
     versions.write_marker(model_root, version)
     pruned = versions.prune(model_root, keep, protect=version) if keep else []
     return {"version": version, "path": join(model_root, str(version)), "pruned": pruned}

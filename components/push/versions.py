@@ -18,40 +18,28 @@ import os
 import shutil
 import uuid
 
-from components.artifacts.files import join
+from components import files
 from components.artifacts.serving import integer_versions
+from components.files import join
 
 MARKER = ".last_version"
 
 
 def read_marker(model_root: str) -> int:
     """The highest version ever pushed according to the marker file (0 when absent/garbled)."""
-    from tensorflow.io import gfile
-
-    path = join(model_root, MARKER)
     try:
-        with gfile.GFile(path) as f:
-            return int(f.read().strip() or 0)
-    except (ValueError, OSError):
+        return int(files.read_text(join(model_root, MARKER)).strip() or 0)
+    except (ValueError, OSError):  # absent (FileNotFoundError), unreadable or garbled
         return 0
-    except Exception as err:  # tf.errors.NotFoundError and friends
-        if type(err).__name__.endswith("NotFoundError"):
-            return 0
-        raise
 
 
 def write_marker(model_root: str, version: int) -> None:
     """Record ``version`` as pushed: the marker becomes max(marker, version).
 
-    Written to a temporary file and renamed, so the marker is never half-written.
+    Written atomically (:func:`components.files.write_atomically`), never half-written.
     """
-    from tensorflow.io import gfile
-
     version = max(version, read_marker(model_root))
-    tmp = join(model_root, f".tmp-marker-{uuid.uuid4().hex[:8]}")
-    with gfile.GFile(tmp, "w") as f:
-        f.write(f"{version}\n")
-    gfile.rename(tmp, join(model_root, MARKER), overwrite=True)
+    files.write_atomically(join(model_root, MARKER), f"{version}\n")
 
 
 def next_version(model_root: str) -> int:
@@ -66,14 +54,12 @@ def prune(model_root: str, keep: int, protect: int | None = None) -> list[int]:
     Each doomed version is first renamed to a hidden name (atomic on POSIX, so a reader sees
     it whole or not at all), then deleted. Returns the deleted version numbers, oldest first.
     """
-    from tensorflow.io import gfile
-
     versions = integer_versions(model_root)
     doomed = [v for v in versions[: max(len(versions) - keep, 0)] if v != protect]
     for version in doomed:
         path = join(model_root, str(version))
-        if "://" in model_root:
-            gfile.rmtree(path)
+        if files.is_remote(model_root):
+            files.remove_tree(path)
             continue
         trash = join(model_root, f".tmp-delete-{version}-{uuid.uuid4().hex[:8]}")
         try:

@@ -32,6 +32,7 @@ import time
 import uuid
 from collections.abc import Sequence
 
+from components import files
 from components.errors import UserError
 from components.search.tuners import SearchSpec
 
@@ -216,10 +217,8 @@ def copy_examples(spec: SearchSpec) -> SearchSpec:
         return spec
     target = os.path.join(spec.directory, "examples")
     if os.path.abspath(spec.examples_dir) != target and not os.path.isdir(target):
-        staging = f"{target}.partial"
-        shutil.rmtree(staging, ignore_errors=True)
-        shutil.copytree(spec.examples_dir, staging)
-        os.replace(staging, target)
+        with files.atomic_output_dir(target) as staging:
+            shutil.copytree(spec.examples_dir, staging, dirs_exist_ok=True)
     return dataclasses.replace(spec, examples_dir=target)
 
 

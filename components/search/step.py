@@ -14,8 +14,8 @@ import os
 import time
 
 from components.artifacts import architecture as architecture_files
-from components.atomic_output import atomic_output_dir
 from components.errors import UserError
+from components.files import atomic_output_dir
 from components.search import artifact, report
 from components.search.space import get_space
 from components.search.tuners import SearchSpec

@@ -12,8 +12,8 @@ import shutil
 import keras
 
 from components.artifacts.model import CONFIG_FILE, LABELS_FILE, SAVED_MODEL_DIR, WEIGHTS_FILE
-from components.atomic_output import atomic_output_dir
 from components.detector import export
+from components.files import atomic_output_dir
 from components.train import callbacks
 
 

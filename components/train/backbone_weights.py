@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 
+from components import files
 from components.detector import backbones
 from components.errors import UserError
 
@@ -44,17 +45,17 @@ def _local_copy(path: str, scratch_dir: str) -> str:
         if not os.path.isfile(path):
             raise UserError(f"backbone_weights: no such weights file {path!r}")
         return os.path.abspath(path)
-    import tensorflow as tf
-
     os.makedirs(scratch_dir, exist_ok=True)
     suffix = ".weights.h5" if path.endswith(".weights.h5") else os.path.splitext(path)[1]
     # A fixed name: the path is part of the training fingerprint, so a resumed run matches.
     local = os.path.join(scratch_dir, f"backbone{suffix or '.h5'}")
     try:
-        if not tf.io.gfile.exists(path):
-            raise UserError(f"backbone_weights: no such weights file {path!r}")
-        tf.io.gfile.copy(path, local, overwrite=True)
-    except tf.errors.OpError as err:  # unknown scheme, credentials, permissions, network
-        reason = (err.message or type(err).__name__).strip().splitlines()[0]
+        present = files.is_file(path)
+        if present:
+            files.copy(path, local)
+    except Exception as err:  # unknown scheme, credentials, permissions, network
+        reason = (str(err).strip() or type(err).__name__).splitlines()[0]
         raise UserError(f"backbone_weights: cannot read {path!r}: {reason}") from None
+    if not present:
+        raise UserError(f"backbone_weights: no such weights file {path!r}")
     return local

@@ -15,6 +15,7 @@ from a consistent epoch.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import os
@@ -22,6 +23,8 @@ from dataclasses import asdict, dataclass, field
 
 import keras
 import tensorflow as tf
+
+from components import files
 
 STATE_FILE = "state.json"
 HISTORY_FILE = "history.csv"
@@ -55,15 +58,10 @@ class TrainState:
 
     def save(self, work_dir: str) -> None:
         """Write ``state.json`` and ``history.csv`` in ``work_dir`` atomically (tmp + rename)."""
-        _atomic_write(os.path.join(work_dir, STATE_FILE), json.dumps(asdict(self), indent=2))
+        files.write_atomically(
+            os.path.join(work_dir, STATE_FILE), json.dumps(asdict(self), indent=2)
+        )
         write_history_csv(self.history, os.path.join(work_dir, HISTORY_FILE))
-
-
-def _atomic_write(path: str, text: str) -> None:
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 def write_history_csv(rows: list[dict], path: str) -> None:
@@ -71,12 +69,11 @@ def write_history_csv(rows: list[dict], path: str) -> None:
     keys: list[str] = ["epoch"]
     for row in rows:
         keys.extend(k for k in row if k not in keys)
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=keys)
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, path)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=keys)
+    writer.writeheader()
+    writer.writerows(rows)
+    files.write_atomically(path, text.getvalue())
 
 
 class EmaEvaluation(keras.callbacks.Callback):

@@ -63,10 +63,7 @@ def build_parser() -> StepArgumentParser:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    try:
-        args = build_parser().parse_args(argv)
-    except SystemExit as exit_:  # usage errors (status 2) and --help (status 0)
-        return int(exit_.code or 0)
+    args = build_parser().parse_args(argv)
     from components.train.trainer import run
 
     summary = run(

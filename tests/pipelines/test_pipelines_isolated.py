@@ -283,12 +283,24 @@ def test_what_a_task_sees(tmp_path, toy_yaml, monkeypatch):
     assert (work / "volumes" / "toy-vol" / "from-produce.txt").read_text() == "hi"
 
 
-def _isolated_run(work: pathlib.Path, *extra: str) -> subprocess.CompletedProcess:
+def _isolated_run(
+    work: pathlib.Path, *extra: str, started: dict | None = None
+) -> subprocess.CompletedProcess:
+    """Run ``nasdet run --isolated``; ``started["pid"]`` is set to its process id."""
     argv = [sys.executable, "-m", "pipelines.cli", "run", "--isolated", "--work-dir", str(work)]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    return subprocess.run(
-        [*argv, *extra], cwd=REPO, capture_output=True, text=True, timeout=1500, env=env
-    )
+    with subprocess.Popen(
+        [*argv, *extra], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=env,
+    ) as proc:  # fmt: skip
+        if started is not None:
+            started["pid"] = proc.pid
+        try:
+            stdout, stderr = proc.communicate(timeout=1500)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
 
 
 def _versions(model_root: pathlib.Path) -> list[str]:
@@ -313,14 +325,58 @@ def _metrics(run_dir: pathlib.Path, task: str, name: str = "metrics") -> dict:
 
 
 @pytest.mark.slow
-def test_isolated_twice_push_then_warm_start_and_compare(tmp_path):
-    """Run 1 pushes version 1 into the serving volume's folder; run 2 reuses its architecture,
-    warm-starts from it, compares with it, and pushes version 2 or refuses with the reason."""
+def test_isolated_node_pool_run_pushes_then_a_warm_start_run_compares(tmp_path, sample_dir):
+    """Run 1, with the example node-pool profile (data read from its data volume, secrets from
+    a file, a distributed search whose workers run as separate isolated pods), pushes version 1
+    into the serving volume's folder. Run 2 (the default profile, the same volumes) reuses its
+    architecture, warm-starts from it, compares with it, and pushes version 2 or refuses with
+    the reason."""
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(sample_dir, data / "raccoon")
+    secrets = tmp_path / "secrets.yaml"
+    secrets.write_text("object-store-credentials: {access-key: a, secret-key: s}\n")
     work = tmp_path / "work"
-    tiny = ("--set", "train_epochs=1", "--set", "min_ap=0")
-    first = _isolated_run(work, "--set", "architecture=tiny", *tiny)
+    profile = REPO / "pipelines" / "profiles" / "gpu-node-pool.yaml"
+    common = ["--profile", str(profile), "--volume", f"data={data}"]
+    common += ["--data", str(data / "raccoon" / "annotations")]
+    common += ["--set", "train_epochs=1", "--set", "min_ap=0"]
+    # A distributed search: each worker in its own namespaces, reaching the chief over a veth.
+    common += ["--set", "search_workers=2", "--set", "search_max_trials=2"]
+    common += ["--set", "search_epochs=1"]
+    refused = _isolated_run(work, *common)
+    assert refused.returncode == 2 and refused.stderr.startswith("error: the pipeline uses the ")
+    # Data outside every volume the ingest step mounts: refused before anything runs.
+    outside = _isolated_run(
+        work, *common[:4], "--secrets", str(secrets), "--data", str(sample_dir / "annotations")
+    )
+    assert outside.returncode == 2
+    assert "the ingest step's pod would not see it" in outside.stderr
+
+    first = _isolated_run(work, *common, "--secrets", str(secrets))
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
-    assert "isolated (default profile)" in first.stdout
+    assert f"isolated ({profile.relative_to(REPO)})" in first.stdout
+    run = sorted((work / "pipeline_root").iterdir())[-1]
+    examples = _task_output(run, "ingest-examples")["artifacts"]["examples"]["artifacts"][0]
+    assert examples["metadata"]["data_path"] == "/mnt/data/raccoon/annotations"
+    search = _metrics(run, "search-architecture")
+    assert search["trials"] == 2 and search["status_counts.COMPLETED"] == 2
+    # Every trial ran in a worker (the chief only serves the oracle), both workers took part.
+    assert search["distributed.trials_by_tuner.worker0"] >= 1
+    assert search["distributed.trials_by_tuner.worker1"] >= 1
+    assert "distributed.trials_by_tuner.chief" not in search
+    log = _log(first)
+    for index in (0, 1):
+        line = re.search(
+            rf"search: worker{index} exited with status 0; own namespaces \((net:\[\d+\]), "
+            rf"(mnt:\[\d+\]); the chief's (net:\[\d+\]), (mnt:\[\d+\])\), "
+            rf"10\.233\.{index}\.2 -> chief 10\.233\.{index}\.1 over a veth pair",
+            log,
+        )
+        assert line, log[-3000:]
+        net, mnt, chief_net, chief_mnt = line.groups()
+        assert net != chief_net and mnt != chief_mnt
     model_root = work / "volumes" / "nasdet-serving" / "nasdet"
     assert _versions(model_root) == ["1"]
     assert (model_root / "1" / "saved_model.pb").is_file()
@@ -329,9 +385,11 @@ def test_isolated_twice_push_then_warm_start_and_compare(tmp_path):
     assert "There is no pushed version under /mnt/serving/nasdet yet" in first.stdout
 
     second = _isolated_run(
-        work, "--set", "architecture=production", "--set", "warm_start=production", *tiny[:2]
-    )
+        work, "--set", "architecture=production", "--set", "warm_start=production",
+        "--set", "train_epochs=1",
+    )  # fmt: skip
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    assert "isolated (default profile)" in second.stdout
     log = _log(second)
     assert "architecture production: /mnt/serving/nasdet/1" in log
     assert "warm start production: /mnt/serving/nasdet/1" in log
@@ -351,68 +409,49 @@ def test_isolated_twice_push_then_warm_start_and_compare(tmp_path):
     assert not list((work / "volumes" / "nasdet-work" / "checkpoints").iterdir())
 
 
-@pytest.mark.slow
-def test_isolated_with_the_node_pool_profile_data_volume_and_secrets(tmp_path, sample_dir):
-    """The example profile: data read from its data volume, secrets given from a file, and a
-    distributed search whose workers run as separate isolated pods."""
-    import shutil
-
-    data = tmp_path / "data"
-    shutil.copytree(sample_dir, data / "raccoon")
-    secrets = tmp_path / "secrets.yaml"
-    secrets.write_text("object-store-credentials: {access-key: a, secret-key: s}\n")
-    work = tmp_path / "work"
-    profile = REPO / "pipelines" / "profiles" / "gpu-node-pool.yaml"
-    common = ["--profile", str(profile), "--volume", f"data={data}"]
-    common += ["--data", str(data / "raccoon" / "annotations")]
-    common += ["--set", "train_epochs=1", "--set", "min_ap=0"]
-    # A distributed search: each worker in its own namespaces, reaching the chief over a veth.
-    common += ["--set", "search_workers=2", "--set", "search_max_trials=2"]
-    common += ["--set", "search_epochs=1"]
-    refused = _isolated_run(work, *common)
-    assert refused.returncode == 2 and refused.stderr.startswith("error: the pipeline uses the ")
-    result = _isolated_run(work, *common, "--secrets", str(secrets))
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    run = sorted((work / "pipeline_root").iterdir())[-1]
-    examples = _task_output(run, "ingest-examples")["artifacts"]["examples"]["artifacts"][0]
-    assert examples["metadata"]["data_path"] == "/mnt/data/raccoon/annotations"
-    assert _versions(work / "volumes" / "nasdet-serving" / "nasdet") == ["1"]
-    search = _metrics(run, "search-architecture")
-    assert search["trials"] == 2 and search["status_counts.COMPLETED"] == 2
-    # Every trial ran in a worker (the chief only serves the oracle), both workers took part.
-    assert search["distributed.trials_by_tuner.worker0"] >= 1
-    assert search["distributed.trials_by_tuner.worker1"] >= 1
-    assert "distributed.trials_by_tuner.chief" not in search
-    log = _log(result)
-    for index in (0, 1):
-        line = re.search(
-            rf"search: worker{index} exited with status 0; own namespaces \((net:\[\d+\]), "
-            rf"(mnt:\[\d+\]); the chief's (net:\[\d+\]), (mnt:\[\d+\])\), "
-            rf"10\.233\.{index}\.2 -> chief 10\.233\.{index}\.1 over a veth pair",
-            log,
-        )
-        assert line, log[-3000:]
-        net, mnt, chief_net, chief_mnt = line.groups()
-        assert net != chief_net and mnt != chief_mnt
-    # Data outside every volume the ingest step mounts: refused before anything runs.
-    outside = _isolated_run(
-        work, *common[:4], "--secrets", str(secrets), "--data", str(sample_dir / "annotations")
-    )
-    assert outside.returncode == 2
-    assert "the ingest step's pod would not see it" in outside.stderr
+def _descendants(root: int) -> list[int]:
+    """The process ids below ``root`` (children, grandchildren, ...), from /proc."""
+    parents: dict[int, int] = {}
+    for stat in pathlib.Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = [], [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent]
+        found += children
+        frontier += children
+    return found
 
 
-def _kill_when(path_glob: str, ready, function: str, timeout: float = 900) -> dict:
-    """Kill (SIGKILL, like a lost node) the task running ``function`` once ``ready(path)``."""
+def _kill_when(path_glob: str, ready, function: str, run: dict, timeout: float = 900) -> dict:
+    """Kill (SIGKILL, like a lost node) this test's task running ``function`` once
+    ``ready(path)``: only processes below the run's own ``nasdet run`` (``run["pid"]``), so
+    tests running beside this one keep theirs."""
     done: dict = {}
+
+    def kill() -> bool:
+        """Kill every process of the task (its wrappers and the executor), as ``pkill`` would."""
+        killed = False
+        for pid in _descendants(run["pid"]):
+            try:
+                argv = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+                if b"--function_to_execute" in argv and function.encode() in argv:
+                    os.kill(pid, 9)
+                    killed = True
+            except OSError:  # gone meanwhile
+                continue
+        return killed
 
     def watch():
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for path in pathlib.Path("/").glob(path_glob.lstrip("/")):
                 try:
-                    if ready(path):
-                        subprocess.run(["pkill", "-9", "-f", f"function_to_execute {function}"])
+                    if "pid" in run and ready(path) and kill():
                         done["killed"] = str(path)
                         return
                 except (OSError, ValueError):
@@ -444,20 +483,14 @@ def test_a_killed_search_and_train_resume_in_the_retried_attempt(tmp_path):
     def epoch_done(path: pathlib.Path) -> bool:
         return json.loads(path.read_text()).get("epochs_done", 0) >= 1
 
-    search = _kill_when(f"{checkpoints}/*/search/search/events.jsonl", trial_ended, "search_arch")
-    train = _kill_when(f"{checkpoints}/*/train/state.json", epoch_done, "train_model")
+    owner: dict = {}
+    search = _kill_when(
+        f"{checkpoints}/*/search/search/events.jsonl", trial_ended, "search_architecture", owner
+    )
+    train = _kill_when(f"{checkpoints}/*/train/state.json", epoch_done, "train_model", owner)
+    settings = ["search_max_trials=2", "search_epochs=1", "train_epochs=2", "min_ap=0"]
     result = _isolated_run(
-        work,
-        "--profile",
-        str(profile),
-        "--set",
-        "search_max_trials=3",
-        "--set",
-        "search_epochs=1",
-        "--set",
-        "train_epochs=3",
-        "--set",
-        "min_ap=0",
+        work, "--profile", str(profile), *[f"--set={s}" for s in settings], started=owner
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "killed" in search and "killed" in train, (search, train)
@@ -468,11 +501,11 @@ def test_a_killed_search_and_train_resume_in_the_retried_attempt(tmp_path):
         assert re.search(rf"\] {task}: SUCCESS", result.stdout), result.stdout
     run = sorted((work / "pipeline_root").iterdir())[-1]
     searched = _metrics(run, "search-architecture")
-    assert searched["trials"] == 3
+    assert searched["trials"] == 2
     assert searched["resumed_trials"] >= 1
     assert searched["trials_run"] == searched["trials"] - searched["resumed_trials"]
     trained = _metrics(run, "train-model")
-    assert trained["initial_epoch"] >= 1 and trained["epochs_run"] == 3
+    assert trained["initial_epoch"] >= 1 and trained["epochs_run"] == 2
     assert not list(checkpoints.iterdir())  # removed once both steps succeeded
 
 

@@ -94,9 +94,7 @@ def _nasdet_run(
     work_dir: pathlib.Path, data: pathlib.Path, *extra: str
 ) -> subprocess.CompletedProcess:
     argv = [sys.executable, "-m", "pipelines.cli", "run", "--work-dir", str(work_dir)]
-    argv += ["--data", str(data / "annotations")]  # 50 images: the suite stays short
-    # A tiny run: the `tiny` preset architecture (no search trials) trained for one epoch.
-    argv += ["--set", "architecture=tiny", "--set", "train_epochs=1", *extra]
+    argv += ["--data", str(data / "annotations"), *extra]  # 50 images: the suite stays short
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     return subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=1500, env=env)
 
@@ -110,59 +108,32 @@ def _versions(serving: pathlib.Path) -> list[str]:
 
 @pytest.mark.slow
 def test_nasdet_run_end_to_end_push_then_refuse(tmp_path, sample_dir):
-    """All steps succeed and the model is pushed; the default gate refuses the same model."""
+    """Run 1: the search picks the architecture, the pipeline trains it with the train step's
+    recipe and the image_size parameter, and pushes it. Run 2: the gate refuses a 1-epoch model
+    below its AP floor, names the rule and skips the push."""
+    from components.detector.config_load import get_preset
+
     work = tmp_path / "work"
-    # A 1-epoch model: pushed only because this run relaxes the AP floor to 0 (it still has
-    # detections, which the gate always requires).
-    first = _nasdet_run(work, sample_dir, "--set", "min_ap=0")
+    first = _nasdet_run(
+        work, sample_dir, "--set", "search_max_trials=1", "--set", "search_epochs=1",
+        "--set", "train_epochs=2", "--set", "min_ap=0", "--set", "image_size=128",
+    )  # fmt: skip
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     out = first.stdout
     for task in ("ingest-examples", "search-architecture", "train-model", "evaluate-model"):
         assert re.search(rf"\] {task}: SUCCESS", out), out
     assert re.search(r"\] push-model: SUCCESS", out), out  # the dsl.If branch ran
     assert re.search(r"^  AP +\d\.\d{4}", out, re.M), out
+    # Pushed only because this run relaxes the AP floor to 0 (the model still has detections,
+    # which the gate always requires).
     assert re.search(r"^  blessed +yes: ", out, re.M), out
     serving = work / "serving"
     assert _versions(serving) == ["1"]
     version_dir = serving / "nasdet" / "1"
     assert (version_dir / "saved_model.pb").is_file()
     assert f"pushed        version 1 -> {version_dir}" in out
-
-    # Same data, the default gate: a 1-epoch model is below its AP floor, so evaluate refuses
-    # to bless and names the rule; the push branch is skipped.
-    second = _nasdet_run(work, sample_dir)
-    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
-    out = second.stdout
-    assert re.search(r"\] evaluate-model: SUCCESS", out), out
-    assert "push-model: running" not in out and "push-model: SUCCESS" not in out
-    assert re.search(r"\] push-model: skipped \(evaluate-model did not bless the model\)", out)
-    assert re.search(
-        r"^  blessed +no: min_ap: AP 0\.\d{4} is below the minimum AP 0\.0500", out, re.M
-    ), out
-    assert "pushed        no" in out
-    assert _versions(serving) == ["1"]  # nothing new was pushed
-    runs = sorted((work / "pipeline_root").iterdir())
-    assert len(runs) == 2
-    assert (runs[0] / "push-model" / "pushed_model").is_file()
-    assert not (runs[1] / "push-model").exists()
-
-
-@pytest.mark.slow
-def test_searched_architecture_trains_with_the_train_steps_recipe(tmp_path, sample_dir):
-    """The search picks the architecture; the pipeline trains it with the train recipe (and
-    the image_size parameter)."""
-    from components.detector.config_load import get_preset
-
-    work = tmp_path / "work"
-    argv = [sys.executable, "-m", "pipelines.cli", "run", "--work-dir", str(work)]
-    argv += ["--data", str(sample_dir / "annotations")]
-    argv += ["--set", "search_max_trials=1", "--set", "search_epochs=1"]
-    argv += ["--set", "train_epochs=2", "--set", "min_ap=0", "--set", "image_size=128"]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    result = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=1500, env=env)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    model = pathlib.Path(re.search(r"^  model +(\S+)$", result.stdout, re.M).group(1))
-    arch = pathlib.Path(re.search(r"^  architecture +(\S+)$", result.stdout, re.M).group(1))
+    model = pathlib.Path(re.search(r"^  model +(\S+)$", out, re.M).group(1))
+    arch = pathlib.Path(re.search(r"^  architecture +(\S+)$", out, re.M).group(1))
     recipe = get_preset("tiny").train.__dict__  # the small space's base preset
     trained = json.loads((model / "detector_config.json").read_text())
     searched = json.loads(arch.read_text())
@@ -173,6 +144,28 @@ def test_searched_architecture_trains_with_the_train_steps_recipe(tmp_path, samp
     assert searched["image_size"] in (64, 96) and trained["image_size"] == 128
     history = (model / "history.csv").read_text().strip().splitlines()
     assert len(history) == 1 + 2  # header + train_epochs epochs
+
+    # Same data, an AP floor no 1-epoch model reaches (the default floor, 0.05, is one that a
+    # 1-epoch `tiny` model sometimes meets: 0.007 to 0.059 were seen), so evaluate refuses to
+    # bless and names the rule; the push branch is skipped.
+    second = _nasdet_run(
+        work, sample_dir, "--set", "architecture=tiny", "--set", "train_epochs=1",
+        "--set", "min_ap=0.5",
+    )  # fmt: skip
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    out = second.stdout
+    assert re.search(r"\] evaluate-model: SUCCESS", out), out
+    assert "push-model: running" not in out and "push-model: SUCCESS" not in out
+    assert re.search(r"\] push-model: skipped \(evaluate-model did not bless the model\)", out)
+    assert re.search(
+        r"^  blessed +no: min_ap: AP 0\.\d{4} is below the minimum AP 0\.5000", out, re.M
+    ), out
+    assert "pushed        no" in out
+    assert _versions(serving) == ["1"]  # nothing new was pushed
+    runs = sorted((work / "pipeline_root").iterdir())
+    assert len(runs) == 2
+    assert (runs[0] / "push-model" / "pushed_model").is_file()
+    assert not (runs[1] / "push-model").exists()
 
 
 @pytest.mark.slow

@@ -162,13 +162,9 @@ def check_examples_match(
 
 def artifact_files(root) -> dict[str, bytes]:
     """Every file under ``root``: ``{path relative to root: bytes}``."""
-    found = {}
-    for folder, _, names in os.walk(root):
-        for name in names:
-            path = os.path.join(folder, name)
-            with open(path, "rb") as handle:
-                found[os.path.relpath(path, root)] = handle.read()
-    return found
+    from components import files
+
+    return {rel: files.read_bytes(os.path.join(root, rel)) for rel in files.walk_files(str(root))}
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -15,18 +14,8 @@ from components.ingest import run
 COMPARED = (".gz", "stats.json", "quarantine.jsonl", "labels.json", "report.md", "report.png")
 
 
-def _files(root) -> dict[str, bytes]:
-    found = {}
-    for folder, _, names in os.walk(root):
-        for name in names:
-            path = os.path.join(folder, name)
-            with open(path, "rb") as handle:
-                found[os.path.relpath(path, root)] = handle.read()
-    return found
-
-
-def _assert_same_artifact(a, b) -> None:
-    files_a, files_b = _files(a), _files(b)
+def _assert_same_artifact(helpers, a, b) -> None:
+    files_a, files_b = helpers.artifact_files(a), helpers.artifact_files(b)
     assert sorted(files_a) == sorted(files_b)
     assert any(name.endswith(".gz") for name in files_a)
     for name, data in files_a.items():
@@ -34,17 +23,17 @@ def _assert_same_artifact(a, b) -> None:
         assert data == files_b[name], name
 
 
-def test_sample_in_process_equals_beam(sample_dir, tmp_path):
+def test_sample_in_process_equals_beam(sample_dir, tmp_path, helpers):
     annotations = str(sample_dir / "annotations")
     fast = run(annotations, "voc", str(tmp_path / "in_process"))
     beam = run(annotations, "voc", str(tmp_path / "beam"), run_in_process=False)
     assert fast["runner"].startswith("in process, no Beam")
     assert beam["runner"].startswith("DirectRunner in_memory")
-    _assert_same_artifact(tmp_path / "in_process", tmp_path / "beam")
+    _assert_same_artifact(helpers, tmp_path / "in_process", tmp_path / "beam")
 
 
 @pytest.mark.parametrize("builder", ["make_coco_corpus", "make_voc_corpus"])
-def test_broken_corpus_in_process_equals_beam(broken_corpus, tmp_path, builder):
+def test_broken_corpus_in_process_equals_beam(broken_corpus, tmp_path, builder, helpers):
     """Quarantine records, stats and shards agree, including every bad-input case."""
     corpus = getattr(broken_corpus, builder)(tmp_path / "in")
     outputs = {}
@@ -58,7 +47,7 @@ def test_broken_corpus_in_process_equals_beam(broken_corpus, tmp_path, builder):
             classes_file=corpus.classes_file,
             run_in_process=in_process,
         )
-    _assert_same_artifact(outputs["in_process"], outputs["beam"])
+    _assert_same_artifact(helpers, outputs["in_process"], outputs["beam"])
     lines = (outputs["in_process"] / "quarantine.jsonl").read_text().splitlines()
     got = sorted(
         (q["kind"], q["reason"], q["image_id"], q["boxes"]) for q in map(json.loads, lines)

@@ -1,137 +1,36 @@
-"""Output to an object-store URI: staged under a temporary prefix, moved into place on success.
-
-A small in-memory object store is registered as a Beam file system (scheme ``memstore``), so
-the code path of ``gs://`` / ``s3://`` outputs runs without a cloud account.
-"""
+"""Output to an object-store URI: staged under a temporary prefix, moved into place on success
+(on the in-memory object store of ``memory_store``, scheme ``memstore``)."""
 
 from __future__ import annotations
 
-import io
 import json
 import posixpath
 
 import pytest
-from apache_beam.io.filesystem import CompressedFile, CompressionTypes, FileMetadata, FileSystem
 
 from components.errors import UserError
 from components.ingest import run
 
-STORE: dict[str, bytes] = {}
 
-
-class _Writer(io.BytesIO):
-    mode = "wb"
-
-    def __init__(self, path: str) -> None:
-        super().__init__()
-        self.path = path
-
-    def close(self) -> None:
-        if not self.closed:
-            STORE[self.path] = self.getvalue()
-        super().close()
-
-
-class _Reader(io.BytesIO):
-    mode = "rb"
-
-
-class MemoryObjectStore(FileSystem):
-    """Objects in ``STORE`` keyed by full URI; no directories (like GCS and S3)."""
-
-    @classmethod
-    def scheme(cls):
-        return "memstore"
-
-    def join(self, basepath, *paths):
-        return posixpath.join(basepath, *paths)
-
-    def split(self, path):
-        return posixpath.split(path)
-
-    def mkdirs(self, path):
-        pass
-
-    def has_dirs(self):
-        return False
-
-    def _list(self, dir_or_prefix):
-        for path in sorted(STORE):
-            if path.startswith(dir_or_prefix):
-                yield FileMetadata(path, len(STORE[path]), 0.0)
-
-    @staticmethod
-    def _wrap(handle, path, compression_type):
-        if compression_type == CompressionTypes.AUTO:
-            compression_type = CompressionTypes.detect_compression_type(path)
-        if compression_type == CompressionTypes.UNCOMPRESSED:
-            return handle
-        return CompressedFile(handle, compression_type)
-
-    def create(
-        self, path, mime_type="application/octet-stream", compression_type=CompressionTypes.AUTO
-    ):
-        return self._wrap(_Writer(path), path, compression_type)
-
-    def open(
-        self, path, mime_type="application/octet-stream", compression_type=CompressionTypes.AUTO
-    ):
-        if path not in STORE:
-            raise FileNotFoundError(path)
-        return self._wrap(_Reader(STORE[path]), path, compression_type)
-
-    def copy(self, source_file_names, destination_file_names):
-        for src, dst in zip(source_file_names, destination_file_names, strict=True):
-            STORE[dst] = STORE[src]
-
-    def rename(self, source_file_names, destination_file_names):
-        for src, dst in zip(source_file_names, destination_file_names, strict=True):
-            STORE[dst] = STORE.pop(src)
-
-    def exists(self, path):
-        return path in STORE
-
-    def size(self, path):
-        return len(STORE[path])
-
-    def last_updated(self, path):
-        return 0.0
-
-    def checksum(self, path):
-        return str(hash(STORE[path]))
-
-    def metadata(self, path):
-        return FileMetadata(path, len(STORE[path]), 0.0)
-
-    def delete(self, paths):
-        for path in paths:
-            STORE.pop(path, None)
-
-
-@pytest.fixture
-def store():
-    STORE.clear()
-    yield STORE
-    STORE.clear()
-
-
-def test_remote_output_is_staged_and_moved(sample_dir, store):
-    store["memstore://bucket/examples/old.txt"] = b"stale"
+def test_remote_output_is_staged_and_moved(sample_dir, object_store):
+    object_store["memstore://bucket/examples/old.txt"] = b"stale"
     summary = run(str(sample_dir / "annotations"), "voc", "memstore://bucket/examples")
     assert summary["images"]["accepted"] == 50
-    names = sorted(store)
+    names = sorted(object_store)
     assert all(name.startswith("memstore://bucket/examples/") for name in names)  # temp prefix gone
-    assert "memstore://bucket/examples/old.txt" not in store
+    assert "memstore://bucket/examples/old.txt" not in object_store
     expected = {"labels.json", "stats.json", "quarantine.jsonl", "report.md", "report.png"}
     assert expected <= {posixpath.basename(n) for n in names}
     assert any("/Split-train/data_tfrecord-00000-of-00001.gz" in n for n in names)
-    assert json.loads(store["memstore://bucket/examples/stats.json"])["reconciled"]
+    assert json.loads(object_store["memstore://bucket/examples/stats.json"])["reconciled"]
 
 
-def test_remote_output_failure_leaves_nothing(broken_corpus, tmp_path, store):
+def test_remote_output_failure_leaves_nothing(broken_corpus, tmp_path, object_store):
     corpus = broken_corpus.make_coco_case(tmp_path / "in", "missing_image")
     (tmp_path / "in" / "images" / "good.jpg").unlink()
-    store["memstore://bucket/examples/stats.json"] = b"{}"
+    object_store["memstore://bucket/examples/stats.json"] = b"{}"
     with pytest.raises(UserError, match="no image passed validation"):
         run(corpus.input_path, "coco", "memstore://bucket/examples", images_dir=corpus.images_dir)
-    assert sorted(store) == ["memstore://bucket/examples/stats.json"]  # previous artifact untouched
+    assert sorted(object_store) == [
+        "memstore://bucket/examples/stats.json"
+    ]  # previous artifact untouched

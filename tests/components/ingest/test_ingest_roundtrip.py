@@ -6,19 +6,14 @@ import filecmp
 import json
 import os
 
+from components import files
 from components.ingest import run
 
 
-def _all_files(root) -> list[str]:
-    return sorted(
-        os.path.relpath(os.path.join(d, f), root) for d, _, files in os.walk(root) for f in files
-    )
-
-
 def _assert_identical(a, b) -> None:
-    files = _all_files(a)
-    assert files == _all_files(b)
-    for name in files:
+    names = files.walk_files(str(a))
+    assert names == files.walk_files(str(b))
+    for name in names:
         if name.startswith("Split-") or name in ("stats.json", "quarantine.jsonl", "labels.json"):
             assert filecmp.cmp(os.path.join(a, name), os.path.join(b, name), shallow=False), name
 

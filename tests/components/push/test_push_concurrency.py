@@ -29,16 +29,16 @@ def _check_version(path: str, version: int) -> str | None:
 def test_reader_never_sees_a_partial_version(tmp_path, model_and_blessing, monkeypatch):
     import time
 
-    from tensorflow.io import gfile
+    from components import files
 
     model, blessing = model_and_blessing
-    real_copy = gfile.copy
+    real_copy = files.copy
 
-    def slow_copy(src, dst, overwrite=False):  # widen the window a non-atomic push would show
+    def slow_copy(src, dst):  # widen the window a non-atomic push would show
         time.sleep(0.02)
-        real_copy(src, dst, overwrite=overwrite)
+        real_copy(src, dst)
 
-    monkeypatch.setattr(gfile, "copy", slow_copy)
+    monkeypatch.setattr(files, "copy", slow_copy)
     root = tmp_path / "serving" / "det"
     done = threading.Event()
     problems: list[str] = []

@@ -7,6 +7,7 @@ import os
 
 import pytest
 
+from components import files
 from components.errors import UserError
 from components.push import cli, push, versions
 from components.push import run as push_run
@@ -14,13 +15,7 @@ from components.push import run as push_run
 
 def _tree(root) -> dict[str, bytes]:
     """Every file below ``root`` (relative path -> bytes), hidden ones included."""
-    out = {}
-    for dirpath, _, files in os.walk(root):
-        for name in files:
-            path = os.path.join(dirpath, name)
-            with open(path, "rb") as f:
-                out[os.path.relpath(path, root)] = f.read()
-    return out
+    return {rel: files.read_bytes(os.path.join(root, rel)) for rel in files.walk_files(str(root))}
 
 
 def test_versions_grow_and_hold_a_servable_model(tmp_path, model_and_blessing):
@@ -119,13 +114,13 @@ def test_interrupted_while_copying_leaves_serving_root_as_it_was(
     serving = tmp_path / "serving"
     push_run(model, blessing, str(serving), "det")
     before = _tree(serving)
-    real_copy = push._copy_tree
+    real_copy = push.files.copy_tree
 
-    def half_copy(src, dst, skip=()):
-        real_copy(src, dst, skip)
+    def half_copy(src, dst, skip=(), last=()):
+        real_copy(src, dst, skip, last)
         raise OSError("disk full")
 
-    monkeypatch.setattr(push, "_copy_tree", half_copy)
+    monkeypatch.setattr(push.files, "copy_tree", half_copy)
     with pytest.raises(OSError, match="disk full"):
         push_run(model, blessing, str(serving), "det")
     assert _tree(serving) == before
@@ -158,30 +153,34 @@ def test_cli_pushes_and_keeps(tmp_path, model_and_blessing, capsys):
     assert versions.integer_versions(os.path.join(serving, "det")) == [2, 3]
 
 
-def test_push_to_an_object_store_uri(model_and_blessing):
-    from tensorflow.io import gfile
+def test_push_to_an_object_store_uri(model_and_blessing, object_store):
+    from components.artifacts import serving
 
     model, blessing = model_and_blessing
-    root = "ram://serving-test"
+    root = "memstore://bucket/serving"
     first = push_run(model, blessing, root, "det")
     second = push_run(model, blessing, root, "det", keep=1)
     assert (first["version"], second["version"], second["pruned"]) == (1, 2, [1])
     assert versions.integer_versions(f"{root}/det") == [2]
-    assert gfile.exists(f"{root}/det/2/saved_model.pb")
-    assert gfile.exists(f"{root}/det/2/variables/variables.index")
-    assert json.loads(gfile.GFile(f"{root}/det/2/push.json").read())["version"] == 2
-    assert not [n for n in gfile.listdir(f"{root}/det") if n.startswith(".tmp")]
+    assert versions.read_marker(f"{root}/det") == 2
+    names = sorted(name[len(f"{root}/det/") :] for name in object_store)
+    assert "2/saved_model.pb" in names and "2/variables/variables.index" in names
+    assert "2/labels.json" in names and "2/detector_config.json" in names
+    assert json.loads(object_store[f"{root}/det/2/push.json"])["version"] == 2
+    assert not [n for n in names if n.startswith(".tmp") or n.startswith("1/")]
+    newest = serving.newest_version(root, "det")
+    assert newest is not None and newest.root == f"{root}/det/2"
 
 
 _SLOW_PUSH = """
 import sys, time
-from tensorflow.io import gfile
-real_copy = gfile.copy
-def slow_copy(src, dst, overwrite=False):
+from components import files
+real_copy = files.copy
+def slow_copy(src, dst):
     print("copying", flush=True)
     time.sleep(0.5)
-    real_copy(src, dst, overwrite=overwrite)
-gfile.copy = slow_copy
+    real_copy(src, dst)
+files.copy = slow_copy
 from components.push.cli import main
 sys.exit(main(sys.argv[1:]))
 """
