@@ -123,13 +123,21 @@ def print_machine() -> None:
     )
 
 
-def timed(mode: str, input_json: str, images_dir: str, work: pathlib.Path) -> dict:
-    """Run a trial in a fresh process; return wall seconds, CPU seconds (with workers), output."""
+def timed(
+    mode: str,
+    input_json: str,
+    images_dir: str,
+    work: pathlib.Path,
+    script: str = __file__,
+    extra: tuple[str, ...] = (),
+) -> dict:
+    """Run ``script --trial mode ...`` in a fresh process; return wall seconds, CPU seconds (of
+    the process and its children), the output folder and the trial's JSON line."""
     out = work / f"out-{mode}-{time.monotonic_ns()}"
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, __file__, "--trial", mode, input_json, images_dir, str(out)],
+        [sys.executable, script, "--trial", mode, input_json, images_dir, str(out), *extra],
         capture_output=True,
         text=True,
         cwd=REPO,

@@ -19,12 +19,10 @@ other load).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import pathlib
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,6 +30,7 @@ import time
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks import ingest as ingest_bench  # noqa: E402
 from benchmarks.ingest import build_input, ingest_once, print_machine, same_records  # noqa: E402
 
 DASK_RUNNER = "--runner=apache_beam.runners.dask.dask_runner.DaskRunner"
@@ -61,31 +60,17 @@ def _worker_cpu(client) -> float:
 
 
 def timed(mode: str, data: tuple[str, str, int], work: pathlib.Path, cluster=None) -> dict:
-    """Run one trial in a fresh driver process; return wall and CPU seconds and the output."""
-    out = work / f"out-{mode}-{time.monotonic_ns()}"
-    extra = "-"
-    if cluster is not None:
-        staging = work / f"staging-{time.monotonic_ns()}"
-        staging.mkdir()
-        extra = f"{cluster['address']},{staging}"
-        workers_before = _worker_cpu(cluster["client"])
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, __file__, "--trial", mode, data[0], data[1], str(out), extra],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-    )
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if proc.returncode != 0:
-        raise SystemExit(f"trial {mode} failed:\n{proc.stderr[-3000:]}")
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    if cluster is not None:
-        cpu += _worker_cpu(cluster["client"]) - workers_before
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
-    return {"wall": wall, "cpu": cpu, "out": out, **result}
+    """Run one trial in a fresh driver process; return wall and CPU seconds (the cluster's
+    worker processes included) and the output."""
+    if cluster is None:
+        return ingest_bench.timed(mode, data[0], data[1], work, __file__, ("-",))
+    staging = work / f"staging-{time.monotonic_ns()}"
+    staging.mkdir()
+    workers_before = _worker_cpu(cluster["client"])
+    extra = (f"{cluster['address']},{staging}",)
+    result = ingest_bench.timed(mode, data[0], data[1], work, __file__, extra)
+    result["cpu"] += _worker_cpu(cluster["client"]) - workers_before
+    return result
 
 
 def medians(runs: list[dict]) -> dict:

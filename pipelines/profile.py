@@ -2,8 +2,8 @@
 
 A profile is a YAML file loaded into typed dataclasses; unknown keys, unknown steps, undefined
 volume or secret names and malformed values are rejected with a ``UserError`` naming the file
-and the key. The sections of plain fields (volumes, retry) are built with the detector config's
-``build_dataclass``; the others, whose fields are optional or maps, are checked here.
+and the key: the dataclasses are built by the typed ``build_dataclass`` (the detector config's
+too), and the values Kubernetes would refuse are checked here.
 It holds the image, the pipeline root, and per step: accelerator (GPU) type and count, CPU and
 memory requests/limits, node selector, tolerations, the volumes (PVCs) to mount and the
 secrets to expose as environment variables. ``pipelines.profile_tasks.apply_to_task`` applies a
@@ -119,80 +119,6 @@ class Profile:
         return dataclasses.replace(self, steps=steps)
 
 
-def _fields(cls: type, data: Any, where: str) -> dict[str, Any]:
-    """Check that ``data`` is a mapping whose keys are fields of ``cls``; return it as a dict."""
-    if not isinstance(data, dict):
-        raise UserError(f"{where}: expected a mapping, got {type(data).__name__}")
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise UserError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})")
-    return dict(data)
-
-
-def _build(cls: type, data: Any, source: str, path: str) -> Any:
-    """Build the plain dataclass ``cls`` (str, int, float fields) from ``data`` at key ``path``.
-
-    ``build_dataclass`` rejects unknown keys and wrong types; its messages are reworded to
-    start with ``source`` (the profile file) and name the key path. A missing required key is
-    refused here, naming the key.
-    """
-    if isinstance(data, dict):
-        for field in dataclasses.fields(cls):
-            required = field.default is dataclasses.MISSING
-            if required and field.default_factory is dataclasses.MISSING and field.name not in data:
-                raise UserError(f"{source}{path}: missing key {field.name!r}")
-    try:
-        return build_dataclass(cls, data, path)
-    except UserError as err:
-        message = str(err).replace("unknown detector config key", "unknown key")
-        raise UserError(source + message.replace("detector config ", "")) from None
-
-
-def _str(value: Any, where: str, pattern: re.Pattern[str] | None = None) -> str:
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise UserError(f"{where}: expected a string, got {value!r}")
-    text = str(value)
-    if pattern is not None and not pattern.match(text):
-        raise UserError(f"{where}: invalid value {text!r}")
-    return text
-
-
-def _str_map(value: Any, where: str, key_pattern: re.Pattern[str] | None = None) -> dict[str, str]:
-    if not isinstance(value, dict):
-        raise UserError(f"{where}: expected a mapping, got {type(value).__name__}")
-    return {_str(k, f"{where} key", key_pattern): _str(v, f"{where}.{k}") for k, v in value.items()}
-
-
-def _str_list(value: Any, where: str) -> tuple[str, ...]:
-    if not isinstance(value, list):
-        raise UserError(f"{where}: expected a list, got {type(value).__name__}")
-    return tuple(_str(v, f"{where}[{i}]") for i, v in enumerate(value))
-
-
-def _toleration(data: Any, where: str) -> Toleration:
-    d = _fields(Toleration, data, where)
-    if "key" not in d:
-        raise UserError(f"{where}: missing key 'key'")
-    operator = _str(d.get("operator", "Equal"), f"{where}.operator")
-    if operator not in ("Equal", "Exists"):
-        raise UserError(f"{where}.operator: expected Equal or Exists, got {operator!r}")
-    effect = d.get("effect")
-    if effect is not None and effect not in _EFFECTS:
-        raise UserError(f"{where}.effect: expected one of {', '.join(_EFFECTS)}, got {effect!r}")
-    seconds = d.get("toleration_seconds")
-    if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, int)):
-        raise UserError(f"{where}.toleration_seconds: expected an integer, got {seconds!r}")
-    value = d.get("value")
-    return Toleration(
-        key=_str(d["key"], f"{where}.key"),
-        operator=operator,
-        value=None if value is None else _str(value, f"{where}.value"),
-        effect=effect,
-        toleration_seconds=seconds,
-    )
-
-
 def duration_seconds(text: str) -> int:
     """Seconds of a profile duration (``30s``, ``5m``, ``1h``)."""
     match = _DURATION.match(text)
@@ -201,111 +127,127 @@ def duration_seconds(text: str) -> int:
     return int(match.group(1)) * _SECONDS[match.group(2)]
 
 
-def _retry(data: Any, source: str, path: str) -> Retry:
-    retry = _build(Retry, data, source, path)
-    if retry.num_retries < 0:
-        raise UserError(
-            f"{source}{path}.num_retries: expected an integer >= 0, got {retry.num_retries}"
-        )
-    if retry.backoff_factor < 1:
-        raise UserError(
-            f"{source}{path}.backoff_factor: expected a number >= 1, got {retry.backoff_factor}"
-        )
+_QUANTITIES = ("cpu_request", "cpu_limit", "memory_request", "memory_limit")
+_SECTIONS = ("volumes", "secrets", "steps")
+
+
+def _plain(data: Any) -> Any:
+    """``data`` with what YAML spells loosely made exact: empty sections and steps (``push:``)
+    as empty mappings, an empty ``pipeline_root`` as none, CPU and memory given as numbers
+    (``cpu_request: 2``) as the strings Kubernetes takes. Anything else is left for the typed
+    build to accept or refuse."""
+    if not isinstance(data, dict):
+        return data
+    data = dict(data)
+    for key in _SECTIONS:
+        if key in data and data[key] is None:
+            data[key] = {}
+    if data.get("pipeline_root") == "":
+        data["pipeline_root"] = None
+    if isinstance(data.get("steps"), dict):
+        steps = {}
+        for name, spec in data["steps"].items():
+            spec = {} if spec is None else spec
+            if isinstance(spec, dict):
+                spec = dict(spec)
+                for key in _QUANTITIES:
+                    value = spec.get(key)
+                    if isinstance(value, (int, float)) and not isinstance(value, bool):
+                        spec[key] = str(value)
+            steps[name] = spec
+        data["steps"] = steps
+    return data
+
+
+def _check_value(ok: bool, where: str, message: str) -> None:
+    if not ok:
+        raise UserError(f"{where}: {message}")
+
+
+def _check_name(name: str, where: str, pattern: re.Pattern[str]) -> None:
+    _check_value(bool(pattern.match(name)), where, f"invalid value {name!r}")
+
+
+def _check_retry(retry: Retry, where: str) -> None:
+    _check_value(
+        retry.num_retries >= 0,
+        f"{where}.num_retries",
+        f"expected an integer >= 0, got {retry.num_retries}",
+    )
+    _check_value(
+        retry.backoff_factor >= 1,
+        f"{where}.backoff_factor",
+        f"expected a number >= 1, got {retry.backoff_factor}",
+    )
     for key in ("backoff_duration", "backoff_max_duration"):
         try:
             duration_seconds(getattr(retry, key))
         except UserError as err:
-            raise UserError(f"{source}{path}.{key}: {err}") from None
-    return retry
+            raise UserError(f"{where}.{key}: {err}") from None
 
 
-def _step(data: Any, source: str, path: str) -> StepSettings:
-    where = source + path
-    d = _fields(StepSettings, data or {}, where)
-    out: dict[str, Any] = {}
-    for key in ("cpu_request", "cpu_limit", "memory_request", "memory_limit"):
-        if d.get(key) is not None:
-            out[key] = _str(d[key], f"{where}.{key}", _QUANTITY)
-    if d.get("accelerator_type") is not None:
-        out["accelerator_type"] = _str(d["accelerator_type"], f"{where}.accelerator_type")
-    count = d.get("accelerator_count", 0)
-    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-        raise UserError(f"{where}.accelerator_count: expected an integer >= 0, got {count!r}")
-    if count and not out.get("accelerator_type"):
-        raise UserError(f"{where}: accelerator_count needs accelerator_type (e.g. nvidia.com/gpu)")
-    out["accelerator_count"] = count
-    if "node_selector" in d:
-        out["node_selector"] = _str_map(d["node_selector"], f"{where}.node_selector")
-    if "tolerations" in d:
-        if not isinstance(d["tolerations"], list):
-            raise UserError(f"{where}.tolerations: expected a list")
-        out["tolerations"] = tuple(
-            _toleration(t, f"{where}.tolerations[{i}]") for i, t in enumerate(d["tolerations"])
+def _check_step(step: StepSettings, where: str, profile: Profile) -> None:
+    for key in _QUANTITIES:
+        if getattr(step, key) is not None:
+            _check_name(getattr(step, key), f"{where}.{key}", _QUANTITY)
+    count = step.accelerator_count
+    _check_value(count >= 0, f"{where}.accelerator_count", f"expected an integer >= 0, got {count}")
+    _check_value(
+        not count or bool(step.accelerator_type),
+        where,
+        "accelerator_count needs accelerator_type (e.g. nvidia.com/gpu)",
+    )
+    for i, toleration in enumerate(step.tolerations):
+        at = f"{where}.tolerations[{i}]"
+        _check_value(
+            toleration.operator in ("Equal", "Exists"),
+            f"{at}.operator",
+            f"expected Equal or Exists, got {toleration.operator!r}",
         )
-    for key in ("volumes", "secrets"):
-        if key in d:
-            out[key] = _str_list(d[key], f"{where}.{key}")
-    if "env" in d:
-        out["env"] = _str_map(d["env"], f"{where}.env", _ENV_NAME)
-    if d.get("retry") is not None:
-        out["retry"] = _retry(d["retry"], source, f"{path}.retry")
-    return StepSettings(**out)
+        _check_value(
+            toleration.effect is None or toleration.effect in _EFFECTS,
+            f"{at}.effect",
+            f"expected one of {', '.join(_EFFECTS)}, got {toleration.effect!r}",
+        )
+    for name in step.env:
+        _check_name(name, f"{where}.env key", _ENV_NAME)
+    if step.retry is not None:
+        _check_retry(step.retry, f"{where}.retry")
+    for volume in step.volumes:
+        _check_value(volume in profile.volumes, f"{where}.volumes", f"undefined volume {volume!r}")
+    for secret in step.secrets:
+        _check_value(secret in profile.secrets, f"{where}.secrets", f"undefined secret {secret!r}")
 
 
 def from_dict(data: Any, source: str = "profile") -> Profile:
     """Build a ``Profile`` from parsed YAML; UserError naming the key on any problem.
 
-    Messages start with ``source`` (e.g. ``profile my.yaml``) and name the key path.
+    The typed build (``build_dataclass``) refuses unknown keys, missing keys and wrong types;
+    the checks here are the values Kubernetes would refuse (names, quantities, operators) and
+    names that refer to nothing. Messages start with ``source`` (e.g. ``profile my.yaml``) and
+    name the key path.
     """
-    d = _fields(Profile, data, source)
-    if not d.get("image"):
-        raise UserError(f"{source}: missing key 'image'")
-    source = f"{source}: "
-    for key in ("volumes", "secrets", "steps"):
-        if not isinstance(d.get(key) or {}, dict):
-            raise UserError(f"{source}{key}: expected a mapping")
-    volumes = {
-        _str(name, f"{source}volumes key", _K8S_NAME): _build(
-            Volume, spec, source, f"volumes.{name}"
+    prefix = f"{source}: "
+    profile = build_dataclass(Profile, _plain(data), "", prefix)
+    _check_value(bool(profile.image), source, "missing key 'image'")
+    for name, volume in profile.volumes.items():
+        _check_name(name, f"{prefix}volumes key", _K8S_NAME)
+        _check_value(
+            volume.mount_path.startswith("/"),
+            f"{prefix}volumes.{name}.mount_path",
+            "must be an absolute path",
         )
-        for name, spec in (d.get("volumes") or {}).items()
-    }
-    for name, vol in volumes.items():
-        if not vol.mount_path.startswith("/"):
-            raise UserError(f"{source}volumes.{name}.mount_path: must be an absolute path")
-    secrets = {}
-    for name, spec in (d.get("secrets") or {}).items():
-        s = _fields(Secret, spec, f"{source}secrets.{name}")
-        if "secret" not in s or "env" not in s:
-            raise UserError(f"{source}secrets.{name}: needs 'secret' and 'env'")
-        secrets[_str(name, f"{source}secrets key", _K8S_NAME)] = Secret(
-            secret=_str(s["secret"], f"{source}secrets.{name}.secret", _K8S_NAME),
-            env=_str_map(s["env"], f"{source}secrets.{name}.env", _ENV_NAME),
+    for name, secret in profile.secrets.items():
+        _check_name(name, f"{prefix}secrets key", _K8S_NAME)
+        _check_name(secret.secret, f"{prefix}secrets.{name}.secret", _K8S_NAME)
+        for env in secret.env:
+            _check_name(env, f"{prefix}secrets.{name}.env key", _ENV_NAME)
+    for name, step in profile.steps.items():
+        _check_value(
+            name in STEPS, f"{prefix}steps", f"unknown step {name!r} (known: {', '.join(STEPS)})"
         )
-    steps_data = d.get("steps") or {}
-    steps = {}
-    for name, spec in steps_data.items():
-        if name not in STEPS:
-            raise UserError(f"{source}steps: unknown step {name!r} (known: {', '.join(STEPS)})")
-        step = _step(spec, source, f"steps.{name}")
-        for vol in step.volumes:
-            if vol not in volumes:
-                raise UserError(f"{source}steps.{name}.volumes: undefined volume {vol!r}")
-        for sec in step.secrets:
-            if sec not in secrets:
-                raise UserError(f"{source}steps.{name}.secrets: undefined secret {sec!r}")
-        steps[name] = step
-    root = d.get("pipeline_root")
-    return Profile(
-        image=_str(d["image"], f"{source}image"),
-        pipeline_root=None if root in (None, "") else _str(root, f"{source}pipeline_root"),
-        image_pull_secrets=_str_list(
-            d.get("image_pull_secrets") or [], f"{source}image_pull_secrets"
-        ),
-        volumes=volumes,
-        secrets=secrets,
-        steps=steps,
-    )
+        _check_step(step, f"{prefix}steps.{name}", profile)
+    return profile
 
 
 def load(path: str | None = None) -> Profile:

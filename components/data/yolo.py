@@ -41,7 +41,6 @@ from components.data.records import (
 from components.data.validate import DECODABLE_FORMATS
 from components.data.voc import IMAGE_EXTENSIONS
 from components.errors import UserError
-from components.files import is_remote
 
 CLASSES_TXT = "classes.txt"
 
@@ -198,7 +197,7 @@ def _yaml_splits(classes_file: str | None) -> dict[str, str]:
     base = files.dirname(classes_file)
     if root:
         root = str(root)
-        base = root if is_remote(root) or os.path.isabs(root) else files.join(base, root)
+        base = root if files.is_remote(root) or os.path.isabs(root) else files.join(base, root)
 
     def folders(key: str) -> set[str]:
         value = data.get(key)
@@ -206,7 +205,9 @@ def _yaml_splits(classes_file: str | None) -> dict[str, str]:
         result = set()
         for entry in entries:
             entry = str(entry)
-            path = entry if is_remote(entry) or os.path.isabs(entry) else files.join(base, entry)
+            path = (
+                entry if files.is_remote(entry) or os.path.isabs(entry) else files.join(base, entry)
+            )
             result.add(files.normalize(path))
         return result
 

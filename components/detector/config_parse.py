@@ -1,8 +1,9 @@
 """Plain JSON data <-> typed (frozen) config dataclasses, rejecting unknown keys and bad types.
 
-Generic over dataclasses annotated with int, float, str, bool, nested dataclasses and tuples
-(``tuple[X, ...]`` or fixed ``tuple[X, Y]``); every error is a ``UserError`` naming the key path
-(``backbone.cells.normal_blocks[0].ops``). Also the plain-data helpers of overrides: lists <->
+Generic over dataclasses annotated with int, float, str, bool, nested dataclasses, tuples
+(``tuple[X, ...]`` or fixed ``tuple[X, Y]``), ``dict[str, X]`` and ``X | None``; every error is a
+``UserError`` naming the key path (``backbone.cells.normal_blocks[0].ops``). Used by the
+detector config and by the cluster profile. Also the plain-data helpers of overrides: lists <->
 tuples and setting a dotted key (``"bifpn.width"``).
 """
 
@@ -10,68 +11,100 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import types
 import typing
 from typing import Any
 
 from components.errors import UserError
 
 
-def _convert(value: Any, hint: Any, path: str) -> Any:
-    """Convert plain JSON data to the annotated type ``hint``; UserError naming ``path``."""
+def _convert(value: Any, hint: Any, path: str, prefix: str) -> Any:
+    """Convert plain data to the annotated type ``hint``; UserError naming ``path``."""
+
+    def refuse(what: str) -> UserError:
+        return UserError(f"{_where(prefix, path)}: {what}")
+
     origin = typing.get_origin(hint)
     if dataclasses.is_dataclass(hint):
-        return build_dataclass(hint, value, path)
+        return build_dataclass(hint, value, path, prefix)
+    if origin in (types.UnionType, typing.Union):  # X | None
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if value is None and len(args) < len(typing.get_args(hint)):
+            return None
+        (inner,) = args
+        return _convert(value, inner, path, prefix)
+    if origin is dict:
+        key_hint, value_hint = typing.get_args(hint)
+        if not isinstance(value, dict):
+            raise refuse(f"expected a mapping, got {type(value).__name__}")
+        return {
+            _convert(k, key_hint, f"{path} key", prefix): _convert(
+                v, value_hint, f"{path}.{k}" if path else str(k), prefix
+            )
+            for k, v in value.items()
+        }
     if origin is tuple:
         args = typing.get_args(hint)
         if not isinstance(value, (list, tuple)):
-            raise UserError(f"detector config {path}: expected a list, got {value!r}")
+            raise refuse(f"expected a list, got {value!r}")
         item_hints = [args[0]] * len(value) if args[-1] is Ellipsis else list(args)
         if len(item_hints) != len(value):
-            raise UserError(
-                f"detector config {path}: expected {len(item_hints)} items, got {len(value)}"
-            )
+            raise refuse(f"expected {len(item_hints)} items, got {len(value)}")
         return tuple(
-            _convert(v, h, f"{path}[{i}]")
+            _convert(v, h, f"{path}[{i}]", prefix)
             for i, (v, h) in enumerate(zip(value, item_hints, strict=True))
         )
     if hint is bool:
         if not isinstance(value, bool):
-            raise UserError(f"detector config {path}: expected true or false, got {value!r}")
+            raise refuse(f"expected true or false, got {value!r}")
         return value
     if isinstance(value, float) and not math.isfinite(value):
-        raise UserError(f"detector config {path}: expected a finite number, got {value!r}")
+        raise refuse(f"expected a finite number, got {value!r}")
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
-            raise UserError(f"detector config {path}: expected an integer, got {value!r}")
+            raise refuse(f"expected an integer, got {value!r}")
         return int(value)
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise UserError(f"detector config {path}: expected a number, got {value!r}")
+            raise refuse(f"expected a number, got {value!r}")
         return float(value)
     if hint is str:
         if not isinstance(value, str):
-            raise UserError(f"detector config {path}: expected a string, got {value!r}")
+            raise refuse(f"expected a string, got {value!r}")
         return value
     raise TypeError(f"unsupported config type {hint!r} at {path}")  # a programming error
 
 
-def build_dataclass(cls: type, data: Any, path: str = "") -> Any:
+def _where(prefix: str, path: str) -> str:
+    """``<prefix><path>`` for messages; the prefix alone (without its trailing ": ") at the root."""
+    return f"{prefix}{path}" if path else prefix.rstrip(": ")
+
+
+def build_dataclass(cls: type, data: Any, path: str = "", prefix: str = "detector config ") -> Any:
     """Return an instance of dataclass ``cls`` from plain data; UserError naming any bad key.
 
-    Missing keys take the dataclass defaults; ``path`` prefixes key names in messages.
+    Fields may be int, float, str, bool, nested dataclasses, tuples (``tuple[X, ...]`` or fixed
+    ``tuple[X, Y]``), ``dict[str, X]`` and ``X | None``. Missing keys take the dataclass defaults;
+    a missing key without a default is refused. Messages read ``<prefix><path>: <problem>``
+    (``detector config backbone.cells: unknown key 'x' (known: ...)``).
     """
     if isinstance(data, cls):
         return data
     if not isinstance(data, dict):
-        raise UserError(f"detector config {path or 'root'}: expected an object, got {data!r}")
+        raise UserError(f"{_where(prefix, path)}: expected a mapping, got {type(data).__name__}")
     hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
+    fields = dataclasses.fields(cls)
+    names = [f.name for f in fields]
     for key in data:
         if key not in names:
-            where = f"{path}.{key}" if path else key
-            raise UserError(f"unknown detector config key {where!r}")
+            known = ", ".join(sorted(names))
+            raise UserError(f"{_where(prefix, path)}: unknown key {key!r} (known: {known})")
+    for field in fields:
+        no_default = field.default is dataclasses.MISSING
+        if no_default and field.default_factory is dataclasses.MISSING and field.name not in data:
+            raise UserError(f"{_where(prefix, path)}: missing key {field.name!r}")
     kwargs = {
-        key: _convert(value, hints[key], f"{path}.{key}" if path else key)
+        key: _convert(value, hints[key], f"{path}.{key}" if path else key, prefix)
         for key, value in data.items()
     }
     return cls(**kwargs)

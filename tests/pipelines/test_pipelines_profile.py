@@ -1,4 +1,4 @@
-"""Profile sections built with build_dataclass (volumes, retry): messages name file and key."""
+"""The profile built with build_dataclass: messages name the file and the key."""
 
 from __future__ import annotations
 
@@ -12,7 +12,10 @@ from pipelines import profile
     ("data", "message"),
     [
         ({"volumes": {"data": {"pvc": "d"}}}, "volumes.data: missing key 'mount_path'"),
-        ({"volumes": {"data": {"pvc": "d", "mount_path": "/m", "size": 1}}}, "volumes.data.size"),
+        (
+            {"volumes": {"data": {"pvc": "d", "mount_path": "/m", "size": 1}}},
+            "volumes.data: unknown key 'size'",
+        ),
         ({"volumes": {"data": {"pvc": 4, "mount_path": "/m"}}}, "volumes.data.pvc"),
         ({"volumes": {"data": 3}}, "volumes.data"),
         ({"steps": {"train": {"retry": {"backoff_factor": 2}}}}, "missing key 'num_retries'"),
@@ -24,7 +27,7 @@ from pipelines import profile
         ),
         (
             {"steps": {"train": {"retry": {"num_retries": 1, "every": 2}}}},
-            "steps.train.retry.every",
+            "steps.train.retry: unknown key 'every'",
         ),
     ],
 )
@@ -49,3 +52,50 @@ def test_volumes_and_retry_are_built():
     assert prof.volumes["work"] == profile.Volume(pvc="w", mount_path="/mnt/work")
     assert prof.step("train").retry == profile.Retry(num_retries=2, backoff_factor=3.0)
     assert isinstance(prof.step("train").retry.backoff_factor, float)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"secrets": {"s3": {"secret": "creds"}}}, "secrets.s3: missing key 'env'"),
+        ({"secrets": {"s3": {"secret": "creds", "env": {"1X": "k"}}}}, "invalid value '1X'"),
+        ({"steps": {"train": {"node_selector": ["pool"]}}}, "node_selector: expected a mapping"),
+        ({"steps": {"train": {"tolerations": [{"operator": "Exists"}]}}}, "missing key 'key'"),
+        (
+            {"steps": {"train": {"tolerations": [{"key": "a", "toleration_seconds": 1.5}]}}},
+            "an integer",
+        ),
+        ({"steps": {"train": {"volumes": "work"}}}, "steps.train.volumes: expected a list"),
+    ],
+)
+def test_bad_optional_fields_and_maps_name_the_key(data, message):
+    with pytest.raises(UserError) as err:
+        profile.from_dict({"image": "x", **data}, "profile my.yaml")
+    text = str(err.value)
+    assert text.startswith("profile my.yaml: ") and message in text and "\n" not in text
+
+
+def test_loose_yaml_is_read_as_kubernetes_means_it():
+    prof = profile.from_dict(
+        {
+            "image": "x",
+            "pipeline_root": "",
+            "volumes": None,
+            "steps": {
+                "push": None,
+                "train": {
+                    "cpu_request": 2,
+                    "memory_limit": "8Gi",
+                    "node_selector": {"pool": "gpu"},
+                    "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists"}],
+                    "retry": None,
+                },
+            },
+        }
+    )
+    assert prof.pipeline_root is None and prof.volumes == {}
+    assert prof.step("push") == profile.StepSettings()
+    train = prof.step("train")
+    assert (train.cpu_request, train.memory_limit, train.retry) == ("2", "8Gi", None)
+    assert train.node_selector == {"pool": "gpu"}
+    assert train.tolerations == (profile.Toleration(key="nvidia.com/gpu", operator="Exists"),)

@@ -76,9 +76,9 @@ def test_load_architecture_accepts_preset_names():
 @pytest.mark.parametrize(
     ("data", "key"),
     [
-        ({"imagesize": 512}, "imagesize"),
-        ({"bifpn": {"widht": 32}}, "bifpn.widht"),
-        ({"backbone": {"cells": {"stem": 8}}}, "backbone.cells.stem"),
+        ({"imagesize": 512}, "detector config: unknown key 'imagesize'"),
+        ({"bifpn": {"widht": 32}}, "bifpn: unknown key 'widht'"),
+        ({"backbone": {"cells": {"stem": 8}}}, "backbone.cells: unknown key 'stem'"),
         (
             {
                 "backbone": {
@@ -89,7 +89,7 @@ def test_load_architecture_accepts_preset_names():
                     }
                 }
             },
-            "backbone.cells.normal_blocks[0].x",
+            "backbone.cells.normal_blocks[0]: unknown key 'x'",
         ),
     ],
 )
@@ -106,7 +106,7 @@ def test_unknown_keys_are_rejected_with_their_name(data, key):
         ({"num_classes": 0}, "num_classes"),
         ({"num_classes": float("inf")}, "finite"),
         ({"loss": {"focal_gamma": float("nan")}}, "loss.focal_gamma"),
-        ([1, 2], "expected an object"),
+        ([1, 2], "expected a mapping"),
         ({"backbone": {"variant": "b9"}}, "b9"),
         (
             {
