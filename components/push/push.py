@@ -16,8 +16,7 @@ Guarantees:
   process killed outright (SIGKILL) can leave a hidden ``.tmp-push-*`` directory: readers ignore
   it, and the next push deletes it once it is an hour old.
 - Object stores (gs://, s3://: the file systems of ``components.files``): there is no atomic
-  rename; the
-  version is staged under a hidden prefix, then copied to the version prefix with
+  rename; the version is staged under a hidden prefix, then copied to the version prefix with
   ``saved_model.pb`` last, then the staging prefix is deleted. A poller can see the version's
   prefix before it is complete (TF Serving retries failed loads); concurrent pushes to the same
   object-store model are not serialised.

@@ -39,7 +39,7 @@ def test_describe_rejects_a_file_with_an_unknown_key(tmp_path, capsys):
     path.write_text(json.dumps({"bifpn": {"width": 16, "depht": 2}}))
     assert describe.main(["--architecture", str(path)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and "bifpn.depht" in err
+    assert err.startswith("error: ") and "bifpn: unknown key 'depht'" in err
 
 
 def test_describe_requires_the_architecture_argument(capsys):
