@@ -27,20 +27,22 @@ def ingest_examples(
     data_format: str,
     images_dir: str,
     classes_file: str,
-    eval_fraction: float,
+    val_fraction: float,
+    test_fraction: float,
     beam_args: str,
     examples: Output[Dataset],
     statistics: Output[Metrics],
     report: Output[Markdown],
 ):
-    """Ingest labelled images (COCO, VOC, YOLO) into train/eval tf.Example shards.
+    """Ingest labelled images (COCO, VOC, YOLO) into train/val/test tf.Example shards.
 
     Args:
         data_path: Annotations (COCO JSON or a VOC / YOLO folder); empty: the bundled sample.
         data_format: coco, voc or yolo.
         images_dir: Folder of the images; empty: next to the annotations.
         classes_file: YOLO class names file; empty: none.
-        eval_fraction: Fraction of images held out for evaluation.
+        val_fraction: Fraction of images hashed into val (search and epoch selection).
+        test_fraction: Fraction of images hashed into test (evaluation only).
         beam_args: Apache Beam options, space separated.
     """
     from pipelines import tasks
@@ -50,7 +52,8 @@ def ingest_examples(
         data_format=data_format,
         images_dir=images_dir,
         classes_file=classes_file,
-        eval_fraction=eval_fraction,
+        val_fraction=val_fraction,
+        test_fraction=test_fraction,
         beam_args=beam_args,
         output_dir=examples.path,
     )
@@ -118,6 +121,7 @@ def train_model(
     examples: Input[Dataset],
     architecture: Input[Artifact],
     epochs: int,
+    budget_s: float,
     batch_size: int,
     warm_start: str,
     backbone_weights: str,
@@ -133,6 +137,7 @@ def train_model(
 
     Args:
         epochs: Training epochs (0: the training recipe's default).
+        budget_s: Training budget in CPU (GPU) seconds; 0: none.
         batch_size: Batch size (0: the training recipe's default).
         warm_start: Model directory or production to initialise from; empty: from scratch.
         backbone_weights: none, imagenet or a weights file; empty: the architecture's.
@@ -150,6 +155,7 @@ def train_model(
         architecture_dir=architecture.path,
         output_dir=model.path,
         epochs=epochs,
+        budget_s=budget_s,
         batch_size=batch_size,
         warm_start=warm_start,
         backbone_weights=backbone_weights,

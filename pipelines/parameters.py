@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from components import blessing_rules
+from components.artifacts.examples import DEFAULT_TEST_FRACTION, DEFAULT_VAL_FRACTION
 from components.data.readers import FORMATS
 from components.errors import UserError
 from components.tuner_settings import FLOPS_WEIGHT_RANGE, MIN
@@ -73,10 +74,20 @@ PARAMETERS: tuple[Parameter, ...] = (
         "YOLO class names: a text file with one name per line or an Ultralytics data YAML.",
     ),
     Parameter(
-        "eval_fraction",
+        "val_fraction",
         float,
-        0.2,
-        "Fraction of the images held out for evaluation when the source has no splits.",
+        DEFAULT_VAL_FRACTION,
+        "Fraction of the images hashed into the val split, on which the search scores its "
+        "trials and training picks its epoch (when the source states no val split).",
+        low=0.0,
+        high=1.0,
+    ),
+    Parameter(
+        "test_fraction",
+        float,
+        DEFAULT_TEST_FRACTION,
+        "Fraction of the images hashed into the test split, the only split evaluate, the gate "
+        "and the reported AP use (when the source states no test split).",
         low=0.0,
         high=1.0,
     ),
@@ -149,6 +160,15 @@ PARAMETERS: tuple[Parameter, ...] = (
         "architecture trains with its space's base preset recipe: 50 epochs for large, 30 for "
         "small; a preset or architecture file with its own).",
         low=0,
+    ),
+    Parameter(
+        "train_budget_s",
+        float,
+        0.0,
+        "Training budget of the final model in CPU seconds (GPU seconds on GPUs): the epochs "
+        "and the learning-rate schedule are fitted to it after the first epochs, and training "
+        "stops when it is spent (train_epochs then only caps the epochs). 0: no budget.",
+        low=0.0,
     ),
     Parameter(
         "train_batch_size", int, 0, "Training batch size. 0: the training recipe's default.", low=0

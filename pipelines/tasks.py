@@ -53,7 +53,8 @@ def ingest(
     data_format: str,
     images_dir: str,
     classes_file: str,
-    eval_fraction: float,
+    val_fraction: float,
+    test_fraction: float,
     beam_args: str,
     output_dir: str,
 ) -> TaskResult:
@@ -69,7 +70,8 @@ def ingest(
         output_dir=output_dir,
         images_dir=images_dir or None,
         classes_file=classes_file or None,
-        eval_fraction=eval_fraction,
+        val_fraction=val_fraction,
+        test_fraction=test_fraction,
         beam_args=shlex.split(beam_args),
     )
     fallback = step_io.summary_markdown("Ingestion", summary)
@@ -140,6 +142,7 @@ def train(
     architecture_dir: str,
     output_dir: str,
     epochs: int,
+    budget_s: float,
     batch_size: int,
     warm_start: str,
     backbone_weights: str,
@@ -165,6 +168,7 @@ def train(
         architecture=os.path.join(architecture_dir, architecture.ARCHITECTURE_FILE),
         output_dir=output_dir,
         epochs=epochs or None,
+        budget_s=budget_s or None,
         batch_size=batch_size or None,
         warm_start=warm_start or None,
         backbone_weights=backbone_weights or None,

@@ -3,11 +3,16 @@
 Layout (TFX ExampleGen conventions)::
 
     Split-train/data_tfrecord-00000-of-000NN.gz   gzipped TFRecord shards of tf.Examples
-    Split-eval/...                                (keys: components.data.schema)
+    Split-val/...                                 (keys: components.data.schema)
+    Split-test/...
     labels.json        {"classes": [{"id": 1..K, "name", "source_id"}, ...]}
     stats.json         dataset statistics (written last: its presence marks a complete artifact)
     quarantine.jsonl   the images left out, with reasons
     report.md          the ingestion report
+
+The three splits have one job each: search and train fit on ``train``; the search scores its
+trials and training selects its epoch on ``val``; evaluate, the gate and every reported AP use
+``test`` only, a split no step chose on.
 
 Plain constants and readers: importing this module never imports TensorFlow.
 """
@@ -23,7 +28,12 @@ from components.errors import UserError
 from components.files import hash_file, join, walk_files
 
 TRAIN_SPLIT = "train"
-EVAL_SPLIT = "eval"
+VAL_SPLIT = "val"
+TEST_SPLIT = "test"
+SPLITS = (TRAIN_SPLIT, VAL_SPLIT, TEST_SPLIT)
+# The shares of a source without splits that are hashed into val and test (70/15/15).
+DEFAULT_VAL_FRACTION = 0.15
+DEFAULT_TEST_FRACTION = 0.15
 SPLIT_DIR = "Split-{split}"
 SHARD_PREFIX = "data_tfrecord"
 SHARD_SUFFIX = ".gz"
@@ -55,6 +65,28 @@ def read_labels(examples_dir: str) -> dict:
     if label_map.num_classes < 1:
         raise UserError(f"{path} lists no classes")
     return data
+
+
+def require_split(examples_dir: str, split: str) -> None:
+    """Raise UserError when ``examples_dir`` has no ``Split-<split>`` folder.
+
+    Examples written before the three-way split have ``Split-train`` and ``Split-eval`` only;
+    the message says how to write them again.
+    """
+    directory = join(examples_dir, SPLIT_DIR.format(split=split))
+    if files.is_dir(directory):
+        return
+    old = files.is_dir(join(examples_dir, SPLIT_DIR.format(split="eval")))
+    why = (
+        "it was written before the train/val/test split (it has Split-eval)"
+        if old
+        else "it has no such folder"
+    )
+    raise UserError(
+        f"{examples_dir}: no Split-{split}: {why}; ingest the data again "
+        f"(`nasdet ingest --input ... --output ...`, or run the pipeline) to get "
+        f"{', '.join('Split-' + s for s in SPLITS)}"
+    )
 
 
 def categories(examples_dir: str) -> list[dict]:

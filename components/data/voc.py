@@ -11,7 +11,8 @@ Coordinates are kept exactly as the XML states them (no 1-based shift), so boxes
 the XML values. ``difficult`` objects are kept (``is_crowd`` False). Classes: the sorted unique
 object names with ids 1..K, or, with ``--classes``, the given names in file order (objects with
 other names are quarantined as "unknown class name"). Splits: ``ImageSets/Main/train.txt`` and
-``val.txt`` beside the annotation folder, when present, give ``train`` / ``eval``.
+``val.txt`` beside the annotation folder, when present, give ``train`` / ``val`` (and
+``test.txt``, when present, ``test``); the ingest step hashes the splits the source leaves out.
 
 Refused with ``UserError``: a missing folder, no XML files, an unparsable XML file, two XML files
 for the same image. Quarantined at read time (kind ``box``): objects without a name or with
@@ -205,11 +206,14 @@ def _find_image(
 
 
 def _read_splits(xml_dir: str) -> dict[str, str]:
-    """Return ``{image stem: "train" | "eval"}`` from ImageSets/Main (empty unless both lists exist)."""
+    """Return ``{image stem: "train" | "val" | "test"}`` from ImageSets/Main (empty unless
+    ``train.txt`` and ``val.txt`` exist; ``test.txt`` is read when present)."""
     main = files.join(files.dirname(xml_dir), "ImageSets", "Main")
-    lists = (("train.txt", "train"), ("val.txt", "eval"))
+    lists = (("train.txt", "train"), ("val.txt", "val"))
     if not all(files.is_file(files.join(main, name)) for name, _ in lists):
         return {}
+    if files.is_file(files.join(main, "test.txt")):
+        lists += (("test.txt", "test"),)
     splits: dict[str, str] = {}
     for file_name, split in lists:
         text = files.read_bytes(files.join(main, file_name)).decode("utf-8", "replace")

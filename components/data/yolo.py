@@ -14,7 +14,8 @@ unscaled and validation quarantines it (counting its boxes). Segment lines (``cl
 ...``, at least three points) become the bounding box of the polygon.
 
 Splits: when ``--classes`` is a data YAML whose ``train`` and ``val`` folders differ, images under
-``val`` are ``eval`` and images under ``train`` are ``train``; otherwise the ingest step splits.
+them are ``train`` and ``val``, and under its ``test`` folder (when given) ``test``; the ingest
+step hashes the splits the source leaves out.
 
 Refused with ``UserError``: a missing folder, no class names, no label files and no images, two
 images with the same stem. Quarantined at read time (kind ``box``): lines that do not parse and
@@ -211,10 +212,11 @@ def _yaml_splits(classes_file: str | None) -> dict[str, str]:
             result.add(files.normalize(path))
         return result
 
-    train, val = folders("train"), folders("val")
+    train, val, test = folders("train"), folders("val"), folders("test")
     if not train or not val or train == val:
         return {}
-    return {**{f: "train" for f in train}, **{f: "eval" for f in val}}
+    test -= train | val  # a test list equal to another split's adds nothing
+    return {**{f: "train" for f in train}, **{f: "val" for f in val}, **{f: "test" for f in test}}
 
 
 def _split_of(image_path: str, splits: dict[str, str]) -> str | None:

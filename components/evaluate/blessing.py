@@ -6,7 +6,7 @@ options and the pipeline parameters' defaults and bounds derive from them. Addin
 there, its check in :func:`decide` here (and its pipeline parameter and task wiring).
 The rules, in order:
 
-1. **detections**: the candidate must detect something on the eval split (scored by the COCO
+1. **detections**: the candidate must detect something on the test split (scored by the COCO
    protocol: top 100 detections per image, score floor 0.001). A model with no detections is
    never blessed, whatever the other rules say.
 2. **min_ap**: its COCO AP must be at least ``min_ap``, also on the first run (no baseline).
@@ -14,7 +14,7 @@ The rules, in order:
    evaluated on the same split, the candidate's AP must be at least the baseline's AP minus
    ``tolerance``.
 4. **per-class**: with a baseline, no class with at least ``class_min_boxes`` ground-truth boxes
-   in the eval split may lose more than ``class_tolerance`` AP against the baseline (classes
+   in the test split may lose more than ``class_tolerance`` AP against the baseline (classes
    with fewer boxes are too noisy to judge; they are reported, not ruled on).
 
 Every rule checked leaves a reason in plain words; a failed rule's reason starts with its name.
@@ -80,12 +80,12 @@ def decide(
     if detections == 0:
         failed.append("detections")
         reasons.append(
-            "detections: the model made no detections on the eval split (COCO protocol: top 100 "
+            "detections: the model made no detections on the test split (COCO protocol: top 100 "
             "per image, score floor 0.001), so it detects nothing."
         )
     if ap < 0:
         failed.append("min_ap")
-        reasons.append("min_ap: the eval split has no ground-truth boxes, so the AP is undefined.")
+        reasons.append("min_ap: the test split has no ground-truth boxes, so the AP is undefined.")
     elif ap >= rules.min_ap:
         reasons.append(f"AP {_fmt(ap)} meets the minimum AP {_fmt(rules.min_ap)}.")
     else:

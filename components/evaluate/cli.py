@@ -19,7 +19,7 @@ def build_parser() -> StepArgumentParser:
     """The argument parser of the evaluate command."""
     parser = StepArgumentParser(
         prog="nasdet evaluate",
-        description="Evaluate an exported detector with the COCO metrics on the eval split and "
+        description="Evaluate an exported detector with the COCO metrics on the test split and "
         "decide whether it is blessed (good enough to push).",
     )
     parser.add_argument("--model", required=True, help="Model artifact (or pushed version) dir")

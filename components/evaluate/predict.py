@@ -1,4 +1,4 @@
-"""Run exported SavedModels over the eval split of an Examples artifact, by the COCO protocol.
+"""Run exported SavedModels over a split (test by default) of an Examples artifact, by the COCO protocol.
 
 Each model is called through its ``evaluation`` signature (the top 100 detections per image
 above a 0.001 score floor; see ``components.detector.export``). A model exported before that
@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
-from components.artifacts.examples import EVAL_SPLIT
+from components.artifacts.examples import TEST_SPLIT, require_split
 from components.errors import UserError
 from components.metrics.coco_eval import ImageDetections, ImageTruth
 
@@ -143,7 +143,7 @@ def batches_by_size(
 def predict_split(
     saved_model_dirs: Sequence[str | Callable],
     examples_dir: str,
-    split: str = EVAL_SPLIT,
+    split: str = TEST_SPLIT,
     batch_size: int = 8,
     keep_images: int = 12,
 ) -> Predictions:
@@ -157,6 +157,7 @@ def predict_split(
     """
     from components.data import example_reader
 
+    require_split(examples_dir, split)
     models = [m if callable(m) else load_serving_fn(m) for m in saved_model_dirs]
     images: list[ImageTruth] = []
     samples: dict[int, np.ndarray] = {}

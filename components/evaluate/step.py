@@ -58,9 +58,9 @@ def run(
     evaluator: str = evaluators.DEFAULT_EVALUATOR,
     batch_size: int = 8,
     num_samples: int = 12,
-    split: str = examples.EVAL_SPLIT,
+    split: str = examples.TEST_SPLIT,
 ) -> dict:
-    """Evaluate the model in ``model_dir`` on the eval split of ``examples_dir``; bless or not.
+    """Evaluate the model in ``model_dir`` on the test split of ``examples_dir``; bless or not.
 
     Detections are scored by the COCO protocol (each model's ``evaluation`` signature); the
     candidate is blessed when it passes every rule against the baseline (none is fine).

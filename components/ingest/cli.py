@@ -6,6 +6,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from components.artifacts.examples import DEFAULT_TEST_FRACTION, DEFAULT_VAL_FRACTION
 from components.cli_args import StepArgumentParser, run_main
 from components.data.readers import FORMATS
 
@@ -29,10 +30,18 @@ def build_parser() -> StepArgumentParser:
         "--output", required=True, help="output directory (local path or gs:// / s3:// URI)"
     )
     parser.add_argument(
-        "--eval-fraction",
+        "--val-fraction",
         type=float,
-        default=0.2,
-        help="share of images hashed into eval (default 0.2)",
+        default=DEFAULT_VAL_FRACTION,
+        help="share of images hashed into val, where the search and training choose "
+        f"(default {DEFAULT_VAL_FRACTION}; a source's own val split wins)",
+    )
+    parser.add_argument(
+        "--test-fraction",
+        type=float,
+        default=DEFAULT_TEST_FRACTION,
+        help="share of images hashed into test, what evaluate scores "
+        f"(default {DEFAULT_TEST_FRACTION}; a source's own test split wins)",
     )
     parser.add_argument(
         "--beam-arg",
@@ -76,7 +85,8 @@ def _main(argv: Sequence[str] | None) -> int:
         args.output,
         images_dir=args.images,
         classes_file=args.classes,
-        eval_fraction=args.eval_fraction,
+        val_fraction=args.val_fraction,
+        test_fraction=args.test_fraction,
         beam_args=args.beam_arg,
     )
     print(summary_line(summary))

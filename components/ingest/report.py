@@ -40,7 +40,7 @@ def render_markdown(stats: dict, with_plot: bool) -> str:
         f"| boxes | {boxes['read']} | {boxes['accepted']} | {boxes['quarantined']} |",
         "",
         f"Counts reconcile (read = accepted + quarantined): {'yes' if stats['reconciled'] else 'NO'}.",
-        f"Split: {stats['split_source']} (eval fraction {stats['eval_fraction']}); "
+        f"Split: {stats['split_source']} (val fraction {stats['val_fraction']}, test fraction {stats['test_fraction']}); "
         + ", ".join(
             f"{name} {s['images']} images / {s['boxes']} boxes in {s['shards']} shard(s)"
             for name, s in stats["splits"].items()

@@ -196,7 +196,7 @@ def to_stats_json(acc: dict, images_read: int, boxes_read: int, context: dict) -
     """Return the ``stats.json`` content from a combined accumulator and the reader's counts.
 
     ``context`` carries the label names (``classes``, in label order), ``num_shards`` per split,
-    ``eval_fraction`` and ``split_source``; they are copied in. ``reconciled`` is True when
+    ``val_fraction``, ``test_fraction`` and ``split_source``; they are copied in. ``reconciled`` is True when
     read = accepted + quarantined for images and for boxes.
     """
     images = {
@@ -246,7 +246,8 @@ def to_stats_json(acc: dict, images_read: int, boxes_read: int, context: dict) -
         ],
         "splits": splits,
         "split_source": context["split_source"],
-        "eval_fraction": context["eval_fraction"],
+        "val_fraction": context["val_fraction"],
+        "test_fraction": context["test_fraction"],
         "classes": classes,
         "image_formats": dict(sorted(acc["formats"].items())),
         "size_mismatches": acc["size_mismatches"],

@@ -20,7 +20,13 @@ from collections import Counter
 from collections.abc import Sequence
 
 from components import files
-from components.artifacts.examples import LABELS_FILE, STATS_FILE
+from components.artifacts.examples import (
+    DEFAULT_TEST_FRACTION,
+    DEFAULT_VAL_FRACTION,
+    LABELS_FILE,
+    SPLITS,
+    STATS_FILE,
+)
 from components.data.labels import build_label_map, to_labels_json
 from components.data.readers import read_dataset
 from components.errors import UserError
@@ -36,7 +42,8 @@ def run(
     output_dir: str,
     images_dir: str | None = None,
     classes_file: str | None = None,
-    eval_fraction: float = 0.2,
+    val_fraction: float = DEFAULT_VAL_FRACTION,
+    test_fraction: float = DEFAULT_TEST_FRACTION,
     beam_args: Sequence[str] = (),
     run_in_process: bool | None = None,
 ) -> dict:
@@ -50,7 +57,10 @@ def run(
         output_dir: where the Examples artifact is written (staged, then renamed into place).
         images_dir: the image folder (default: beside the labels).
         classes_file: the YOLO class names (a text file or an Ultralytics data YAML).
-        eval_fraction: the share of images hashed into ``eval`` when the source has no splits.
+        val_fraction: the share of images hashed into ``val`` (where the search scores trials
+            and training picks its epoch) when the source states no val split.
+        test_fraction: the share hashed into ``test`` (what evaluate and the gate score) when
+            the source states no test split.
         beam_args: Beam pipeline options (``--runner=...``); any of them selects Beam. A remote
             runner also needs ``--temp_location``, a folder or URI its workers share, unless
             ``output_dir`` is an object-store URI.
@@ -65,12 +75,12 @@ def run(
         UserError: bad input or options (nothing is written then).
     """
     started = time.monotonic()
-    eval_fraction = split.check_eval_fraction(eval_fraction)
+    val_fraction, test_fraction = split.check_fractions(val_fraction, test_fraction)
     dataset = read_dataset(fmt, input_path, images_dir=images_dir, classes_file=classes_file)
     label_map = build_label_map(dataset.classes)
-    splits = split.assign_splits(dataset.images, eval_fraction)
+    splits = split.assign_splits(dataset.images, val_fraction, test_fraction)
     assigned = Counter(splits)
-    num_shards = {name: split.num_shards(assigned[name]) for name in split.SPLITS}
+    num_shards = {name: split.num_shards(assigned[name]) for name in SPLITS}
     mode = running_mode.choose(beam_args, len(dataset.images), in_process=run_in_process)
     LOG.info(
         "ingest: %d images, %d classes: %s",
@@ -91,7 +101,8 @@ def run(
             stats_context={
                 "classes": label_map.names,
                 "num_shards": num_shards,
-                "eval_fraction": eval_fraction,
+                "val_fraction": val_fraction,
+                "test_fraction": test_fraction,
                 "split_source": split_source,
             },
         )
@@ -101,8 +112,9 @@ def run(
             _run_beam(mode, plan, output_dir)
         stats = json.loads(files.read_bytes(files.join(root, STATS_FILE)))
         _check(stats)
+        fractions = {"train": 1.0, "val": val_fraction, "test": test_fraction}
         for name, split_stats in stats["splits"].items():
-            if split_stats["images"] == 0 and (name == "train" or eval_fraction > 0):
+            if split_stats["images"] == 0 and fractions.get(name, 1.0) > 0:
                 LOG.warning("ingest: warning: split %r has no images", name)
         labels = json.dumps(to_labels_json(label_map), indent=2) + "\n"
         files.write_bytes(files.join(root, LABELS_FILE), labels.encode("utf-8"))
@@ -111,7 +123,7 @@ def run(
         "output_dir": output_dir,
         "images": stats["images"],
         "boxes": stats["boxes"],
-        "splits": {name: s["images"] for name, s in stats["splits"].items()},
+        "splits": {name: stats["splits"][name]["images"] for name in SPLITS},
         "shards": num_shards,
         "classes": label_map.num_classes,
         "runner": mode.description,

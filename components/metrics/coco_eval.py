@@ -1,4 +1,4 @@
-"""COCO box metrics of a detector on the eval split: the 12 numbers, per-class AP, PR curves.
+"""COCO box metrics of a detector on a split of the Examples: the 12 numbers, per-class AP, PR curves.
 
 Ground truth comes from the Examples (normalised boxes, classes 1..K, is_crowd, area) and
 detections from the exported model (normalised boxes of the original image). Both are turned

@@ -6,7 +6,7 @@ per stage; base width; BiFPN width and depth; head depth; input size; learning r
 complete :class:`~components.detector.config.DetectorConfig` and returns the compiled training
 model of the train step (targets and loss inside). ``fit(hp, model, ...)`` trains it with the
 tuner's callbacks (so KerasTuner saves the trial checkpoint), then scores the detector on the
-eval split and returns the metrics dict the oracle records: ``score`` (the objective, possibly
+val split and returns the metrics dict the oracle records: ``score`` (the objective, possibly
 latency-aware), ``AP``, ``AP50``, ``FLOPs``, ``params`` and ``seconds``. A NaN/inf loss or an
 out-of-memory error raises ``FailedTrialError``: the trial is recorded as failed and the
 search goes on.

@@ -1,4 +1,4 @@
-"""The search objective: COCO AP of a trial's detector on the eval split, optionally latency-aware.
+"""The search objective: COCO AP of a trial's detector on the val split, optionally latency-aware.
 
 Detections are the model's own decoded detections (the same resize/pad, box decoding, NMS and
 mapping back to the original image as the exported model's ``evaluation`` signature: the COCO
@@ -36,7 +36,7 @@ def coco_metrics(
     max_images: int | None = None,
     batch_size: int = 8,
 ) -> dict[str, float]:
-    """Return the 12 COCO numbers of ``detector`` (a Keras detector of ``config``) on the eval split.
+    """Return the 12 COCO numbers of ``detector`` (a Keras detector of ``config``) on the val split.
 
     Reads at most ``max_images`` eval images (all when None). Raises UserError when the eval
     split has no images.
@@ -58,7 +58,7 @@ def coco_metrics(
         out["padded"] = padded
         return out
 
-    dataset = example_reader.read_split(examples_dir, examples.EVAL_SPLIT)
+    dataset = example_reader.read_split(examples_dir, examples.VAL_SPLIT)
     if max_images:
         dataset = dataset.take(max_images)
     dataset = dataset.map(prepare).padded_batch(batch_size)
@@ -94,7 +94,7 @@ def coco_metrics(
                 )
             )
     if not truths:
-        raise UserError(f"the eval split of {examples_dir} has no images to score a trial on")
+        raise UserError(f"the val split of {examples_dir} has no images to score a trial on")
     result = coco_eval.evaluate(truths, detections, examples.categories(examples_dir), EVALUATOR)
     # COCO reports -1 where nothing can be measured (no ground truth in a bucket): read it as 0.
     return {k: max(0.0, float(v)) for k, v in result["metrics"].items()}

@@ -53,7 +53,7 @@ def plot_ap_vs_flops(rows: list[TrialRow], path: str, objective: str = "AP") -> 
         ax.annotate(r.trial_id, (r.FLOPs, r.AP), textcoords="offset points", xytext=(4, 4))
     ax.set_xscale("log")
     ax.set_xlabel("FLOPs (multiply-adds, log scale)")
-    ax.set_ylabel("COCO AP (eval split)")
+    ax.set_ylabel("COCO AP (val split)")
     ax.set_title(f"Architecture search: AP vs FLOPs (objective {objective})")
     ax.grid(True, alpha=0.3)
     ax.legend()

@@ -22,7 +22,8 @@ def make_hypermodel(spec: SearchSpec, verbose: int | str = 0) -> DetectorHyperMo
     from components.data import example_reader
 
     labels = examples.read_labels(spec.examples_dir)
-    example_reader.list_shards(spec.examples_dir, examples.EVAL_SPLIT)  # UserError when missing
+    examples.require_split(spec.examples_dir, examples.VAL_SPLIT)  # Examples of the old layout
+    example_reader.list_shards(spec.examples_dir, examples.VAL_SPLIT)  # UserError when empty
     train_count = examples.count_records(spec.examples_dir, examples.TRAIN_SPLIT)
     if train_count == 0:
         example_reader.list_shards(spec.examples_dir, examples.TRAIN_SPLIT)  # raises UserError

@@ -136,7 +136,7 @@ def run(
             subprocesses, or worker pods inside a cluster).
         seed: the oracle's and the trials' seed.
         space: the search space (``space.SPACES``: small | large).
-        objective: AP | AP50 on the eval split.
+        objective: AP | AP50 on the val split.
         reuse_architecture: a file or preset that skips the search.
         work_dir: keeps the tuner project (default ``<output_dir>.work``): the same call again
             resumes.

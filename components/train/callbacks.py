@@ -46,6 +46,8 @@ class TrainState:
     best_epoch: int | None = None
     wait: int = 0
     stopped_early: bool = False
+    planned_epochs: int | None = None  # a budgeted run's plan (components.train.budget)
+    budget_used_s: float = 0.0
 
     @classmethod
     def load(cls, work_dir: str) -> TrainState | None:

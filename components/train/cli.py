@@ -21,6 +21,18 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        import argparse
+
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
 def build_parser() -> StepArgumentParser:
     """Return the argument parser of ``nasdet train``."""
     parser = StepArgumentParser(
@@ -35,7 +47,18 @@ def build_parser() -> StepArgumentParser:
         "--architecture", required=True, help="architecture.json file or preset (tiny, d0 .. d7)"
     )
     parser.add_argument("--output", required=True, help="Model artifact directory to write")
-    parser.add_argument("--epochs", type=_positive_int, help="epochs (default: the config's)")
+    parser.add_argument(
+        "--epochs",
+        type=_positive_int,
+        help="epochs (default: the config's; with --budget-s only a cap, none by default)",
+    )
+    parser.add_argument(
+        "--budget-s",
+        type=_positive_seconds,
+        metavar="SECONDS",
+        help="train for this many CPU seconds (GPU: wall seconds); the epochs and the "
+        "learning-rate schedule are fitted to it after every epoch",
+    )
     parser.add_argument(
         "--batch-size", type=_positive_int, help="images per step (default: the config's)"
     )
@@ -71,6 +94,7 @@ def _main(argv: Sequence[str] | None) -> int:
         args.architecture,
         args.output,
         epochs=args.epochs,
+        budget_s=args.budget_s,
         batch_size=args.batch_size,
         warm_start=args.warm_start,
         backbone_weights=args.backbone_weights,

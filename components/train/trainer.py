@@ -1,6 +1,7 @@
 """The train step: build the detector, train it on the Examples, write the Model artifact.
 
-``run`` trains on ``Split-train`` and validates on ``Split-eval`` with SGD momentum, a linear
+``run`` trains on ``Split-train`` and validates on ``Split-val`` (``Split-test`` is never read:
+it is evaluate's) with SGD momentum, a linear
 warm-up then cosine learning rate (scaled by global batch / ``learning_rate_batch``), L2 weight
 decay, global gradient-norm clipping and an optional EMA of the weights (the EMA weights are
 validated and exported). With GPUs it trains under ``tf.distribute.MirroredStrategy`` and
@@ -26,18 +27,19 @@ import keras
 import tensorflow as tf
 
 from components.artifacts.examples import (
-    EVAL_SPLIT,
     TRAIN_SPLIT,
+    VAL_SPLIT,
     count_records,
     files_digest,
     read_labels,
+    require_split,
 )
 from components.data import example_reader, input_pipeline
 from components.detector import model as model_lib
 from components.detector.config import DetectorConfig
 from components.detector.config_load import load_architecture
 from components.errors import UserError
-from components.train import artifact, callbacks
+from components.train import artifact, budget, callbacks
 from components.train import warm_start as warm_start_lib
 from components.train.backbone_weights import with_backbone_weights
 from components.train.bn_calibration import recalibrate_batch_norm
@@ -65,7 +67,9 @@ def _strategy_and_precision(config: DetectorConfig) -> tuple[tf.distribute.Strat
     return tf.distribute.get_strategy(), mixed
 
 
-def _fingerprint(config: DetectorConfig, examples_dir: str, epochs: int, batch: int, warm) -> dict:
+def _fingerprint(
+    config: DetectorConfig, examples_dir: str, epochs: int, batch: int, warm, budget_s
+) -> dict:
     digest = hashlib.sha256(config.to_json().encode()).hexdigest()[:16]
     return {
         "config": digest,
@@ -73,6 +77,7 @@ def _fingerprint(config: DetectorConfig, examples_dir: str, epochs: int, batch: 
         "epochs": epochs,
         "batch_size": batch,
         "warm_start": os.path.abspath(warm) if warm else None,
+        "budget_s": budget_s,
     }
 
 
@@ -101,7 +106,8 @@ class _Plan:
     config: DetectorConfig
     export_config: DetectorConfig  # the model written in the artifact (no pretrained source)
     labels: dict
-    epochs: int
+    epochs: int  # the cap of a budgeted run
+    budget_s: float | None
     work_dir: str
     n_train: int
     n_eval: int
@@ -125,6 +131,7 @@ def _prepare(
     architecture: str,
     output_dir: str,
     epochs: int | None,
+    budget_s: float | None,
     batch_size: int | None,
     warm_start: str | None,
     backbone_weights: str | None,
@@ -136,12 +143,15 @@ def _prepare(
         raise UserError(f"--examples {examples_dir}: not a directory")
     config = load_architecture(architecture)
     labels = read_labels(examples_dir)
+    require_split(examples_dir, VAL_SPLIT)  # Examples of the old train/eval layout
     config = config.replace(num_classes=len(labels["classes"]))
     if image_size:
         config = config.replace(image_size=int(image_size))
     work_dir = work_dir or f"{os.path.abspath(output_dir).rstrip('/')}.work"
     config = with_backbone_weights(config, backbone_weights, work_dir)
-    epochs = int(epochs or config.train.epochs)
+    if budget_s is not None and not (budget_s > 0 and math.isfinite(budget_s)):
+        raise UserError(f"the training budget must be a positive number of seconds, got {budget_s}")
+    epochs = int(epochs or (budget.MAX_BUDGET_EPOCHS if budget_s else config.train.epochs))
     if warm_start:
         warm_start_lib.check_model_artifact(warm_start, config)
     if batch_size is not None and batch_size < 1:
@@ -160,14 +170,15 @@ def _prepare(
         export_config=config.with_overrides({"backbone.weights": "none"}),
         labels=labels,
         epochs=epochs,
+        budget_s=float(budget_s) if budget_s else None,
         work_dir=work_dir,
         n_train=n_train,
-        n_eval=count_records(examples_dir, EVAL_SPLIT),
+        n_eval=count_records(examples_dir, VAL_SPLIT),
         strategy=strategy,
         mixed=mixed,
         batch=batch,
         steps_per_epoch=max(n_train // (batch * replicas), 1),
-        fingerprint=_fingerprint(config, examples_dir, epochs, batch, warm_start),
+        fingerprint=_fingerprint(config, examples_dir, epochs, batch, warm_start, budget_s),
     )
 
 
@@ -180,7 +191,7 @@ def _datasets(plan: _Plan, examples_dir: str, seed: int | None):
     ).repeat()
     if not plan.n_eval:
         return train_ds, None
-    val_ds = input_pipeline.make_dataset(examples_dir, EVAL_SPLIT, size, batch, False)
+    val_ds = input_pipeline.make_dataset(examples_dir, VAL_SPLIT, size, batch, False)
     return train_ds, val_ds.apply(
         tf.data.experimental.assert_cardinality(math.ceil(plan.n_eval / batch))
     )
@@ -200,8 +211,10 @@ def _restore(plan: _Plan, warm_start: str | None, jit_compile: bool | str):
         )
     os.makedirs(plan.work_dir, exist_ok=True)
     with _precision_policy(plan.mixed), plan.strategy.scope():
+        # A budgeted run starts with the recipe's epochs; the budget re-fits them.
+        first_plan = min(plan.epochs, plan.config.train.epochs) if plan.budget_s else plan.epochs
         trainer = build_trainer(
-            plan.config, plan.steps_per_epoch, plan.epochs, plan.global_batch, jit_compile
+            plan.config, plan.steps_per_epoch, first_plan, plan.global_batch, jit_compile
         )
         # Flat lists of variables: tracking the Keras objects themselves misses some of them.
         checkpoint = tf.train.Checkpoint(
@@ -225,7 +238,8 @@ def _callbacks(
     state: callbacks.TrainState,
     extra: Sequence[keras.callbacks.Callback],
 ) -> list[keras.callbacks.Callback]:
-    """The step's callbacks (EMA validation, TensorBoard, per-epoch checkpoint), then ``extra``."""
+    """The step's callbacks (EMA validation, TensorBoard, the budget, per-epoch checkpoint),
+    then ``extra``."""
 
     def export_weights(path: str) -> None:
         if trainer.ema is None:
@@ -242,6 +256,18 @@ def _callbacks(
         cbs.append(callbacks.EmaEvaluation(trainer.ema))
     logs = os.path.join(plan.work_dir, callbacks.LOGS_DIR)
     cbs.append(keras.callbacks.TensorBoard(logs, write_graph=False, profile_batch=0))
+    if plan.budget_s:
+        clock, _ = budget.clock_for(bool(training_devices()))
+        cbs.append(
+            budget.TrainingBudget(
+                plan.budget_s,
+                state,
+                trainer.schedule,
+                plan.steps_per_epoch,
+                plan.epochs,
+                clock=clock,
+            )
+        )
     patience = plan.config.train.early_stopping_patience
     cbs.append(
         callbacks.EpochCheckpoint(plan.work_dir, state, checkpoint, export_weights, patience)
@@ -286,6 +312,7 @@ def run(
     batch_size: int | None = None,
     warm_start: str | None = None,
     *,
+    budget_s: float | None = None,
     backbone_weights: str | None = None,
     image_size: int | None = None,
     work_dir: str | None = None,
@@ -304,7 +331,11 @@ def run(
         examples_dir: an Examples artifact; ``num_classes`` comes from its ``labels.json``.
         architecture: an ``architecture.json`` path (or a folder holding one) or a preset name.
         output_dir: where the Model artifact is written.
-        epochs: epochs to train (default: the config's ``train.epochs``).
+        epochs: epochs to train (default: the config's ``train.epochs``; with a budget, the
+            cap of the plan, none by default).
+        budget_s: train for this many seconds of this process's CPU time (wall time on GPUs):
+            the epochs and the cosine schedule are fitted to it after every epoch
+            (``components.train.budget``). None: ``epochs`` decide.
         batch_size: the batch per replica (default: the config's ``train.batch_size``).
         warm_start: a Model artifact of the same architecture whose weights start the training.
         backbone_weights: ``none``, ``imagenet``, or a path / URI of a Keras weights file;
@@ -322,7 +353,8 @@ def run(
 
     Returns:
         A summary dict: ``epochs_run``, ``initial_epoch`` (> 0 after a resume),
-        ``stopped_early``, ``monitor`` / ``best`` / ``best_epoch``, ``final_loss``,
+        ``stopped_early``, ``budget_s`` / ``budget_used_s`` (seconds of the budget's clock),
+        ``fit_cpu_seconds`` (CPU seconds of this process's fit), ``monitor`` / ``best`` / ``best_epoch``, ``final_loss``,
         ``final_val_loss``, sizes, ``seconds`` and ``paths``.
 
     Raises:
@@ -335,6 +367,7 @@ def run(
         architecture,
         output_dir,
         epochs,
+        budget_s,
         batch_size,
         warm_start,
         backbone_weights,
@@ -344,7 +377,9 @@ def run(
     train_ds, val_ds = _datasets(plan, examples_dir, seed)
     trainer, checkpoint, state = _restore(plan, warm_start, jit_compile)
     initial_epoch = state.epochs_done
-    if initial_epoch < plan.epochs and not state.stopped_early:
+    target = state.planned_epochs or plan.epochs
+    fit_started = budget.cpu_seconds()
+    if initial_epoch < target and not state.stopped_early:
         trainer.fit(
             train_ds,
             validation_data=val_ds,
@@ -355,6 +390,7 @@ def run(
             callbacks=_callbacks(plan, trainer, checkpoint, state, extra_callbacks),
             verbose=verbose,
         )
+    fit_cpu_s = budget.cpu_seconds() - fit_started
     paths, calibration_batches = _export(plan, trainer, examples_dir, output_dir, bn_batches)
     shutil.rmtree(plan.work_dir, ignore_errors=True)
     last = state.history[-1] if state.history else {}
@@ -363,6 +399,9 @@ def run(
         "epochs_run": state.epochs_done,
         "initial_epoch": initial_epoch,
         "stopped_early": state.stopped_early,
+        "budget_s": plan.budget_s,
+        "budget_used_s": state.budget_used_s if plan.budget_s else None,
+        "fit_cpu_seconds": round(fit_cpu_s, 1),
         "best_epoch": state.best_epoch,
         "monitor": state.monitor,
         "best": state.best,

@@ -45,6 +45,7 @@ def build_trainer(
         momentum=train.momentum,
         global_clipnorm=train.clip_norm if train.clip_norm > 0 else None,
     )
+    trainer.schedule = schedule  # a training budget moves its end (components.train.budget)
     trainer.compile(optimizer=optimizer, jit_compile=jit_compile)
     trainer.optimizer.build(trainer.trainable_variables)
     return trainer

@@ -92,7 +92,8 @@ def beam_ingest(beam_args: str, examples: Output[Artifact]) -> str:
         data_format="voc",
         images_dir="",
         classes_file="",
-        eval_fraction=0.2,
+        val_fraction=0.15,
+        test_fraction=0.15,
         beam_args=beam_args,
         output_dir=examples.path,
     )

@@ -32,7 +32,7 @@ def test_parse_assignments_types():
         ("=3", "expected NAME=VALUE"),
         ("search_epochs=2.5", "needs a int"),
         ("nope=1", "unknown pipeline parameter 'nope'"),
-        ("eval_fraction=1.5", "eval_fraction must be in 0.0..1.0, got 1.5"),
+        ("test_fraction=1.5", "test_fraction must be in 0.0..1.0, got 1.5"),
         ("search_max_trials=0", "search_max_trials must be in 1..inf, got 0"),
         ("tolerance=nan", "tolerance must be a finite number"),
     ],
@@ -145,7 +145,7 @@ def test_published_markdown_carries_its_images(tmp_path):
 
 
 def test_bundled_sample(bundled_sample_dir):
-    """The whole raccoon set is bundled: an eval split of about 40 images can measure AP."""
+    """The whole raccoon set is bundled: a test split of about 30 images can measure AP."""
     annotations, images = step_io.bundled_sample()
     assert annotations == str(bundled_sample_dir / "annotations")
     assert images == str(bundled_sample_dir / "images")

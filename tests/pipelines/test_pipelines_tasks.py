@@ -107,6 +107,7 @@ def test_train_checkpoints_are_keyed_by_run_and_removed_after_success(monkeypatc
         architecture_dir="a",
         output_dir=str(tmp_path / "model"),
         epochs=0,
+        budget_s=0.0,
         batch_size=0,
         warm_start="production",
         backbone_weights="",
@@ -119,6 +120,7 @@ def test_train_checkpoints_are_keyed_by_run_and_removed_after_success(monkeypatc
     assert seen["work_dir"] == str(root / "1234" / "train")
     assert seen["warm_start"] == str(version)
     assert seen["epochs"] is None and seen["backbone_weights"] is None
+    assert seen["budget_s"] is None
     assert seen["architecture"] == str(pathlib.Path("a") / architecture.ARCHITECTURE_FILE)
     assert result.metadata == {"framework": "tensorflow", "warm_start": str(version)}
     assert not root.exists() or not any(root.iterdir())  # removed, and the empty run folder
@@ -144,7 +146,8 @@ def test_ingest_defaults_to_the_bundled_sample(monkeypatch, tmp_path):
         data_format="voc",
         images_dir="",
         classes_file="",
-        eval_fraction=0.2,
+        val_fraction=0.15,
+        test_fraction=0.15,
         beam_args="--runner=DirectRunner --direct_num_workers=2",
         output_dir=str(out),
     )

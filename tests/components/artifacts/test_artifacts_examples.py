@@ -28,7 +28,11 @@ def test_layout_names_are_the_published_contract():
     # Artifacts written by earlier versions and read by TFX-style tools use these names.
     assert examples.LABELS_FILE == "labels.json"
     assert examples.STATS_FILE == "stats.json"
-    assert examples.SPLIT_DIR.format(split=examples.EVAL_SPLIT) == "Split-eval"
+    assert [examples.SPLIT_DIR.format(split=s) for s in examples.SPLITS] == [
+        "Split-train",
+        "Split-val",
+        "Split-test",
+    ]
 
 
 def test_read_labels_and_categories(tmp_path):
@@ -73,4 +77,16 @@ def test_digests_follow_content_not_location(tmp_path):
 
 
 def test_count_records_is_zero_without_shards(tmp_path):
-    assert examples.count_records(str(tmp_path), examples.EVAL_SPLIT) == 0
+    assert examples.count_records(str(tmp_path), examples.TEST_SPLIT) == 0
+
+
+def test_examples_of_the_old_layout_are_refused_with_how_to_re_ingest(tmp_path):
+    (tmp_path / "Split-train").mkdir()
+    (tmp_path / "Split-eval").mkdir()
+    with pytest.raises(UserError) as err:
+        examples.require_split(str(tmp_path), examples.TEST_SPLIT)
+    message = str(err.value)
+    assert "no Split-test" in message and "before the train/val/test split" in message
+    assert "ingest the data again" in message and "\n" not in message
+    (tmp_path / "Split-test").mkdir()
+    examples.require_split(str(tmp_path), examples.TEST_SPLIT)  # present: no error

@@ -101,7 +101,7 @@ def test_voc_devkit_layout_with_imagesets_splits(tmp_path):
     (root / "ImageSets" / "Main" / "val.txt").write_text("empty\n")
     dataset = read_voc(str(root), classes_file=corpus.classes_file)
     splits = {i.image_id: i.split for i in dataset.images}
-    assert splits["good"] == "train" and splits["empty"] == "eval" and splits["missing"] is None
+    assert splits["good"] == "train" and splits["empty"] == "val" and splits["missing"] is None
     assert pathlib.Path(dataset.images[0].path).parent == root / "JPEGImages"
 
 

@@ -162,7 +162,7 @@ def test_yolo_data_yaml_with_distinct_train_and_val_gives_splits(tmp_path):
     train = read_yolo(str(tmp_path / "labels" / "train"), classes_file=str(data))
     val = read_yolo(str(tmp_path / "labels" / "val"), classes_file=str(data))
     assert [i.split for i in train.images] == ["train"]
-    assert [i.split for i in val.images] == ["eval"]
+    assert [i.split for i in val.images] == ["val"]
 
 
 def test_yolo_duplicate_image_stems_are_refused(tmp_path):

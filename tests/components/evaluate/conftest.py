@@ -38,7 +38,7 @@ def write_examples(root, images: list[dict], classes=CLASSES) -> str:
     import tensorflow as tf
 
     root = str(root)
-    split = os.path.join(root, "Split-eval")
+    split = os.path.join(root, "Split-test")
     os.makedirs(split, exist_ok=True)
     options = tf.io.TFRecordOptions(compression_type="GZIP")
     path = os.path.join(split, "data_tfrecord-00000-of-00001.gz")
@@ -66,7 +66,7 @@ def write_examples(root, images: list[dict], classes=CLASSES) -> str:
     with open(os.path.join(root, "labels.json"), "w") as f:
         json.dump({"classes": [dict(c, source_id=c["id"]) for c in classes]}, f)
     with open(os.path.join(root, "stats.json"), "w") as f:
-        json.dump({"eval": {"images": len(images)}}, f)
+        json.dump({"test": {"images": len(images)}}, f)
     return root
 
 

@@ -66,7 +66,8 @@ def sample_examples(tmp_path, sample_dir):
     xmls = sorted((sample_dir / "annotations").glob("*.xml"))[: TRAIN_IMAGES + EVAL_IMAGES]
     root = tmp_path / "examples"
     options = tf.io.TFRecordOptions(compression_type="GZIP")
-    for split, part in (("train", xmls[:TRAIN_IMAGES]), ("eval", xmls[TRAIN_IMAGES:])):
+    held_out = xmls[TRAIN_IMAGES:]
+    for split, part in (("train", xmls[:TRAIN_IMAGES]), ("val", held_out), ("test", held_out)):
         (root / f"Split-{split}").mkdir(parents=True)
         path = root / f"Split-{split}" / "data_tfrecord-00000-of-00001.gz"
         with tf.io.TFRecordWriter(str(path), options) as writer:

@@ -53,7 +53,7 @@ def read_examples_tf(examples_dir) -> dict[str, list[dict]]:
         "image/object/area": tf.io.VarLenFeature(tf.float32),
     }
     result = {}
-    for split in ("train", "eval"):
+    for split in ("train", "val", "test"):
         files = shard_files(examples_dir, split)
         examples = []
         for record in tf.data.TFRecordDataset(files, compression_type="GZIP"):

@@ -29,8 +29,10 @@ def test_cli_success_prints_summary(sample_dir, tmp_path, capsys):
             "voc",
             "--output",
             str(out),
-            "--eval-fraction",
-            "0.3",
+            "--val-fraction",
+            "0.2",
+            "--test-fraction",
+            "0.2",
             "--beam-arg",
             "--direct_running_mode=in_memory",
         ]
@@ -40,7 +42,7 @@ def test_cli_success_prints_summary(sample_dir, tmp_path, capsys):
     assert "DirectRunner in_memory, 1 worker(s) (from --beam-arg)" in captured.err
     line = captured.out.strip().splitlines()[-1]
     assert line.startswith("ingest: 50 images accepted, 0 quarantined; 53 boxes accepted")
-    assert "splits: eval" in line and str(out) in line
+    assert "splits: train 27, val 17, test 6;" in line and str(out) in line
     assert (out / "stats.json").exists() and (out / "labels.json").exists()
 
 
@@ -94,11 +96,11 @@ def test_refusals_exit_2_with_one_line_and_no_output(broken_corpus, tmp_path, ca
     assert not out.exists() and not (tmp_path / "nested").exists()
 
 
-def test_bad_eval_fraction_and_unknown_runner(sample_dir, tmp_path, capsys):
+def test_bad_fraction_and_unknown_runner(sample_dir, tmp_path, capsys):
     out = tmp_path / "examples"
     base = ["--input", str(sample_dir / "annotations"), "--format", "voc", "--output", str(out)]
-    assert main([*base, "--eval-fraction", "1.5"]) == 2
-    assert capsys.readouterr().err.startswith("error: --eval-fraction must be in [0, 1)")
+    assert main([*base, "--test-fraction", "1.5"]) == 2
+    assert capsys.readouterr().err.startswith("error: --test-fraction must be in [0, 1)")
     assert main([*base, "--beam-arg=--runner=NoSuchRunner"]) == 2
     assert capsys.readouterr().err.startswith("error: --beam-arg --runner=NoSuchRunner")
     assert main([*base, "--beam-arg", "--runner", "--beam-arg", "NoSuchRunner"]) == 2

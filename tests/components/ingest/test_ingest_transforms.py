@@ -41,21 +41,21 @@ def test_validate_and_write_shards(sample_dir, tmp_path):
         _sample_image(sample_dir, stems[0], [box, SourceBox(1, 5, 5, 5, 9, index=1)]),
     )
     missing = SourceImage("gone", "gone.jpg", str(sample_dir / "images" / "gone.jpg"), (box,))
-    items.append(("eval", missing))
+    items.append(("val", missing))
     random.Random(0).shuffle(items)
-    shards = {"train": 2, "eval": 2}
+    shards = {"train": 2, "val": 2}
     with test_pipeline.TestPipeline() as p:
         out = p | beam.Create(items) | ValidateAndWriteShards(str(tmp_path), LABELS, shards)
         assert_that(
             out["shards"] | beam.Map(lambda d: (d["split"], d["shard"])),
-            equal_to([("train", 0), ("train", 1), ("eval", 0), ("eval", 1)]),
+            equal_to([("train", 0), ("train", 1), ("val", 0), ("val", 1)]),
             label="files",
         )
         assert_that(
             out["shards"]
             | beam.Map(lambda d: (d["split"], d["examples"]))
             | beam.CombinePerKey(sum),
-            equal_to([("train", 12), ("eval", 0)]),
+            equal_to([("train", 12), ("val", 0)]),
             label="counts",
         )
         assert_that(
@@ -71,7 +71,7 @@ def test_validate_and_write_shards(sample_dir, tmp_path):
         assert_that(
             out[STATS_TAG]
             | beam.Map(lambda s: (s.split, s.accepted, s.boxes_read - s.boxes_accepted)),
-            equal_to([("train", True, 1)] + [("train", True, 0)] * 11 + [("eval", False, 1)]),
+            equal_to([("train", True, 1)] + [("train", True, 0)] * 11 + [("val", False, 1)]),
             label="stats",
         )
     ids = []
@@ -83,7 +83,7 @@ def test_validate_and_write_shards(sample_dir, tmp_path):
         ids += shard_ids
     assert sorted(ids) == sorted(stems)
     for index in range(2):  # empty shards exist and are valid
-        path = tmp_path / "Split-eval" / f"data_tfrecord-{index:05d}-of-00002.gz"
+        path = tmp_path / "Split-val" / f"data_tfrecord-{index:05d}-of-00002.gz"
         assert list(tfrecord.read_gzip_tfrecord(str(path))) == []
 
 
@@ -133,14 +133,15 @@ def _stats(split, accepted, boxes_read, boxes, classes=(), quarantine=()):
 
 ITEMS = [
     _stats("train", True, 2, [(10.0, 10.0), (40.0, 40.0)], [("cat", 2)]),
-    _stats("eval", True, 2, [(100.0, 100.0)], [("dog", 1)], [("box", "degenerate box", 1)]),
+    _stats("val", True, 2, [(100.0, 100.0)], [("dog", 1)], [("box", "degenerate box", 1)]),
     _stats("train", False, 3, [], quarantine=[("image", "missing image file", 3)]),
     QuarantineRecord("box", "x.json", "unknown category id", "7", 1),
 ]
 CONTEXT = {
     "classes": ["cat", "dog"],
-    "num_shards": {"train": 1, "eval": 1},
-    "eval_fraction": 0.2,
+    "num_shards": {"train": 1, "val": 1},
+    "val_fraction": 0.15,
+    "test_fraction": 0.15,
     "split_source": "hash",
 }
 
@@ -201,7 +202,7 @@ def test_stats_json_does_not_depend_on_the_order_of_images():
         )
         for _ in range(300)
     ]
-    context = {**CONTEXT, "num_shards": {"train": 1, "eval": 1}}
+    context = {**CONTEXT, "num_shards": {"train": 1, "val": 1}}
     results, sums = set(), set()
     for seed in range(12):
         order = items[:]

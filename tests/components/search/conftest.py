@@ -23,12 +23,12 @@ def write_examples(out_dir: pathlib.Path, n_train: int, n_eval: int, max_side: i
     from PIL import Image
 
     from components.artifacts.examples import (
-        EVAL_SPLIT,
         LABELS_FILE,
         SHARD_PREFIX,
         SHARD_SUFFIX,
         SPLIT_DIR,
         TRAIN_SPLIT,
+        VAL_SPLIT,
     )
     from components.data import schema
     from components.data.example_codec import encode_example
@@ -38,7 +38,7 @@ def write_examples(out_dir: pathlib.Path, n_train: int, n_eval: int, max_side: i
     images = sorted(dataset.images, key=lambda i: i.image_id)[: n_train + n_eval]
     names = {c.source_id: c.name for c in dataset.classes}
     labels = {cid: i + 1 for i, cid in enumerate(sorted(names))}
-    splits = {TRAIN_SPLIT: images[:n_train], EVAL_SPLIT: images[n_train:]}
+    splits = {TRAIN_SPLIT: images[:n_train], VAL_SPLIT: images[n_train:]}
     for split, items in splits.items():
         split_dir = out_dir / SPLIT_DIR.format(split=split)
         split_dir.mkdir(parents=True)

@@ -75,9 +75,9 @@ def write_examples(out_dir: pathlib.Path, splits: dict[str, list[str]]) -> pathl
 
 @pytest.fixture(scope="session")
 def overfit_examples(tmp_path_factory) -> pathlib.Path:
-    """Examples with the same 8 sample images in Split-train and Split-eval."""
+    """Examples with the same 8 sample images in Split-train and Split-val."""
     out = tmp_path_factory.mktemp("overfit") / "examples"
-    return write_examples(out, {"train": OVERFIT_IMAGES, "eval": OVERFIT_IMAGES})
+    return write_examples(out, {"train": OVERFIT_IMAGES, "val": OVERFIT_IMAGES})
 
 
 @pytest.fixture(scope="session")
@@ -85,7 +85,7 @@ def resume_examples(tmp_path_factory) -> pathlib.Path:
     """Examples with 8 sample images for training and 2 others for evaluation."""
     out = tmp_path_factory.mktemp("resume") / "examples"
     return write_examples(
-        out, {"train": OVERFIT_IMAGES, "eval": ["raccoon-9.jpg", "raccoon-10.jpg"]}
+        out, {"train": OVERFIT_IMAGES, "val": ["raccoon-9.jpg", "raccoon-10.jpg"]}
     )
 
 
