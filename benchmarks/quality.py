@@ -1,49 +1,62 @@
-"""Detector quality at a fixed training budget: ``tiny``, ``d0`` at the same input size, and the
-architecture a search picks, over several seeds; optionally YOLOv8n from scratch as the peer.
+"""Detector quality at equal CPU time, on every dataset present, against YOLOv8n from scratch.
 
-For each dataset (the bundled raccoon set, and coco128 from ``../shared/datasets`` when present)
-the examples are ingested once (a hash split, 20 % eval). Each candidate is trained from
-scratch for as many epochs as fit in ``--budget-s`` seconds of training (measured per candidate
-by a 2-epoch probe whose time is not counted), then scored on the eval split with the COCO
-protocol (pycocotools, the evaluate step's own code). The searched candidate is the pick of
-``nasdet search`` (``--search-trials`` random trials of ``--search-epochs`` epochs in the small
-space, both with the latency-aware reward ``--flops-weight`` and with AP alone), trained at
-the same input size as the others. Seeds give the median and the range.
+For each dataset (the bundled raccoon set always; coco128, bccd, cards and microcontroller from
+``../shared/datasets`` when present) the examples are ingested once with the pipeline's split
+(70/15/15 train/val/test by the stable hash). Each candidate (a preset, optionally with config
+overrides: ``--variant NAME:key=value,key=value``) is trained from scratch with a budget of
+CPU seconds actually used by training (``components.train``'s ``budget_s``: the epochs and the
+schedule are fitted to it), selects its epoch on ``val``, and is scored on ``test`` with the
+COCO protocol by the evaluate step's own code. Each size runs its own budget and seeds
+(``--sizes 128:120:3 256:300:1`` is image size : CPU seconds : seeds).
 
-``--yolo-python PATH`` (an interpreter of a separate environment with ``ultralytics``; never a
-dependency of nasdet) also trains YOLOv8n from ``yolov8n.yaml`` with Ultralytics' own time
-budget and scores its detections with the same pycocotools code on the same ground truth.
+``--yolo-python PATH`` (an interpreter of a separate environment with ``ultralytics``, never a
+dependency of nasdet) also trains YOLOv8n from ``yolov8n.yaml`` on the same train images with
+the same CPU-second budget (``benchmarks/yolo_peer.py``) and scores its detections of the same
+test images with the same pycocotools code. Its results are cached in ``--results`` (JSON
+lines, one per run, nasdet's too), so a rerun with other variants trains only what is new.
 
-    .venv/bin/python benchmarks/quality.py --budget-s 120 --seeds 0 1 2
-    .venv/bin/python benchmarks/quality.py --datasets raccoon --yolo-python ../yolo-venv/bin/python
+It prints, per dataset and size, AP / AP50 (median and range over seeds) and each candidate's
+ratio to YOLOv8n's median AP, then the geometric mean of the ratios per candidate (datasets
+where both score below 0.02 AP are reported and left out of the ratio).
+
+    .venv/bin/python benchmarks/quality.py --yolo-python ../yolo-venv/bin/python
+    .venv/bin/python benchmarks/quality.py --sizes 128:120:1 --variant base: \
+        --variant giou:loss.box_loss=giou --results /tmp/ablation.jsonl
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import pathlib
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 BUNDLED = REPO / "components" / "data" / "sample" / "raccoon"
 SHARED = REPO.parent / "shared" / "datasets"
+NAMES = ("raccoon", "coco128", "bccd", "cards", "microcontroller")
+FLOOR = 0.02  # both below this AP: reported, left out of the ratio
 
 
-def datasets(names: list[str]) -> dict[str, tuple[str, str, str]]:
+def datasets(names) -> dict[str, tuple[str, str, str]]:
     """``{name: (annotations, format, images)}`` of the datasets that are present."""
     found = {"raccoon": (str(BUNDLED / "annotations"), "voc", str(BUNDLED / "images"))}
-    coco = SHARED / "coco128"
-    if coco.is_dir():
-        annotations = next(iter(sorted(coco.rglob("*.json"))), None)
-        if annotations is not None:
-            found["coco128"] = (str(annotations), "coco", str(coco / "images"))
+    for name in NAMES[1:]:
+        root = SHARED / name
+        if not root.is_dir():
+            continue
+        coco = sorted((root / "annotations").glob("*.json"))
+        if coco:
+            images = next(p for p in root.iterdir() if p.is_dir() and p.name != "annotations")
+            found[name] = (str(coco[0]), "coco", str(images))
+        else:
+            found[name] = (str(root / "annotations"), "voc", str(root / "images"))
     return {n: found[n] for n in names if n in found}
 
 
@@ -51,143 +64,96 @@ def ingest(name: str, source: tuple[str, str, str], work: str) -> str:
     from components.ingest import run
 
     out = os.path.join(work, f"{name}-examples")
-    annotations, fmt, images = source
-    images_dir = images if os.path.isdir(images) else None
-    run(annotations, fmt, out, images_dir=images_dir, eval_fraction=0.2)
+    if not os.path.isdir(out):
+        annotations, fmt, images = source
+        run(annotations, fmt, out, images_dir=images)
     return out
 
 
-def _train_eval(examples: str, config_path: str, epochs: int, seed: int, work: str) -> dict:
+def parse_variant(text: str) -> tuple[str, dict]:
+    """``NAME:key=value,key=value`` (values JSON or plain strings) -> (NAME, overrides)."""
+    name, _, rest = text.partition(":")
+    overrides = {}
+    for item in filter(None, rest.split(",")):
+        key, _, value = item.partition("=")
+        try:
+            overrides[key] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[key] = value
+    return name, overrides
+
+
+def train_eval(examples: str, preset: str, overrides: dict, size: int, budget_s, seed, work):
+    """Train ``preset`` + ``overrides`` at ``size`` px for ``budget_s`` CPU s; score on test."""
     import keras
 
+    from components.detector.config_load import load_architecture
     from components.evaluate import run as evaluate
     from components.train import run as train
 
+    keras.backend.clear_session()
     keras.utils.set_random_seed(seed)
-    model = tempfile.mkdtemp(prefix="model-", dir=work)
-    started = time.monotonic()
-    summary = train(
-        examples_dir=examples,
-        architecture=config_path,
-        output_dir=model,
-        epochs=epochs,
-        seed=seed,
-        verbose=0,
-    )
-    seconds = time.monotonic() - started
+    config = load_architecture(preset).with_overrides({**overrides, "image_size": size})
+    folder = tempfile.mkdtemp(prefix="model-", dir=work)
+    path = os.path.join(folder, "architecture.json")
+    config.save(path)
+    model = os.path.join(folder, "model")
+    summary = train(examples, path, model, budget_s=budget_s, seed=seed, verbose=0)
     metrics = evaluate(model, examples, model + ".eval")["metrics"]
-    return {"seconds": seconds, "AP": metrics["AP"], "AP50": metrics["AP50"], "summary": summary}
-
-
-def epochs_for_budget(examples: str, config_path: str, budget_s: float, work: str) -> int:
-    """Epochs of ``config_path`` that fit in ``budget_s``: from a 2-epoch probe (the time of
-    its second epoch, after tracing and the input pipeline's warm-up)."""
-    import keras
-
-    from components.train import run as train
-
-    class EpochTimes(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.seconds: list[float] = []
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.started = time.monotonic()
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.seconds.append(time.monotonic() - self.started)
-
-    times = EpochTimes()
-    model = tempfile.mkdtemp(prefix="probe-", dir=work)
-    train(examples, config_path, model, epochs=2, verbose=0, extra_callbacks=[times])
-    return max(1, int(budget_s // max(times.seconds[-1], 1e-3)))
-
-
-def write_config(name: str, image_size: int, work: str, config=None) -> str:
-    from components.detector.config_load import load_architecture
-
-    config = config or load_architecture(name)
-    config = config.replace(image_size=image_size)
-    path = os.path.join(work, f"{name}-{image_size}.json")
-    with open(path, "w") as f:
-        f.write(config.to_json())
-    return path
-
-
-def searched_config(examples: str, args, seed: int, flops_weight: float, work: str):
-    from components.detector.config import DetectorConfig
-    from components.search import run as search
-
-    out = os.path.join(work, f"search-s{seed}-w{flops_weight}")
-    summary = search(
-        examples,
-        out,
-        algorithm="random",
-        max_trials=args.search_trials,
-        epochs=args.search_epochs,
-        seed=seed,
-        space="small",
-        flops_weight=flops_weight,
-    )
-    config = DetectorConfig.load(summary["architecture"])
-    return config, summary
+    return {
+        "AP": metrics["AP"],
+        "AP50": metrics["AP50"],
+        "cpu_seconds": summary["budget_used_s"],
+        "epochs": summary["epochs_run"],
+    }
 
 
 def export_for_yolo(examples: str, out: str) -> str:
-    """Write the examples' train and eval splits as an Ultralytics dataset under ``out``.
+    """Write the examples' train split and test split (as ``val``) as an Ultralytics dataset.
 
-    The images are the records' encoded bytes, unchanged; ``gt.json`` holds the eval split's
-    boxes in COCO form (the same ground truth the evaluate step scores against). Returns the
-    path of ``data.yaml``.
+    The images are the records' encoded bytes, unchanged; ``gt.json`` holds the test split's
+    boxes in COCO form (the ground truth the evaluate step scores). Returns ``data.yaml``.
     """
     import tensorflow as tf
 
-    from components.artifacts.examples import EVAL_SPLIT, TRAIN_SPLIT
+    from components.artifacts.examples import TEST_SPLIT, TRAIN_SPLIT, read_labels
     from components.data import example_reader, schema
 
     gt = {"images": [], "annotations": [], "categories": []}
-    classes = {}
-    for split, sub in ((TRAIN_SPLIT, "train"), (EVAL_SPLIT, "val")):
+    for split, sub in ((TRAIN_SPLIT, "train"), (TEST_SPLIT, "val")):
         os.makedirs(os.path.join(out, "images", sub), exist_ok=True)
         os.makedirs(os.path.join(out, "labels", sub), exist_ok=True)
         shards = example_reader.list_shards(examples, split)
-        for index, record in enumerate(example_reader.read_records(shards, shuffle_files=False)):
+        for index, record in enumerate(example_reader.read_records(shards)):
             feature = tf.train.Example.FromString(record.numpy()).features.feature
 
             def values(key, feature=feature):
                 entry = feature[key]
                 return list(entry.float_list.value or entry.int64_list.value)
 
-            encoded = feature[schema.IMAGE_ENCODED].bytes_list.value[0]
             stem = f"{sub}-{index:05d}"
+            encoded = feature[schema.IMAGE_ENCODED].bytes_list.value[0]
             with open(os.path.join(out, "images", sub, f"{stem}.jpg"), "wb") as f:
                 f.write(encoded)
-            height, width = tf.image.extract_jpeg_shape(encoded).numpy()[:2].tolist()
-            boxes = zip(
-                values(schema.BBOX_YMIN),
-                values(schema.BBOX_XMIN),
-                values(schema.BBOX_YMAX),
-                values(schema.BBOX_XMAX),
-                values(schema.CLASS_LABEL),
-                strict=True,
-            )
-            lines = []
+            height = int(values(schema.IMAGE_HEIGHT)[0])
+            width = int(values(schema.IMAGE_WIDTH)[0])
             if sub == "val":
                 gt["images"].append(
                     {"id": index + 1, "file_name": f"{stem}.jpg", "width": width, "height": height}
                 )
+            lines = []
+            keys = (schema.BBOX_YMIN, schema.BBOX_XMIN, schema.BBOX_YMAX, schema.BBOX_XMAX)
+            boxes = zip(*(values(k) for k in keys), values(schema.CLASS_LABEL), strict=True)
             for ymin, xmin, ymax, xmax, label in boxes:
-                label = int(label)
-                classes[label] = True
                 cx, cy, w, h = (xmin + xmax) / 2, (ymin + ymax) / 2, xmax - xmin, ymax - ymin
-                lines.append(f"{label - 1} {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}")
+                lines.append(f"{int(label) - 1} {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}")
                 if sub == "val":
                     bw, bh = w * width, h * height
                     gt["annotations"].append(
                         {
                             "id": len(gt["annotations"]) + 1,
                             "image_id": index + 1,
-                            "category_id": label,
+                            "category_id": int(label),
                             "bbox": [xmin * width, ymin * height, bw, bh],
                             "area": bw * bh,
                             "iscrowd": 0,
@@ -195,22 +161,22 @@ def export_for_yolo(examples: str, out: str) -> str:
                     )
             with open(os.path.join(out, "labels", sub, f"{stem}.txt"), "w") as f:
                 f.write("\n".join(lines) + "\n")
-    num_classes = max(classes) if classes else 1
-    gt["categories"] = [{"id": i, "name": str(i)} for i in range(1, num_classes + 1)]
+    classes = read_labels(examples)["classes"]
+    gt["categories"] = [{"id": int(c["id"]), "name": str(c["name"])} for c in classes]
     with open(os.path.join(out, "gt.json"), "w") as f:
         json.dump(gt, f)
-    names = ", ".join(f"{i}: c{i + 1}" for i in range(num_classes))
+    names = ", ".join(f"{i}: c{i + 1}" for i in range(len(classes)))
     data = os.path.join(out, "data.yaml")
     with open(data, "w") as f:
         f.write(f"path: {out}\ntrain: images/train\nval: images/val\nnames: {{{names}}}\n")
     return data
 
 
-def yolo(python: str, data: str, args, seed: int) -> dict:
+def yolo(python: str, data: str, size: int, budget_s: float, seed: int) -> dict:
     """YOLOv8n from scratch in the separate environment ``python``, same split, same scoring."""
     script = REPO / "benchmarks" / "yolo_peer.py"
-    argv = [python, str(script), "--data", data, "--imgsz", str(args.yolo_imgsz)]
-    argv += ["--seconds", str(args.budget_s), "--seed", str(seed)]
+    argv = [python, str(script), "--data", data, "--imgsz", str(size)]
+    argv += ["--seconds", str(budget_s), "--seed", str(seed)]
     result = subprocess.run(argv, capture_output=True, text=True, check=False)
     lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
     if result.returncode != 0 or not lines:
@@ -218,89 +184,137 @@ def yolo(python: str, data: str, args, seed: int) -> dict:
     return json.loads(lines[-1])
 
 
-def summarise(rows: list[dict]) -> str:
-    aps = [r["AP"] for r in rows]
-    ap50s = [r["AP50"] for r in rows]
-    return (
-        f"{statistics.median(aps):.4f} [{min(aps):.4f}..{max(aps):.4f}] | "
-        f"{statistics.median(ap50s):.4f} [{min(ap50s):.4f}..{max(ap50s):.4f}]"
-    )
+def load_results(path: str) -> list[dict]:
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def append_result(path: str, row: dict) -> None:
+    with open(path, "a") as f:
+        f.write(json.dumps(row) + "\n")
+
+
+def spread(rows: list[dict], key: str) -> str:
+    values = [r[key] for r in rows]
+    return f"{statistics.median(values):.3f} [{min(values):.3f}..{max(values):.3f}]"
+
+
+def report(results: list[dict], labels: list[str], sizes) -> None:
+    """Print the per-dataset tables and the geometric means of the ratios to YOLOv8n."""
+    for size, budget_s, seeds in sizes:
+        print(f"\n## {size} px, {budget_s:g} CPU s of training, seeds {list(range(seeds))}\n")
+        print("| dataset | model | epochs | CPU s | AP median [range] | AP50 median [range] |")
+        print("|---|---|---:|---:|---|---|")
+        ratios: dict[str, list[float]] = {label: [] for label in labels}
+        for dataset in NAMES:
+            key = {"dataset": dataset, "size": size, "budget_s": budget_s}
+            runs = [r for r in results if all(r.get(k) == v for k, v in key.items())]
+            runs = [r for r in runs if r["seed"] < seeds]
+            peer = [r for r in runs if r["model"] == "YOLOv8n"]
+            peer_ap = statistics.median(r["AP"] for r in peer) if peer else None
+            for label in ["YOLOv8n", *labels]:
+                rows = [r for r in runs if r["model"] == label]
+                if not rows:
+                    continue
+                ap = statistics.median(r["AP"] for r in rows)
+                epochs = statistics.median(r.get("epochs") or 0 for r in rows)
+                cpu = statistics.median(r.get("cpu_seconds") or 0 for r in rows)
+                note = ""
+                if label != "YOLOv8n" and peer_ap is not None:
+                    if max(ap, peer_ap) < FLOOR:
+                        note = " (both < 0.02: left out)"
+                    else:
+                        ratio = ap / peer_ap if peer_ap > 0 else math.inf
+                        ratios[label].append(ratio)
+                        note = f" ({ratio:.2f}x YOLOv8n)"
+                print(
+                    f"| {dataset} | {label}{note} | {epochs:.0f} | {cpu:.0f} | "
+                    f"{spread(rows, 'AP')} | {spread(rows, 'AP50')} |"
+                )
+        for label, values in ratios.items():
+            finite = [v for v in values if 0 < v < math.inf]
+            if finite:
+                geo = math.exp(statistics.fmean(math.log(v) for v in finite))
+                print(
+                    f"- {label}: geometric mean of AP / YOLOv8n's {geo:.2f} over {len(finite)} "
+                    f"datasets (lowest {min(finite):.2f}x)"
+                )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", nargs="+", default=["raccoon", "coco128"])
-    parser.add_argument("--budget-s", type=float, default=120.0)
-    parser.add_argument("--image-size", type=int, default=128)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--search-trials", type=int, default=4)
-    parser.add_argument("--search-epochs", type=int, default=2)
-    parser.add_argument("--flops-weight", type=float, default=-0.07)
+    parser.add_argument("--datasets", nargs="+", default=list(NAMES))
+    parser.add_argument(
+        "--sizes", nargs="+", default=["128:120:3", "256:300:1"], help="SIZE:CPU_SECONDS:SEEDS"
+    )
+    parser.add_argument("--preset", default="tiny", help="the preset the variants start from")
+    parser.add_argument(
+        "--variant", action="append", default=[], help="NAME:key=value,... (default: the preset)"
+    )
     parser.add_argument("--yolo-python", help="interpreter of a separate ultralytics environment")
-    parser.add_argument("--yolo-imgsz", type=int, default=256)
+    parser.add_argument("--results", default=str(REPO / "benchmarks" / "quality-results.jsonl"))
+    parser.add_argument(
+        "--also-read", nargs="*", default=[], help="more result files to report (read only)"
+    )
+    parser.add_argument("--work-dir", default=os.path.join(tempfile.gettempdir(), "nasdet-quality"))
+    parser.add_argument("--report-only", action="store_true", help="print the cached results")
+    parser.add_argument("--peer-only", action="store_true", help="run only the YOLOv8n peer")
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from components.artifacts.examples import read_labels
-    from components.detector.config import DetectorConfig
-    from components.detector.describe import describe
+    sizes = [
+        tuple(float(x) if i == 1 else int(x) for i, x in enumerate(s.split(":")))
+        for s in args.sizes
+    ]
+    variants = [parse_variant(v) for v in args.variant] or [(args.preset, {})]
+    if args.peer_only:
+        variants = []
+    labels = [name for name, _ in variants]
+    results = load_results(args.results)
+    for extra in args.also_read:
+        results += load_results(extra)
+    if not args.report_only:
+        os.makedirs(args.work_dir, exist_ok=True)
+        for dataset, source in datasets(args.datasets).items():
+            examples = ingest(dataset, source, args.work_dir)
+            data = None
+            for size, budget_s, seeds in sizes:
+                for seed in range(seeds):
+                    key = {"dataset": dataset, "size": size, "budget_s": budget_s, "seed": seed}
 
-    work = tempfile.mkdtemp(prefix="nasdet-quality-")
-    print(
-        f"training budget {args.budget_s:.0f} s per model, {args.image_size} px, seeds {args.seeds}"
-    )
-    for name, source in datasets(args.datasets).items():
-        examples = ingest(name, source, work)
-        num_classes = len(read_labels(examples)["classes"])
-        data = (
-            export_for_yolo(examples, os.path.join(work, f"{name}-yolo"))
-            if args.yolo_python
-            else ""
-        )
-        results: dict[str, list[dict]] = {}
-        flops: dict[str, list[float]] = {}
-        for seed in args.seeds:
-            candidates = {
-                "tiny": write_config("tiny", args.image_size, work),
-                "d0": write_config("d0", args.image_size, work),
-            }
-            for weight in (args.flops_weight, 0.0):
-                config, _ = searched_config(examples, args, seed, weight, work)
-                label = f"searched (w={weight:g})"
-                candidates[label] = write_config(
-                    f"searched-s{seed}-w{weight}", args.image_size, work, config
-                )
-            for label, path in candidates.items():
-                epochs = epochs_for_budget(examples, path, args.budget_s, work)
-                row = _train_eval(examples, path, epochs, seed, work)
-                row["epochs"] = epochs
-                results.setdefault(label, []).append(row)
-                config = DetectorConfig.load(path).replace(num_classes=num_classes)
-                flops.setdefault(label, []).append(describe(config)["flops"])
-                print(
-                    f"  {name} seed {seed} {label}: {epochs} epochs, {row['seconds']:.0f} s, "
-                    f"AP {row['AP']:.4f}, AP50 {row['AP50']:.4f}",
-                    flush=True,
-                )
-            if args.yolo_python:
-                label = f"YOLOv8n (peer, {args.yolo_imgsz} px)"
-                row = yolo(args.yolo_python, data, args, seed)
-                results.setdefault(label, []).append(row)
-                print(f"  {name} seed {seed} {label}: AP {row['AP']:.4f}", flush=True)
-        print(f"\n## {name}\n")
-        # "step s": the whole train step (tracing, epochs, batch-norm calibration, export) for
-        # nasdet; Ultralytics' training time for the peer.
-        print("| model | FLOPs (M) | epochs | step s | AP median [range] | AP50 median [range] |")
-        print("|---|---:|---:|---:|---|---|")
-        for label, rows in results.items():
-            macs = f"{statistics.median(flops[label]) / 1e6:.0f}" if label in flops else "-"
-            epochs = [r["epochs"] for r in rows if "epochs" in r]
-            shown = f"{statistics.median(epochs):.0f}" if epochs else "-"
-            seconds = statistics.median(r["seconds"] for r in rows)
-            print(f"| {label} | {macs} | {shown} | {seconds:.0f} | {summarise(rows)} |")
-        base = statistics.median(r["AP"] for r in results["tiny"])
-        for label, rows in results.items():
-            ratio = statistics.median(r["AP"] for r in rows) / base if base else float("nan")
-            print(f"- {label}: AP {ratio:.2f}x tiny's")
+                    def done(model, overrides=None, key=key):
+                        return any(
+                            r["model"] == model
+                            and r.get("overrides") == overrides
+                            and all(r.get(k) == v for k, v in key.items())
+                            for r in results
+                        )
+
+                    if args.yolo_python and not done("YOLOv8n"):
+                        data = data or export_for_yolo(
+                            examples, os.path.join(args.work_dir, f"{dataset}-yolo")
+                        )
+                        row = {
+                            **key,
+                            "model": "YOLOv8n",
+                            **yolo(args.yolo_python, data, size, budget_s, seed),
+                        }
+                        append_result(args.results, row)
+                        results.append(row)
+                        print(json.dumps(row), flush=True)
+                    for name, overrides in variants:
+                        if done(name, {"preset": args.preset, **overrides}):
+                            continue
+                        measured = train_eval(
+                            examples, args.preset, overrides, size, budget_s, seed, args.work_dir
+                        )
+                        row = {**key, "model": name, **measured}
+                        row["overrides"] = {"preset": args.preset, **overrides}
+                        append_result(args.results, row)
+                        results.append(row)
+                        print(json.dumps(row), flush=True)
+    report(results, labels, sizes)
     return 0
 
 
