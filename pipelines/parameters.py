@@ -202,7 +202,7 @@ PARAMETERS: tuple[Parameter, ...] = (
         "Minimum COCO AP (0..1) for the model to be blessed and pushed, also on the first run. "
         "The default 0.05 is about 6x what 100 random boxes per image score on the bundled "
         "raccoon images (AP 0.009), and a 1-epoch model stays below it, while a usable detector "
-        "(AP50 0.3 and up) is above it. A model with no detections on the eval split is never "
+        "(AP50 0.3 and up) is above it. A model with no detections on the test split is never "
         "blessed.",
     ),
     _rule(
@@ -216,7 +216,7 @@ PARAMETERS: tuple[Parameter, ...] = (
     ),
     _rule(
         "class_min_boxes",
-        "Ground-truth boxes a class needs in the eval split to be judged by class_tolerance "
+        "Ground-truth boxes a class needs in the test split to be judged by class_tolerance "
         "(fewer: too noisy; at 20 one box moves the class's recall by 5 points).",
     ),
     Parameter(

@@ -89,6 +89,13 @@ def require_split(examples_dir: str, split: str) -> None:
     )
 
 
+def refuse_old_layout(examples_dir: str) -> None:
+    """Raise UserError when ``examples_dir`` has the older ``Split-eval`` and no ``Split-val``
+    (search and train would otherwise score and select on nothing, or on the wrong split)."""
+    if files.is_dir(join(examples_dir, SPLIT_DIR.format(split="eval"))):
+        require_split(examples_dir, VAL_SPLIT)
+
+
 def categories(examples_dir: str) -> list[dict]:
     """The COCO categories ``[{"id", "name"}, ...]`` of the Examples' ``labels.json``."""
     return [

@@ -2,7 +2,9 @@
 
 All randomness is stateless: every function takes a ``seed`` (int32/int64 tensor of shape [2]),
 so the same seed always gives the same result, inside ``tf.data`` or eagerly. Boxes are float32
-[N, 4] normalised ymin, xmin, ymax, xmax; classes int32 [N].
+[N, 4] normalised ymin, xmin, ymax, xmax; classes int32 [N]. The other training augmentations
+are ``mosaic`` and ``colour``; their settings are the config's ``augment`` section
+(``AugmentConfig``), whose defaults these functions share.
 """
 
 from __future__ import annotations
@@ -10,10 +12,11 @@ from __future__ import annotations
 import tensorflow as tf
 
 from components.data import preprocess
+from components.detector.config import AugmentConfig
 
 # EfficientDet's scale jitter range (google/automl: jitter_min 0.1, jitter_max 2.0).
-SCALE_MIN = 0.1
-SCALE_MAX = 2.0
+SCALE_MIN = AugmentConfig.scale_min
+SCALE_MAX = AugmentConfig.scale_max
 # A box survives the jitter when at least this many pixels tall and wide on the canvas ...
 MIN_BOX_PIXELS = 1.0
 # ... and at least this fraction of its area is still on the canvas (otherwise it is "mostly cut off").
@@ -86,6 +89,25 @@ def scale_jitter(
     pixel_scale = tf.cast(tf.stack([new_h, new_w, new_h, new_w]), tf.float32)
     pixel_offset = tf.cast(tf.stack([off_y, off_x, off_y, off_x]), tf.float32)
     moved = boxes * pixel_scale - pixel_offset
+    boxes, classes = clip_boxes_to_canvas(
+        moved, classes, size, min_box_pixels, min_visible_fraction
+    )
+    return canvas, boxes, classes
+
+
+def clip_boxes_to_canvas(
+    moved: tf.Tensor,
+    classes: tf.Tensor,
+    size: int,
+    min_box_pixels: float = MIN_BOX_PIXELS,
+    min_visible_fraction: float = MIN_VISIBLE_FRACTION,
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """Clip pixel boxes [N, 4] to a ``size`` x ``size`` canvas; drop tiny or mostly cut ones.
+
+    A box is kept when its clipped height and width are at least ``min_box_pixels`` and it keeps
+    at least ``min_visible_fraction`` of its area. Returns ``(boxes float32 [M, 4] normalised to
+    the canvas, classes [M])``.
+    """
     clipped = tf.clip_by_value(moved, 0.0, float(size))
     heights = clipped[:, 2] - clipped[:, 0]
     widths = clipped[:, 3] - clipped[:, 1]
@@ -95,11 +117,7 @@ def scale_jitter(
         & (widths >= min_box_pixels)
         & (heights * widths >= min_visible_fraction * full_area)
     )
-    return (
-        canvas,
-        tf.boolean_mask(clipped, keep) / float(size),
-        tf.boolean_mask(classes, keep),
-    )
+    return tf.boolean_mask(clipped, keep) / float(size), tf.boolean_mask(classes, keep)
 
 
 def augment(

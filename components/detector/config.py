@@ -1,11 +1,11 @@
 """The one typed detector config: the dataclass schema, its validation and JSON round trip.
 
-Every default of the detector (architecture, anchors, loss, optimiser, post-processing) lives
-here; the defaults are EfficientDet-D0 and ``presets.py`` holds small deltas over them (looked
-up, like architecture files, by ``config_load``). A config is immutable; derive variants with
-``config.replace(num_classes=3)`` or ``config.with_overrides({"bifpn.width": 32})``. Unknown
-keys and bad values raise ``components.errors.UserError`` naming the key. Backbone kinds and
-cell ops are validated against their registries (``backbones``, ``cell_ops``).
+Every detector default (architecture, anchors, loss, optimiser, augmentation, post-processing)
+lives here; the defaults are EfficientDet-D0 and ``presets.py`` holds small deltas over them
+(looked up, like architecture files, by ``config_load``). A config is immutable; derive variants
+with ``config.replace(num_classes=3)`` or ``config.with_overrides({"bifpn.width": 32})``.
+Unknown keys and bad values raise ``UserError`` naming the key. Backbone kinds and cell ops are
+validated against their registries (``backbones``, ``cell_ops``).
 """
 
 from __future__ import annotations
@@ -31,6 +31,10 @@ BACKBONE_LEVEL = 5  # backbones provide features up to stride 2**5; higher level
 def _check(ok: bool, message: str) -> None:
     if not ok:
         raise UserError(message)
+
+
+def _check_choice(value: str, known: tuple[str, ...], key: str) -> None:
+    _check(value in known, f"unknown {key} {value!r} (known: {', '.join(known)})")
 
 
 @dataclass(frozen=True)
@@ -162,8 +166,9 @@ class HeadConfig:
 class AnchorConfig:
     """Anchors per location: ``num_scales`` octave scales times ``aspect_ratios`` (width/height).
 
-    Matching: IoU >= ``matched_threshold`` is positive, < ``unmatched_threshold`` negative, in
-    between ignored; ``force_match`` gives every ground-truth box its best anchor.
+    ``assigner``: ``iou`` (EfficientDet: IoU >= ``matched_threshold`` positive, below
+    ``unmatched_threshold`` background, else ignored) or ``atss`` (``assign_atss``, with
+    ``atss_top_k``). ``force_match`` gives a box left without a positive its best anchor.
     """
 
     num_scales: int = 3
@@ -172,6 +177,8 @@ class AnchorConfig:
     matched_threshold: float = 0.5
     unmatched_threshold: float = 0.5
     force_match: bool = True
+    assigner: str = "iou"
+    atss_top_k: int = 9
 
     def __post_init__(self) -> None:
         _check(self.num_scales >= 1, "anchors.num_scales must be >= 1")
@@ -182,6 +189,8 @@ class AnchorConfig:
             0 < self.unmatched_threshold <= self.matched_threshold <= 1,
             "anchors: need 0 < unmatched_threshold <= matched_threshold <= 1",
         )
+        _check_choice(self.assigner, ("iou", "atss"), "anchors.assigner")
+        _check(self.atss_top_k >= 1, "anchors.atss_top_k must be >= 1")
 
     @property
     def per_location(self) -> int:
@@ -191,17 +200,17 @@ class AnchorConfig:
 
 @dataclass(frozen=True)
 class LossConfig:
-    """Focal loss (sigmoid) + ``box_weight`` x Huber box loss, both divided by the positives.
-
-    The normaliser is ``sum(num_positives over the batch) + normalizer_offset`` (automl uses 1.0,
-    which keeps the loss finite on images without boxes).
-    """
+    """Focal loss (sigmoid) + a box loss, both divided by N = the batch's positives +
+    ``normalizer_offset`` (automl: 1.0, finite on images without boxes). ``box_loss``: ``huber``
+    (``box_weight`` x Huber of the deltas / 4 N) or ``giou`` (``giou_weight`` x (1 - GIoU) / N)."""
 
     focal_alpha: float = 0.25
     focal_gamma: float = 1.5
     huber_delta: float = 0.1
     box_weight: float = 50.0
     normalizer_offset: float = 1.0
+    box_loss: str = "huber"
+    giou_weight: float = 2.0
 
     def __post_init__(self) -> None:
         _check(0 <= self.focal_alpha <= 1, "loss.focal_alpha must be in [0, 1]")
@@ -209,6 +218,8 @@ class LossConfig:
         _check(self.huber_delta > 0, "loss.huber_delta must be > 0")
         _check(self.box_weight >= 0, "loss.box_weight must be >= 0")
         _check(self.normalizer_offset >= 0, "loss.normalizer_offset must be >= 0")
+        _check_choice(self.box_loss, ("huber", "giou"), "loss.box_loss")
+        _check(self.giou_weight >= 0, "loss.giou_weight must be >= 0")
 
 
 @dataclass(frozen=True)
@@ -258,6 +269,29 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class AugmentConfig:
+    """Training augmentation (train split only): flip, scale jitter, mosaic, HSV colour.
+
+    Scale jitter: the longer side becomes ``s`` x the input size, ``s`` uniform in
+    [``scale_min``, ``scale_max``] (EfficientDet). ``mosaic``: the probability of a 4-image
+    mosaic (``data.mosaic``), closed for the last ceil(``close_mosaic_fraction`` x epochs)
+    epochs. ``hsv_h/s/v``: colour gains (``data.colour``; Ultralytics 0.015, 0.7, 0.4)."""
+
+    scale_min: float = 0.1
+    scale_max: float = 2.0
+    mosaic: float = 0.0
+    close_mosaic_fraction: float = 0.15
+    hsv_h: float = 0.0
+    hsv_s: float = 0.0
+    hsv_v: float = 0.0
+
+    def __post_init__(self) -> None:
+        _check(0 < self.scale_min <= self.scale_max, "augment: need 0 < scale_min <= scale_max")
+        for name in ("mosaic", "close_mosaic_fraction", "hsv_h", "hsv_s", "hsv_v"):
+            _check(0 <= getattr(self, name) <= 1, f"augment.{name} must be in [0, 1]")
+
+
+@dataclass(frozen=True)
 class PostprocessConfig:
     """Detections: top-k pre-selection, per-class NMS (hard or soft), score threshold."""
 
@@ -290,6 +324,7 @@ class DetectorConfig:
     anchors: AnchorConfig = field(default_factory=AnchorConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
     postprocess: PostprocessConfig = field(default_factory=PostprocessConfig)
 
     def __post_init__(self) -> None:

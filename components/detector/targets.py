@@ -1,39 +1,35 @@
 """Assign ground-truth boxes to anchors (TensorFlow, vectorised over a batch, static shapes).
 
-Rules (google/automl EfficientDet): an anchor whose best IoU with a ground-truth box is
->= ``anchors.matched_threshold`` is positive for that box, < ``anchors.unmatched_threshold``
-negative (background), in between ignored. With ``anchors.force_match`` every valid ground-truth
-box is also given its best anchor, so small boxes are never left without a positive. Padding rows
-(class 0) and boxes of zero area are ignored. Output shapes are static, so the function works in a
+The rule is ``anchors.assigner``, looked up in ``ASSIGNERS``: ``iou`` (EfficientDet, the
+default: ``assign_iou``) or ``atss`` (adaptive training sample selection: ``assign_atss``). An
+assigner gives each anchor a box and marks it positive, negative (background) or neither
+(ignored); this module builds the class and box targets from that. Padding rows (class 0) and
+boxes of zero area are never matched. Output shapes are static, so the function works in a
 ``tf.data`` map (one image), in a ``tf.function`` train step (a batch) and under XLA.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import tensorflow as tf
 
-from components.detector import box_coding
+from components.detector import assign_atss, assign_iou, box_coding
+from components.detector.assign_iou import pairwise_iou
 from components.detector.config import DetectorConfig
+
+__all__ = ["ASSIGNERS", "BACKGROUND", "IGNORE", "assign_targets", "pairwise_iou"]
 
 IGNORE = -1  # class target of anchors excluded from the class loss
 BACKGROUND = 0
-_FORCED_BONUS = (
-    2.0  # added to the IoU of forced matches so they win the argmax and pass the threshold
-)
 
-
-def pairwise_iou(anchors: tf.Tensor, boxes: tf.Tensor) -> tf.Tensor:
-    """Return IoU [B, A, M] between ``anchors`` [A, 4] and ``boxes`` [B, M, 4] (same units)."""
-    a = anchors[None, :, None, :]
-    b = boxes[:, None, :, :]
-    inter_h = tf.nn.relu(tf.minimum(a[..., 2], b[..., 2]) - tf.maximum(a[..., 0], b[..., 0]))
-    inter_w = tf.nn.relu(tf.minimum(a[..., 3], b[..., 3]) - tf.maximum(a[..., 1], b[..., 1]))
-    inter = inter_h * inter_w
-    area_a = (anchors[:, 2] - anchors[:, 0]) * (anchors[:, 3] - anchors[:, 1])
-    area_b = (boxes[..., 2] - boxes[..., 0]) * (boxes[..., 3] - boxes[..., 1])
-    union = area_a[None, :, None] + area_b[:, None, :] - inter
-    return inter / tf.maximum(union, 1e-8)
+# name -> match(boxes px [B, M, 4], valid [B, M], anchors px [A, 4], config)
+#         -> (matched int32 [B, A], positive bool [B, A], negative bool [B, A])
+Assigner = Callable[
+    [tf.Tensor, tf.Tensor, tf.Tensor, DetectorConfig], tuple[tf.Tensor, tf.Tensor, tf.Tensor]
+]
+ASSIGNERS: dict[str, Assigner] = {"iou": assign_iou.match, "atss": assign_atss.match}
 
 
 def _in_xla_context() -> bool:
@@ -79,9 +75,7 @@ def assign_targets(
     if unbatched:
         gt_boxes = gt_boxes[None]
         gt_classes = tf.convert_to_tensor(gt_classes)[None]
-    cfg = config.anchors
     anchors = tf.cast(tf.convert_to_tensor(anchors), tf.float32)
-    num_anchors = anchors.shape[0]
     boxes = tf.cast(gt_boxes, tf.float32) * float(config.image_size)
     classes = tf.cast(gt_classes, tf.int32)
     if trim if trim is not None else not _in_xla_context():
@@ -89,18 +83,8 @@ def assign_targets(
     area = (boxes[..., 2] - boxes[..., 0]) * (boxes[..., 3] - boxes[..., 1])
     valid = (classes > 0) & (area > 0)  # [B, M]
 
-    iou = pairwise_iou(anchors, boxes)  # [B, A, M]
-    iou = tf.where(valid[:, None, :], iou, -1.0)
-    if cfg.force_match:
-        best_anchor = tf.argmax(iou, axis=1, output_type=tf.int32)  # [B, M]
-        forced = tf.one_hot(best_anchor, num_anchors, axis=1, dtype=tf.float32)  # [B, A, M]
-        forced = forced * tf.cast(valid, tf.float32)[:, None, :]
-        iou = iou + _FORCED_BONUS * forced
-    matched = tf.argmax(iou, axis=2, output_type=tf.int32)  # [B, A]
-    best_iou = tf.reduce_max(iou, axis=2)  # [B, A]; -1 when the image has no valid box
-
-    positive = best_iou >= cfg.matched_threshold
-    negative = best_iou < cfg.unmatched_threshold
+    match = ASSIGNERS[config.anchors.assigner]
+    matched, positive, negative = match(boxes, valid, anchors, config)  # [B, A] each
     matched_classes = tf.gather(classes, matched, batch_dims=1)
     class_targets = tf.where(positive, matched_classes, tf.where(negative, BACKGROUND, IGNORE))
     matched_boxes = tf.gather(boxes, matched, batch_dims=1)  # [B, A, 4]

@@ -215,6 +215,7 @@ class DetectorHyperModel(keras_tuner.HyperModel):
             self.batch_size,
             True,
             seed=self.seed,
+            augment=config.augment,
         )
         if self.train_images:
             dataset = dataset.take(max(1, self.train_images // self.batch_size))

@@ -1,4 +1,5 @@
-"""Callbacks of the train step: per-epoch checkpoint + resume state, history, early stopping, EMA.
+"""Callbacks of the train step: per-epoch checkpoint + resume state, history, early stopping, EMA,
+closing the mosaic.
 
 The working directory (it survives a crash) holds::
 
@@ -19,12 +20,14 @@ import io
 import json
 import math
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import keras
 import tensorflow as tf
 
 from components import files
+from components.data import mosaic
 
 STATE_FILE = "state.json"
 HISTORY_FILE = "history.csv"
@@ -147,3 +150,42 @@ def _number(value) -> float:
         return float(value)
     except (TypeError, ValueError):
         return float("nan")
+
+
+_MOSAIC_SWITCHES: dict[str, mosaic.MosaicSwitch] = {}
+
+
+def mosaic_switch(work_dir: str) -> mosaic.MosaicSwitch:
+    """Return the mosaic switch of the training run of ``work_dir`` (made, on, at first use).
+
+    The run's train dataset reads it and its ``CloseMosaic`` sets it; a working directory holds
+    one run at a time, so it names the run.
+    """
+    key = os.path.abspath(work_dir)
+    if key not in _MOSAIC_SWITCHES:
+        _MOSAIC_SWITCHES[key] = mosaic.MosaicSwitch()
+    return _MOSAIC_SWITCHES[key]
+
+
+class CloseMosaic(keras.callbacks.Callback):
+    """Close the mosaic for the last ``ceil(close_fraction x epochs)`` epochs (Ultralytics'
+    ``close_mosaic``), opening it for the others: set at the start of every epoch, so a resumed
+    run is right too. ``total_epochs`` is the run's epochs or a function returning them (a
+    budgeted run re-plans them after every epoch). The few batches ``tf.data`` has prefetched
+    when the switch flips keep the previous setting.
+    """
+
+    def __init__(
+        self,
+        switch: mosaic.MosaicSwitch,
+        close_fraction: float,
+        total_epochs: int | Callable[[], int],
+    ) -> None:
+        super().__init__()
+        self.switch = switch
+        self.close_fraction = float(close_fraction)
+        self.total_epochs = total_epochs
+
+    def on_epoch_begin(self, epoch: int, logs=None) -> None:  # noqa: D102 - Keras hook
+        total = self.total_epochs() if callable(self.total_epochs) else self.total_epochs
+        self.switch.set(epoch < mosaic.mosaic_epochs(int(total), self.close_fraction))

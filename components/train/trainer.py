@@ -32,7 +32,7 @@ from components.artifacts.examples import (
     count_records,
     files_digest,
     read_labels,
-    require_split,
+    refuse_old_layout,
 )
 from components.data import example_reader, input_pipeline
 from components.detector import model as model_lib
@@ -43,6 +43,7 @@ from components.train import artifact, budget, callbacks
 from components.train import warm_start as warm_start_lib
 from components.train.backbone_weights import with_backbone_weights
 from components.train.bn_calibration import recalibrate_batch_norm
+from components.train.step_callbacks import step_callbacks
 from components.training.builder import build_trainer
 from components.training.model_wrapper import DetectorTrainer
 
@@ -143,7 +144,7 @@ def _prepare(
         raise UserError(f"--examples {examples_dir}: not a directory")
     config = load_architecture(architecture)
     labels = read_labels(examples_dir)
-    require_split(examples_dir, VAL_SPLIT)  # Examples of the old train/eval layout
+    refuse_old_layout(examples_dir)
     config = config.replace(num_classes=len(labels["classes"]))
     if image_size:
         config = config.replace(image_size=int(image_size))
@@ -187,7 +188,14 @@ def _datasets(plan: _Plan, examples_dir: str, seed: int | None):
     # Known sizes: Keras then never runs a step past the end of the data.
     size, batch = plan.config.image_size, plan.global_batch
     train_ds = input_pipeline.make_dataset(
-        examples_dir, TRAIN_SPLIT, size, batch, True, seed=seed
+        examples_dir,
+        TRAIN_SPLIT,
+        size,
+        batch,
+        True,
+        seed=seed,
+        augment=plan.config.augment,
+        mosaic_switch=callbacks.mosaic_switch(plan.work_dir),
     ).repeat()
     if not plan.n_eval:
         return train_ds, None
@@ -229,51 +237,6 @@ def _restore(plan: _Plan, warm_start: str | None, jit_compile: bool | str):
             monitor = "val_loss" if plan.n_eval else "loss"
             state = callbacks.TrainState(fingerprint=plan.fingerprint, monitor=monitor)
     return trainer, checkpoint, state
-
-
-def _callbacks(
-    plan: _Plan,
-    trainer: DetectorTrainer,
-    checkpoint: tf.train.Checkpoint,
-    state: callbacks.TrainState,
-    extra: Sequence[keras.callbacks.Callback],
-) -> list[keras.callbacks.Callback]:
-    """The step's callbacks (EMA validation, TensorBoard, the budget, per-epoch checkpoint),
-    then ``extra``."""
-
-    def export_weights(path: str) -> None:
-        if trainer.ema is None:
-            trainer.detector.save_weights(path)
-            return
-        trainer.ema.swap()
-        try:
-            trainer.detector.save_weights(path)
-        finally:
-            trainer.ema.swap()
-
-    cbs: list[keras.callbacks.Callback] = []
-    if trainer.ema is not None:
-        cbs.append(callbacks.EmaEvaluation(trainer.ema))
-    logs = os.path.join(plan.work_dir, callbacks.LOGS_DIR)
-    cbs.append(keras.callbacks.TensorBoard(logs, write_graph=False, profile_batch=0))
-    if plan.budget_s:
-        clock, _ = budget.clock_for(bool(training_devices()))
-        cbs.append(
-            budget.TrainingBudget(
-                plan.budget_s,
-                state,
-                trainer.schedule,
-                plan.steps_per_epoch,
-                plan.epochs,
-                clock=clock,
-            )
-        )
-    patience = plan.config.train.early_stopping_patience
-    cbs.append(
-        callbacks.EpochCheckpoint(plan.work_dir, state, checkpoint, export_weights, patience)
-    )
-    cbs.extend(extra)
-    return cbs
 
 
 def _export(
@@ -387,7 +350,9 @@ def run(
             steps_per_epoch=plan.steps_per_epoch,
             initial_epoch=initial_epoch,
             shuffle=False,  # the input pipeline shuffles
-            callbacks=_callbacks(plan, trainer, checkpoint, state, extra_callbacks),
+            callbacks=step_callbacks(
+                plan, trainer, checkpoint, state, extra_callbacks, gpus=bool(training_devices())
+            ),
             verbose=verbose,
         )
     fit_cpu_s = budget.cpu_seconds() - fit_started

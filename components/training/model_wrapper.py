@@ -2,7 +2,7 @@
 
 ``DetectorTrainer`` wraps the detector (images -> class logits, box deltas) and overrides
 ``compute_loss``: ground-truth boxes are assigned to the anchors inside the train step
-(``targets.assign_targets``, static shapes, XLA-friendly), the focal + Huber loss of
+(``targets.assign_targets``, static shapes, XLA-friendly), the focal + box loss of
 ``losses.detection_loss`` is added to the L2 weight decay of the kernels, and the result is
 scaled for ``tf.distribute``. Keras' own ``train_step`` does the rest (loss scaling under
 mixed precision, gradient clipping, the optimizer update); after it the EMA is updated.
@@ -55,8 +55,9 @@ class DetectorTrainer(keras.Model):
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """Return the per-replica total loss: detection loss + weight decay, scaled for replicas."""
         class_logits, box_deltas = y_pred
+        anchors = tf.constant(self.anchors)
         class_targets, box_targets, num_positives = targets.assign_targets(
-            y["boxes"], y["classes"], tf.constant(self.anchors), self.config
+            y["boxes"], y["classes"], anchors, self.config
         )
         parts = losses.detection_loss(
             tf.cast(class_logits, tf.float32),
@@ -65,6 +66,7 @@ class DetectorTrainer(keras.Model):
             box_targets,
             num_positives,
             self.config,
+            anchors=anchors,
         )
         total = parts["loss"]
         if self.weight_decay > 0 and self._decayed:

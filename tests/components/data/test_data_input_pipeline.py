@@ -248,3 +248,60 @@ def test_training_is_reproducible_with_a_seed_and_varies_by_epoch(examples_dir):
 def test_missing_split_is_a_user_error(examples_dir):
     with pytest.raises(UserError, match="Split-test"):
         input_pipeline.make_dataset(examples_dir, "test", SIZE, 2, training=False)
+
+
+def _train_epoch(examples_dir, augment=None, switch=None, seed=11):
+    dataset = input_pipeline.make_dataset(
+        examples_dir,
+        "train",
+        SIZE,
+        3,
+        training=True,
+        max_boxes=8,
+        seed=seed,
+        augment=augment,
+        mosaic_switch=switch,
+    )
+    return _collect(dataset)
+
+
+def test_mosaic_samples_keep_boxes_on_their_rectangles_and_are_reproducible(examples_dir):
+    from components.detector.config import AugmentConfig
+
+    epoch = _train_epoch(examples_dir, AugmentConfig(mosaic=1.0))
+    checked = 0
+    for images, labels in epoch:
+        for image, boxes, classes, num in zip(
+            images, labels["boxes"], labels["classes"], labels["num_boxes"], strict=True
+        ):
+            assert np.all(boxes[:num] >= 0) and np.all(boxes[:num] <= 1)
+            for box, cls in zip(boxes[:num], classes[:num], strict=True):
+                if min(box[2] - box[0], box[3] - box[1]) * SIZE > 3:
+                    _assert_box_on_rectangle(image, box, cls)
+                    checked += 1
+    assert checked >= 8
+    again = _train_epoch(examples_dir, AugmentConfig(mosaic=1.0))
+    for (images, labels), (images_b, labels_b) in zip(epoch, again, strict=True):
+        np.testing.assert_array_equal(images, images_b)
+        np.testing.assert_array_equal(labels["boxes"], labels_b["boxes"])
+
+
+def test_a_closed_mosaic_and_zero_gains_give_the_default_pipeline(examples_dir):
+    from components.data import mosaic
+    from components.detector.config import AugmentConfig
+
+    default = _train_epoch(examples_dir)
+    switch = mosaic.MosaicSwitch()
+    mosaic_on = _train_epoch(examples_dir, AugmentConfig(mosaic=1.0), switch)
+    switch.set(False)
+    closed = _train_epoch(examples_dir, AugmentConfig(mosaic=1.0), switch)
+    coloured = _train_epoch(examples_dir, AugmentConfig(hsv_h=0.5, hsv_s=0.7, hsv_v=0.4))
+    for (images, labels), (c_images, c_labels), (m_images, _), (h_images, h_labels) in zip(
+        default, closed, mosaic_on, coloured, strict=True
+    ):
+        np.testing.assert_array_equal(images, c_images)
+        for key in labels:
+            np.testing.assert_array_equal(labels[key], c_labels[key])
+            np.testing.assert_array_equal(labels[key], h_labels[key])  # colour moves no box
+        assert not np.array_equal(images, m_images)
+        assert not np.allclose(images, h_images, atol=1.0)

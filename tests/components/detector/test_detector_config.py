@@ -130,6 +130,18 @@ def test_unknown_keys_are_rejected_with_their_name(data, key):
         ),
         ({"postprocess": {"nms": "fuzzy"}}, "hard|soft"),
         ({"bifpn": {"min_level": 2}}, "min_level"),
+        ({"anchors": {"assigner": "simota"}}, r"anchors.assigner 'simota' \(known: iou, atss\)"),
+        ({"anchors": {"atss_top_k": 0}}, "anchors.atss_top_k"),
+        ({"loss": {"box_loss": "ciou"}}, r"loss.box_loss 'ciou' \(known: huber, giou\)"),
+        ({"loss": {"giou_weight": -1.0}}, "loss.giou_weight"),
+        ({"augment": {"scale_min": 0.0}}, "scale_min <= scale_max"),
+        ({"augment": {"scale_min": 1.5, "scale_max": 1.0}}, "scale_min <= scale_max"),
+        ({"augment": {"mosaic": 1.5}}, r"augment.mosaic must be in \[0, 1\]"),
+        ({"augment": {"close_mosaic_fraction": -0.1}}, "augment.close_mosaic_fraction"),
+        ({"augment": {"hsv_h": -0.01}}, "augment.hsv_h"),
+        ({"augment": {"hsv_s": 2.0}}, "augment.hsv_s"),
+        ({"augment": {"hsv_v": "0.4"}}, "augment.hsv_v: expected a number"),
+        ({"augment": {"mixup": 0.1}}, "augment: unknown key 'mixup'"),
     ],
 )
 def test_bad_values_are_rejected(data, fragment):
@@ -161,3 +173,18 @@ def test_overrides_replace_values_and_validate():
 
 def test_scaled_learning_rate_is_linear_in_the_batch():
     assert get_preset("d0").train.scaled_learning_rate(8) == pytest.approx(0.01)
+
+
+def test_the_new_options_default_to_the_old_behaviour():
+    from components.data import augment
+
+    for name in ("tiny", "tiny-effnet", "d0"):
+        cfg = get_preset(name)
+        assert (cfg.anchors.assigner, cfg.loss.box_loss) == ("iou", "huber")
+        a = cfg.augment
+        assert (a.scale_min, a.scale_max) == (augment.SCALE_MIN, augment.SCALE_MAX) == (0.1, 2.0)
+        assert (a.mosaic, a.hsv_h, a.hsv_s, a.hsv_v) == (0.0, 0.0, 0.0, 0.0)
+    # an architecture.json written before these options loads with them at their defaults
+    old = get_preset("tiny").to_dict()
+    del old["augment"], old["anchors"]["assigner"], old["loss"]["box_loss"]
+    assert config_lib.from_dict(old) == get_preset("tiny")

@@ -82,3 +82,101 @@ def test_focal_loss_gradients_stay_finite_when_predictions_saturate():
             loss = tf.reduce_sum(losses.focal_loss(labels, logits, alpha=0.25, gamma=gamma))
         grad = tape.gradient(loss, logits).numpy()
         assert np.all(np.isfinite(grad)), (gamma, grad)
+
+
+def _giou_case(shift: float):
+    """One image, anchors 0 (positive, its box 32 x 32 px) and 1 (background); predictions
+    moved ``shift`` anchor heights down from the truth."""
+    import tensorflow as tf
+
+    from components.detector import box_coding
+
+    cfg = get_preset("tiny").replace(num_classes=1).with_overrides({"loss.box_loss": "giou"})
+    anchors = np.array([[0, 0, 32, 32], [40, 40, 72, 72]], np.float32)
+    truth = np.array([[4, 2, 30, 36]], np.float32)
+    box_targets = np.concatenate([box_coding.encode(truth, anchors[:1]).numpy(), [[0.0] * 4]])
+    deltas = tf.Variable((box_targets + [shift, 0.0, 0.0, 0.0])[None].astype(np.float32))
+    return cfg, anchors, box_targets[None], deltas
+
+
+def test_generalized_iou_by_hand():
+    a = np.array([[0, 0, 2, 2], [0, 0, 2, 2], [0, 0, 1, 1]], np.float32)
+    b = np.array([[0, 0, 2, 2], [1, 1, 3, 3], [2, 2, 3, 3]], np.float32)
+    got = losses.generalized_iou(a, b).numpy()
+    # identical: 1; overlap 1 of union 7 in a 3 x 3 hull: 1/7 - 2/9; disjoint: 0 - 7/9
+    np.testing.assert_allclose(got, [1.0, 1 / 7 - 2 / 9, -7 / 9], rtol=1e-6)
+
+
+def test_giou_box_loss_is_zero_when_perfect_and_grows_with_the_error():
+    import tensorflow as tf
+
+    values = []
+    for shift in (0.0, 0.1, 0.5, 2.0):
+        cfg, anchors, box_targets, deltas = _giou_case(shift)
+        with tf.GradientTape() as tape:
+            out = losses.detection_loss(
+                np.array([[[0.0], [0.0]]], np.float32),
+                deltas,
+                np.array([[1, 0]]),
+                box_targets,
+                np.array([1.0]),
+                cfg,
+                anchors=anchors,
+            )
+        grad = tape.gradient(out["loss"], deltas).numpy()
+        assert np.all(np.isfinite(grad)) and np.all(grad[0, 1] == 0)  # background: no gradient
+        values.append(float(out["box_loss"]))
+        expected = out["class_loss"] + cfg.loss.giou_weight * out["box_loss"]
+        assert float(out["loss"]) == pytest.approx(float(expected), rel=1e-6)
+    assert values[0] == pytest.approx(0.0, abs=1e-6)
+    assert values == sorted(values) and values[-1] > values[1] > 0
+    # box_loss = (1 - GIoU) / (1 positive + 1); a miss by 2 anchor heights is disjoint: 1 - GIoU > 1
+    assert 0.5 < values[-1] <= 1.0
+
+
+def test_giou_gradients_stay_finite_for_wild_predictions():
+    import tensorflow as tf
+
+    cfg, anchors, box_targets, _ = _giou_case(0.0)
+    for wild in ([50.0, -50.0, 30.0, 30.0], [0.0, 0.0, -60.0, -60.0], [0.0, 0.0, 0.0, 0.0]):
+        deltas = tf.Variable(np.array([[wild, [0.0] * 4]], np.float32))
+        with tf.GradientTape() as tape:
+            out = losses.detection_loss(
+                np.zeros((1, 2, 1), np.float32),
+                deltas,
+                np.array([[1, 0]]),
+                box_targets,
+                np.array([1.0]),
+                cfg,
+                anchors=anchors,
+            )
+        assert np.isfinite(float(out["loss"]))
+        assert np.all(np.isfinite(tape.gradient(out["loss"], deltas).numpy()))
+
+
+def test_giou_needs_the_anchors_and_the_registry_matches_the_config():
+    from components.errors import UserError
+
+    cfg, _, box_targets, deltas = _giou_case(0.0)
+    with pytest.raises(ValueError, match="anchors"):
+        losses.detection_loss(
+            np.zeros((1, 2, 1), np.float32), deltas, [[1, 0]], box_targets, [1.0], cfg
+        )
+    for name in losses.BOX_LOSSES:
+        assert cfg.with_overrides({"loss.box_loss": name}).loss.box_loss == name
+    with pytest.raises(UserError) as err:
+        cfg.with_overrides({"loss.box_loss": "ciou"})
+    assert f"(known: {', '.join(losses.BOX_LOSSES)})" in str(err.value)
+
+
+def test_giou_loss_compiles_under_xla_with_the_same_value():
+    import tensorflow as tf
+
+    cfg, anchors, box_targets, deltas = _giou_case(0.3)
+    args = (np.zeros((1, 2, 1), np.float32), deltas.numpy(), np.array([[1, 0]]), box_targets)
+    eager = losses.detection_loss(*args, np.array([1.0]), cfg, anchors=anchors)
+    xla = tf.function(
+        lambda *a: losses.detection_loss(*a, np.array([1.0]), cfg, anchors=anchors),
+        jit_compile=True,
+    )(*args)
+    assert float(xla["loss"]) == pytest.approx(float(eager["loss"]), rel=1e-5)

@@ -46,3 +46,24 @@ def test_checkpoint_history_and_early_stopping(tmp_path):
 
 def test_missing_state_is_none(tmp_path):
     assert callbacks.TrainState.load(str(tmp_path)) is None
+
+
+def test_close_mosaic_closes_the_last_epochs_and_reopens_on_resume(tmp_path):
+    switch = callbacks.mosaic_switch(str(tmp_path / "work"))
+    assert callbacks.mosaic_switch(str(tmp_path / "work")) is switch  # one switch per run
+    assert callbacks.mosaic_switch(str(tmp_path / "other")) is not switch
+    fixed = callbacks.CloseMosaic(switch, 0.15, 20)  # the last ceil(3.0) = 3 epochs closed
+    states = []
+    for epoch in range(20):
+        fixed.on_epoch_begin(epoch)
+        states.append(switch.on)
+    assert states == [True] * 17 + [False] * 3
+    fixed.on_epoch_begin(5)  # a resumed run starts before the closing epoch: open again
+    assert switch.on
+    planned = {"epochs": 100}
+    budgeted = callbacks.CloseMosaic(switch, 0.5, lambda: planned["epochs"])
+    budgeted.on_epoch_begin(4)
+    assert switch.on
+    planned["epochs"] = 8  # a budget re-planned the run: epochs 4..7 are the closed half
+    budgeted.on_epoch_begin(4)
+    assert not switch.on

@@ -92,3 +92,16 @@ def test_warm_start_not_a_model(capsys, tmp_path, overfit_examples):
     )
     assert code == 2 and "--warm-start" in err and "not a Model artifact" in err
     assert not out.exists()
+
+
+def test_bad_budget_and_examples_of_the_old_layout(capsys, tmp_path, overfit_examples):
+    base = ["--architecture", "tiny", "--output", str(tmp_path / "model")]
+    code, err = _run(["--examples", str(overfit_examples), *base, "--budget-s", "-5"], capsys)
+    assert code == 2 and "positive number of seconds" in err
+    old = tmp_path / "old"
+    (old / "Split-train").mkdir(parents=True)
+    (old / "Split-eval").mkdir()
+    (old / "labels.json").write_text((overfit_examples / "labels.json").read_text())
+    code, err = _run(["--examples", str(old), *base], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "no Split-val" in err and "ingest the data again" in err
