@@ -201,6 +201,42 @@ def spread(rows: list[dict], key: str) -> str:
     return f"{statistics.median(values):.3f} [{min(values):.3f}..{max(values):.3f}]"
 
 
+def geometric_mean(values: list[float]) -> float:
+    return math.exp(statistics.fmean(math.log(v) for v in values))
+
+
+def ablation(results: list[dict], labels: list[str], sizes) -> None:
+    """Each variant's median AP over the first variant's, per dataset, and their geometric mean
+    over the datasets both ran on (where both score below 0.02 AP: left out)."""
+    base = labels[0]
+    print(f"\n## Ablation: AP over {base}'s (median of the seeds each ran)\n")
+    for size, budget_s, seeds in sizes:
+        for label in labels[1:]:
+            ratios = {}
+            for dataset in NAMES:
+                key = {"dataset": dataset, "size": size, "budget_s": budget_s}
+                aps = {}
+                for model in (base, label):
+                    rows = [
+                        r
+                        for r in results
+                        if r["model"] == model
+                        and r["seed"] < seeds
+                        and all(r.get(k) == v for k, v in key.items())
+                    ]
+                    if rows:
+                        aps[model] = statistics.median(r["AP"] for r in rows)
+                if len(aps) == 2 and max(aps.values()) >= FLOOR and aps[base] > 0:
+                    ratios[dataset] = aps[label] / aps[base]
+            if ratios:
+                shown = ", ".join(f"{d} {r:.2f}" for d, r in ratios.items())
+                better = sum(r > 1 for r in ratios.values())
+                print(
+                    f"- {size} px, {label}: {geometric_mean(list(ratios.values())):.2f}x "
+                    f"(better on {better} of {len(ratios)}: {shown})"
+                )
+
+
 def report(results: list[dict], labels: list[str], sizes) -> None:
     """Print the per-dataset tables and the geometric means of the ratios to YOLOv8n."""
     for size, budget_s, seeds in sizes:
@@ -236,7 +272,7 @@ def report(results: list[dict], labels: list[str], sizes) -> None:
         for label, values in ratios.items():
             finite = [v for v in values if 0 < v < math.inf]
             if finite:
-                geo = math.exp(statistics.fmean(math.log(v) for v in finite))
+                geo = geometric_mean(finite)
                 print(
                     f"- {label}: geometric mean of AP / YOLOv8n's {geo:.2f} over {len(finite)} "
                     f"datasets (lowest {min(finite):.2f}x)"
@@ -315,6 +351,8 @@ def main() -> int:
                         results.append(row)
                         print(json.dumps(row), flush=True)
     report(results, labels, sizes)
+    if len(labels) > 1:
+        ablation(results, labels, sizes)
     return 0
 
 
