@@ -40,7 +40,7 @@ def test_huber_loss_by_hand():
 
 
 def test_detection_loss_by_hand():
-    cfg = get_preset("tiny").replace(num_classes=2)
+    cfg = get_preset("tiny").with_overrides({"num_classes": 2, "loss.box_loss": "huber"})
     class_logits = np.zeros((1, 3, 2), np.float32)
     box_deltas = np.array(
         [[[0.0, 0.0, 0.0, 0.0], [9.0, 9.0, 9.0, 9.0], [9.0, 9.0, 9.0, 9.0]]], np.float32
@@ -63,7 +63,7 @@ def test_detection_loss_by_hand():
 
 
 def test_perfect_predictions_have_near_zero_loss():
-    cfg = get_preset("tiny").replace(num_classes=1)
+    cfg = get_preset("tiny").with_overrides({"num_classes": 1, "loss.box_loss": "huber"})
     class_logits = np.array([[[20.0], [-20.0]]], np.float32)
     box_targets = np.array([[[0.1, 0.2, 0.3, 0.4], [0.0] * 4]], np.float32)
     out = losses.detection_loss(
