@@ -59,9 +59,6 @@ _TINY_COMMON: dict[str, Any] = {
         "batch_norm_momentum": 0.9,
     },
     "postprocess": {"pre_nms_top_k": 1000},
-    # GIoU box loss: at equal CPU time (120 s, 128 px) 1.23x the Huber loss's AP over raccoon,
-    # bccd, cards and microcontroller (better on 3 of 4; benchmarks/quality.py, README).
-    "loss": {"box_loss": "giou"},
 }
 
 PRESETS: dict[str, dict[str, Any]] = {
