@@ -45,8 +45,8 @@ PATH_PARAMETERS = {
 
 # Overrides of the pipeline defaults per preset. quick: a two-trial search in the small space
 # (64 and 96 px networks, two epochs per trial: a proxy task), then the pick trained at 128 px
-# for 240 CPU seconds (the epochs and the schedule fitted to the budget), so that a run on a
-# dataset of a few hundred images takes about 4 minutes on two CPU cores.
+# for 240 CPU seconds (the epochs and the schedule fitted to the budget): the bundled sample
+# ran in 5m41s on a busy two-core machine.
 # full: the pipeline defaults (the cluster settings: a 20-trial search of 384-640 px networks,
 # meant for GPUs: far too slow for a CPU).
 PRESETS: dict[str, dict[str, Any]] = {
