@@ -14,6 +14,7 @@ import os
 import time
 
 from components.artifacts import architecture as architecture_files
+from components.artifacts.examples import data_fingerprint
 from components.errors import UserError
 from components.files import atomic_output_dir
 from components.search import artifact, report
@@ -36,6 +37,12 @@ def _check_resume(spec: SearchSpec, work_dir: str) -> None:
             changed = sorted(
                 k for k, v in spec.resume_key().items() if previous.resume_key()[k] != v
             )
+            if "data_digest" in changed:
+                raise UserError(
+                    f"the working directory {work_dir} holds a search on other data (examples "
+                    f"{previous.data_digest or 'unrecorded'}, now {spec.data_digest}); remove it "
+                    "or choose another output"
+                )
             raise UserError(
                 f"the working directory {work_dir} holds a search with other settings "
                 f"({', '.join(changed)} differ); remove it or choose another output"
@@ -176,6 +183,7 @@ def run(
         flops_weight=flops_weight,
         train_images=train_images,
         eval_images=eval_images,
+        data_digest=data_fingerprint(examples_dir),
     )
     _check_resume(spec, work_dir)
     from components.search.search_loop import make_hypermodel, search_in_process

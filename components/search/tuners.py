@@ -38,6 +38,8 @@ class SearchSpec:
     per trial (for Hyperband: the most epochs any trial gets). ``flops_weight`` is the exponent
     of the latency-aware reward ``AP * (FLOPs / target) ** w``; 0 rewards AP alone.
     ``train_images``/``eval_images`` cap the images a trial reads (None: all).
+    ``data_digest`` is the examples' content fingerprint (``examples.data_fingerprint``): a
+    search continues only on the data it started on, wherever that data now lives.
     """
 
     examples_dir: str
@@ -51,6 +53,7 @@ class SearchSpec:
     flops_weight: float = STEP.flops_weight
     train_images: int | None = None
     eval_images: int | None = None
+    data_digest: str | None = None
 
     def __post_init__(self) -> None:
         if self.algorithm not in ALGORITHMS:
@@ -84,7 +87,17 @@ class SearchSpec:
 
     def resume_key(self) -> dict:
         """The fields that must match for a later run to continue this search."""
-        keep = ("algorithm", "seed", "space", "objective", "flops_weight", "epochs")
+        keep = (
+            "algorithm",
+            "seed",
+            "space",
+            "objective",
+            "flops_weight",
+            "epochs",
+            "train_images",
+            "eval_images",
+            "data_digest",
+        )
         return {k: v for k, v in dataclasses.asdict(self).items() if k in keep}
 
 

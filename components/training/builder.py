@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import keras
-
 from components.detector import anchors as anchors_lib
 from components.detector import model as model_lib
 from components.detector.config import DetectorConfig
 from components.training.model_wrapper import DetectorTrainer
+from components.training.optimizers import build_optimizer, exclude_from_decay
 from components.training.schedule import warmup_cosine
 
 
@@ -20,31 +19,29 @@ def build_trainer(
 ) -> DetectorTrainer:
     """Build and compile the training model for ``config`` (inside the current strategy scope).
 
-    The optimizer is SGD with momentum, the warm-up + cosine schedule over ``epochs *
-    steps_per_epoch`` steps at the learning rate scaled for ``global_batch`` and global-norm
-    clipping; the trainer adds weight decay and the EMA. Its variables (optimizer slots
+    The optimizer is ``train.optimizer`` (``components.training.optimizers``: SGD with momentum
+    or AdamW) on the warm-up + cosine schedule over ``epochs * steps_per_epoch`` steps at the
+    learning rate scaled for ``global_batch``, with global-norm clipping; the trainer adds the
+    L2 term the optimizer asks for and the EMA. Its variables (optimizer slots
     included) are created here, so a checkpoint can be restored right away.
     """
     train = config.train
     detector = model_lib.build_detector(config)
-    trainer = DetectorTrainer(
-        detector,
-        config,
-        anchors_lib.generate_anchors(config),
-        ema_decay=train.ema_decay,
-        weight_decay=train.weight_decay,
-    )
     schedule = warmup_cosine(
         base_lr=train.scaled_learning_rate(global_batch),
         total_steps=max(epochs * steps_per_epoch, 1),
         warmup_steps=int(round(train.warmup_epochs * steps_per_epoch)),
         warmup_init=0.1 * train.scaled_learning_rate(global_batch),
     )
-    optimizer = keras.optimizers.SGD(
-        learning_rate=schedule,
-        momentum=train.momentum,
-        global_clipnorm=train.clip_norm if train.clip_norm > 0 else None,
+    optimizer, l2_factor = build_optimizer(schedule, train)
+    trainer = DetectorTrainer(
+        detector,
+        config,
+        anchors_lib.generate_anchors(config),
+        ema_decay=train.ema_decay,
+        weight_decay=l2_factor,
     )
+    exclude_from_decay(optimizer, trainer.trainable_variables)
     trainer.schedule = schedule  # a training budget moves its end (components.train.budget)
     trainer.compile(optimizer=optimizer, jit_compile=jit_compile)
     trainer.optimizer.build(trainer.trainable_variables)

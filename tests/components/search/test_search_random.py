@@ -127,11 +127,14 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
 
 
 def test_changed_settings_on_the_same_work_dir_are_refused(tiny_examples, tmp_path, capsys):
+    from components.artifacts.examples import data_fingerprint
     from components.search.step import _check_resume
     from components.search.tuners import SearchSpec
 
     work = tmp_path / "out.work"
-    _check_resume(SearchSpec(examples_dir=tiny_examples, directory=str(work), seed=1), str(work))
+    digest = data_fingerprint(tiny_examples)
+    spec = SearchSpec(examples_dir=tiny_examples, directory=str(work), seed=1, data_digest=digest)
+    _check_resume(spec, str(work))
     args = ["--examples", tiny_examples, "--output", str(tmp_path / "out"), "--seed", "2"]
     assert _status(args) == 2
     assert "seed" in capsys.readouterr().err

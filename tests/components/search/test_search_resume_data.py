@@ -1,0 +1,52 @@
+"""A search continues only on the data it started on: the examples' digest is in the resume key."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from components.artifacts.examples import data_fingerprint
+from components.errors import UserError
+from components.search.cli import main
+from components.search.step import _check_resume
+from components.search.tuners import SearchSpec
+from tests.components.search.conftest import write_examples
+
+
+@pytest.fixture(scope="module")
+def other_examples(tmp_path_factory) -> str:
+    """Examples of other images than ``tiny_examples`` (6 train, 3 val)."""
+    return write_examples(tmp_path_factory.mktemp("other_examples"), 6, 3)
+
+
+def _spec(examples: str, work: str) -> SearchSpec:
+    return SearchSpec(examples_dir=examples, directory=work, data_digest=data_fingerprint(examples))
+
+
+def test_a_search_on_other_data_is_refused_in_one_line(
+    tiny_examples, other_examples, tmp_path, capsys
+):
+    work = str(tmp_path / "search.work")
+    _check_resume(_spec(tiny_examples, work), work)  # the first run records its data
+    argv = ["--examples", other_examples, "--output", str(tmp_path / "arch"), "--work-dir", work]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ")
+    assert "other data" in err[0] and work in err[0]
+    assert data_fingerprint(other_examples) in err[0]
+    assert not (tmp_path / "arch").exists()
+
+
+def test_the_same_data_moved_elsewhere_still_resumes(tiny_examples, tmp_path):
+    work = str(tmp_path / "search.work")
+    _check_resume(_spec(tiny_examples, work), work)
+    moved = shutil.copytree(tiny_examples, tmp_path / "moved")
+    _check_resume(_spec(str(moved), work), work)  # the digest, not the path, decides
+
+
+def test_a_spec_recorded_without_a_digest_is_refused(tiny_examples, tmp_path):
+    work = str(tmp_path / "search.work")
+    _check_resume(SearchSpec(examples_dir=tiny_examples, directory=work), work)
+    with pytest.raises(UserError, match="other data.*unrecorded"):
+        _check_resume(_spec(tiny_examples, work), work)
