@@ -3,7 +3,7 @@
 ``components.search.step.run`` takes its keyword defaults from :data:`STEP`, ``nasdet search``
 takes its defaults and bounds from here, and the pipeline parameters (``pipelines.parameters``)
 take theirs from :data:`PIPELINE`. The sets of choices are the step's registries, not copied
-here: ``components.search.tuners.ALGORITHMS`` / ``OBJECTIVES`` and
+here: ``components.search.choices.ALGORITHMS`` / ``OBJECTIVES`` and
 ``components.search.space.SPACES`` (a test checks that these defaults are among them).
 
 Kept out of the ``components.search`` package (light: no TensorFlow, no KerasTuner, no step

@@ -26,9 +26,21 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "schedule": ("pipelines.api_cmds", "create a recurring run on KFP from a cron expression"),
 }
 
-USAGE = "usage: nasdet COMMAND [ARGS...]\n\ncommands:\n" + "".join(
-    f"  {name:<9} {help_}\n" for name, (_, help_) in COMMANDS.items()
+USAGE = (
+    "usage: nasdet COMMAND [ARGS...] | nasdet --version\n\ncommands:\n"
+    + "".join(f"  {name:<9} {help_}\n" for name, (_, help_) in COMMANDS.items())
+    + "\n`nasdet COMMAND --help` describes a command.\n"
 )
+
+
+def version() -> str:
+    """The installed distribution's version (``unknown`` when run from an uninstalled tree)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("nasdet")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -37,6 +49,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args or args[0] in ("-h", "--help"):
         sys.stdout.write(USAGE)
         return 0 if args else 2
+    if args[0] in ("-V", "--version"):
+        sys.stdout.write(f"nasdet {version()} (Python {sys.version.split()[0]})\n")
+        return 0
     command, rest = args[0], args[1:]
     if command not in COMMANDS:
         sys.stderr.write(f"error: unknown command {command!r} (try: nasdet --help)\n")

@@ -17,7 +17,7 @@ from typing import Any
 from components import blessing_rules
 from components.artifacts.examples import DEFAULT_TEST_FRACTION, DEFAULT_VAL_FRACTION
 from components.data.readers import FORMATS
-from components.errors import UserError
+from components.errors import UserError, did_you_mean
 from components.tuner_settings import FLOPS_WEIGHT_RANGE, MIN
 from components.tuner_settings import PIPELINE as SEARCH
 
@@ -258,9 +258,8 @@ DEFAULTS: dict[str, Any] = {p.name: p.default for p in PARAMETERS}
 def convert(name: str, value: str) -> Any:
     """Convert the string ``value`` of parameter ``name`` to its type; UserError when it cannot."""
     if name not in BY_NAME:
-        raise UserError(
-            f"unknown pipeline parameter {name!r} (known: {', '.join(sorted(BY_NAME))})"
-        )
+        hint = did_you_mean(name, BY_NAME) or f" (known: {', '.join(sorted(BY_NAME))})"
+        raise UserError(f"unknown pipeline parameter {name!r}{hint}")
     kind = BY_NAME[name].type
     try:
         converted = kind(value)
@@ -296,7 +295,7 @@ def check_values(values: Mapping[str, Any]) -> None:
     """Raise UserError when ``values`` holds an unknown name or a value of the wrong type."""
     for name, value in values.items():
         if name not in BY_NAME:
-            raise UserError(f"unknown pipeline parameter {name!r}")
+            raise UserError(f"unknown pipeline parameter {name!r}{did_you_mean(name, BY_NAME)}")
         kind = BY_NAME[name].type
         ok = isinstance(value, kind) and not isinstance(value, bool)
         if kind is float and isinstance(value, int) and not isinstance(value, bool):

@@ -2,7 +2,8 @@
 
 ``get_preset("tiny")`` merges a preset of ``presets.py`` over the defaults;
 ``load_architecture(value)`` accepts a preset name, a JSON file or a folder holding
-``architecture.json`` (a step's Architecture artifact). Errors are ``UserError`` naming the value.
+``architecture.json`` (a step's Architecture artifact) or ``detector_config.json`` (a Model
+artifact or a pushed version). Errors are ``UserError`` naming the value.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import os
 
 from components.artifacts.architecture import ARCHITECTURE_FILE
+from components.artifacts.model import CONFIG_FILE as MODEL_CONFIG_FILE
 from components.detector import presets
 from components.detector.config import DetectorConfig, from_dict
 from components.detector.config_parse import merge
@@ -33,10 +35,14 @@ def load_architecture(file_or_preset: str | os.PathLike[str]) -> DetectorConfig:
     if text in presets.PRESETS and not os.path.isfile(text):
         return get_preset(text)
     if os.path.isdir(text):
-        candidate = os.path.join(text, ARCHITECTURE_FILE)
-        if os.path.isfile(candidate):
-            return DetectorConfig.load(candidate)
-        raise UserError(f"{text!r} is a directory without {ARCHITECTURE_FILE}")
+        for name in (ARCHITECTURE_FILE, MODEL_CONFIG_FILE):
+            candidate = os.path.join(text, name)
+            if os.path.isfile(candidate):
+                return DetectorConfig.load(candidate)
+        raise UserError(
+            f"{text!r} is a directory without {ARCHITECTURE_FILE} (an Architecture artifact) "
+            f"or {MODEL_CONFIG_FILE} (a Model artifact or a pushed version)"
+        )
     if os.path.isfile(text):
         return DetectorConfig.load(text)
     raise UserError(

@@ -15,7 +15,7 @@ import types
 import typing
 from typing import Any
 
-from components.errors import UserError
+from components.errors import UserError, did_you_mean
 
 
 def _convert(value: Any, hint: Any, path: str, prefix: str) -> Any:
@@ -97,8 +97,8 @@ def build_dataclass(cls: type, data: Any, path: str = "", prefix: str = "detecto
     names = [f.name for f in fields]
     for key in data:
         if key not in names:
-            known = ", ".join(sorted(names))
-            raise UserError(f"{_where(prefix, path)}: unknown key {key!r} (known: {known})")
+            hint = did_you_mean(key, names) or f" (known: {', '.join(sorted(names))})"
+            raise UserError(f"{_where(prefix, path)}: unknown key {key!r}{hint}")
     for field in fields:
         no_default = field.default is dataclasses.MISSING
         if no_default and field.default_factory is dataclasses.MISSING and field.name not in data:
@@ -134,10 +134,11 @@ def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
     node = data
     for i, part in enumerate(parts[:-1]):
         if not isinstance(node.get(part), dict):
-            raise UserError(f"unknown detector config key {'.'.join(parts[: i + 1])!r}")
+            hint = did_you_mean(part, [k for k, v in node.items() if isinstance(v, dict)])
+            raise UserError(f"unknown detector config key {'.'.join(parts[: i + 1])!r}{hint}")
         node = node[part]
     if parts[-1] not in node:
-        raise UserError(f"unknown detector config key {key!r}")
+        raise UserError(f"unknown detector config key {key!r}{did_you_mean(parts[-1], node)}")
     node[parts[-1]] = value
 
 

@@ -1,4 +1,4 @@
-"""``nasdet describe --architecture FILE|PRESET``: parameters, FLOPs, levels and anchors.
+"""``nasdet describe PRESET|FILE|FOLDER``: parameters, FLOPs, levels and anchors.
 
 Prints one line each; FLOPs are multiply-adds at the config's input size, as the EfficientDet
 paper counts FLOPs. An unknown preset or a bad file gives ``error: ...`` and exit status 2.
@@ -59,11 +59,16 @@ def format_summary(summary: dict[str, object]) -> str:
 
 def _main(argv: Sequence[str] | None) -> int:
     parser = StepArgumentParser(prog="nasdet describe", description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--architecture", required=True, help="architecture.json file or preset name (tiny, d0..d7)"
+    help_ = (
+        "a preset name (tiny, d0..d7), an architecture.json file, an Architecture or Model "
+        "artifact folder, or a pushed version"
     )
+    parser.add_argument("source", nargs="?", help=help_)
+    parser.add_argument("--architecture", help="the same as SOURCE")
     args = parser.parse_args(argv)
-    config = load_architecture(args.architecture)
+    if not (args.source or args.architecture):
+        parser.error("give a SOURCE (or --architecture): " + help_)
+    config = load_architecture(args.architecture or args.source)
     sys.stdout.write(format_summary(describe(config)) + "\n")
     return 0
 

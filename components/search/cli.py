@@ -8,8 +8,8 @@ import sys
 from collections.abc import Sequence
 
 from components.cli_args import StepArgumentParser, run_main
+from components.search.choices import ALGORITHMS, OBJECTIVES
 from components.search.space import SPACES
-from components.search.tuners import ALGORITHMS, OBJECTIVES
 from components.tuner_settings import MIN, STEP
 
 

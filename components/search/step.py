@@ -136,7 +136,7 @@ def run(
     Args:
         examples_dir: an Examples artifact.
         output_dir: where the Architecture artifact is written.
-        algorithm: random | bayesian | hyperband (``tuners.ALGORITHMS``).
+        algorithm: random | bayesian | hyperband (``choices.ALGORITHMS``).
         max_trials: trials to run, in all (a resumed search counts those already finished).
         epochs: epochs per trial (Hyperband: the most epochs any trial gets).
         workers: 0 runs the trials here; more runs KerasTuner's distributed mode (local

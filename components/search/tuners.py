@@ -20,10 +20,9 @@ import time
 import keras_tuner
 
 from components.errors import UserError
+from components.search.choices import ALGORITHMS, OBJECTIVES
 from components.tuner_settings import MIN, STEP
 
-ALGORITHMS = ("random", "bayesian", "hyperband")
-OBJECTIVES = ("AP", "AP50")
 SCORE = "score"  # the oracle's objective: the (optionally latency-aware) reward, maximised
 PROJECT_NAME = "search"
 EVENTS_FILE = "events.jsonl"

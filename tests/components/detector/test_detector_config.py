@@ -69,6 +69,13 @@ def test_json_round_trip(name, tmp_path):
     assert load_architecture(tmp_path) == cfg  # a directory holding architecture.json
 
 
+def test_a_misspelt_key_gets_the_close_names():
+    with pytest.raises(UserError, match=r"bifpn: unknown key 'widht' \(did you mean 'width'\?\)"):
+        DetectorConfig.from_json(json.dumps({"bifpn": {"widht": 32}}))
+    with pytest.raises(UserError, match=r"'train.learning_rat' \(did you mean 'learning_rate'"):
+        get_preset("tiny").with_overrides({"train.learning_rat": 0.1})
+
+
 def test_load_architecture_accepts_preset_names():
     assert load_architecture("d3") == get_preset("d3")
 

@@ -28,6 +28,24 @@ def test_describe_reads_an_architecture_file(tmp_path, capsys):
     assert "1 classes" in out
 
 
+def test_describe_reads_a_model_folder_or_a_pushed_version(tmp_path, capsys):
+    from components.artifacts.model import CONFIG_FILE
+
+    model = tmp_path / "model"
+    model.mkdir()
+    get_preset("tiny").replace(num_classes=3, image_size=64).save(model / CONFIG_FILE)
+    assert describe.main([str(model)]) == 0
+    out = capsys.readouterr().out
+    assert "anchors: 756 per image" in out and "3 classes" in out
+
+
+def test_describe_names_what_a_folder_lacks(tmp_path, capsys):
+    assert describe.main([str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert "architecture.json" in err and "detector_config.json" in err
+
+
 def test_describe_rejects_a_bad_preset(capsys):
     assert describe.main(["--architecture", "d42"]) == 2
     err = capsys.readouterr().err
