@@ -104,14 +104,17 @@ def categories(examples_dir: str) -> list[dict]:
 
 
 def count_records(examples_dir: str, split: str) -> int:
-    """Return the number of tf.Examples in ``split`` (0 when the split has no shards)."""
+    """Return the number of tf.Examples in ``split`` (0 when the split has no shards).
+
+    Every shard is read to its end: a damaged one is a ``UserError`` naming it.
+    """
     from components.data import example_reader
 
     try:
         shards = example_reader.list_shards(examples_dir, split)
     except UserError:
         return 0
-    return int(example_reader.read_records(shards).reduce(0, lambda n, _: n + 1).numpy())
+    return sum(example_reader.count_shard(shard) for shard in shards)
 
 
 def files_digest(examples_dir: str) -> str:

@@ -9,6 +9,7 @@ TensorFlow can open it; every other file access goes through :mod:`components.fi
 from __future__ import annotations
 
 import posixpath
+import re
 
 import tensorflow as tf
 
@@ -61,6 +62,42 @@ def read_records(shards: list[str], shuffle_files: bool = False, seed: int | Non
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=True,
     )
+
+
+def count_shard(shard: str) -> int:
+    """Return the number of records in one shard; UserError naming it when it is damaged.
+
+    A shard cut short (a partial copy on a volume) or with a corrupt record cannot be read to
+    its end: TensorFlow's ``DataLossError`` becomes a one-line error with the shard and what is
+    wrong with it.
+    """
+    try:
+        return int(read_records([shard]).reduce(0, lambda n, _: n + 1).numpy())
+    except tf.errors.DataLossError as err:
+        raise damaged_shard(shard, err) from None
+
+
+def damaged_shard(shard: str, err: Exception) -> UserError:
+    """The one-line error for a shard TensorFlow could not read to its end."""
+    text = re.sub(r"\{\{function_node [^}]*\}\}\s*|\s*\[Op:\w+\].*", "", str(err))
+    record = re.search(r"(truncated|corrupted) record at \d+", text)
+    inflate = re.search(r"inflate\(\) failed with error -?\d+: ([^\n\[]+)", text)
+    if record:
+        what = record.group(0)
+    elif inflate:
+        what = f"corrupted gzip data: {inflate.group(1).strip()}"
+    else:
+        what = text.strip().splitlines()[0][:200] if text.strip() else type(err).__name__
+    return UserError(
+        f"Examples shard {shard} is damaged ({what}): copy the Examples again or re-run ingest"
+    )
+
+
+def check_split(examples_dir: str, split: str) -> int:
+    """Read every shard of ``split`` to its end; return the record count.
+
+    UserError naming the first damaged shard (or a split without shards)."""
+    return sum(count_shard(shard) for shard in list_shards(examples_dir, split))
 
 
 def _feature_spec() -> dict:

@@ -18,8 +18,9 @@ never imports TensorFlow). Decisions, in one place:
   ``size_mismatch`` is set.
 - Boxes, checked in this order: unknown class -> "unknown category id"; non-finite coordinates ->
   "invalid box coordinates"; width or height <= 0 -> "degenerate box"; sticking out of the image
-  by more than 1 px on any side -> "box outside image"; sticking out by at most 1 px -> clipped to
-  the image (a box that has no area left after clipping is "box outside image").
+  by more than 1 % of the image's side (at least 1 px) -> "box outside image"; sticking out by
+  less -> clipped to the image and counted (``clipped_boxes``), as Ultralytics clips labels (a box
+  that has no area left after clipping is "box outside image").
 - Images without boxes (or whose boxes were all rejected) are kept as negatives.
 - ``image/object/area`` is the source's area when it has one (COCO), else the clipped box's
   width * height in pixels. Box coordinates are normalised by the decoded width and height.
@@ -42,7 +43,9 @@ from components.data import example_codec, reasons, schema
 from components.data.labels import LabelMap
 from components.data.records import QuarantineRecord, SourceBox, SourceImage
 
-# Pixels a box may stick out of the image and still be clipped instead of rejected.
+# How far a box may stick out of the image and still be clipped instead of rejected: this
+# fraction of the image's width (x) or height (y), and never less than CLIP_TOLERANCE_PX.
+CLIP_TOLERANCE_FRACTION = 0.01
 CLIP_TOLERANCE_PX = 1.0
 _KEEP_JPEG_MODES = {"L", "RGB"}
 _EXIF_ORIENTATION = 0x0112
@@ -165,7 +168,8 @@ def validate_image(
         class_counts[name] = class_counts.get(name, 0) + 1
     if clipped:
         notes.append(
-            f"{clipped} box(es) clipped to the image (<= {CLIP_TOLERANCE_PX:g} px outside)"
+            f"{clipped} box(es) clipped to the image (at most {CLIP_TOLERANCE_FRACTION:.0%} of "
+            f"its side, or {CLIP_TOLERANCE_PX:g} px, outside)"
         )
     return ValidatedImage(
         image_id=image.image_id,
@@ -279,8 +283,9 @@ def _check_box(box: SourceBox, label_map: LabelMap, width: int, height: int):
     xmin, ymin, xmax, ymax = (float(v) for v in coords)
     if xmax - xmin <= 0 or ymax - ymin <= 0:
         return reasons.DEGENERATE_BOX
-    tol = CLIP_TOLERANCE_PX
-    if xmin < -tol or ymin < -tol or xmax > width + tol or ymax > height + tol:
+    tol_x = max(CLIP_TOLERANCE_PX, CLIP_TOLERANCE_FRACTION * width)
+    tol_y = max(CLIP_TOLERANCE_PX, CLIP_TOLERANCE_FRACTION * height)
+    if xmin < -tol_x or ymin < -tol_y or xmax > width + tol_x or ymax > height + tol_y:
         return reasons.BOX_OUTSIDE_IMAGE
     clipped = (max(xmin, 0.0), max(ymin, 0.0), min(xmax, float(width)), min(ymax, float(height)))
     if clipped[2] - clipped[0] <= 0 or clipped[3] - clipped[1] <= 0:

@@ -155,6 +155,8 @@ def predict_split(
     of each model (same order as ``saved_model_dirs``) and the first ``keep_images`` images.
     Raises UserError when the split is missing or has no images.
     """
+    import tensorflow as tf
+
     from components.data import example_reader
 
     require_split(examples_dir, split)
@@ -172,9 +174,13 @@ def predict_split(
                 samples[image_id] = image
             yield image_id, image
 
-    for ids, batch in batches_by_size(decoded(), batch_size):
-        for model, out in zip(models, detections, strict=True):
-            out.extend(_split_outputs(model(batch), ids))
+    try:
+        for ids, batch in batches_by_size(decoded(), batch_size):
+            for model, out in zip(models, detections, strict=True):
+                out.extend(_split_outputs(model(batch), ids))
+    except tf.errors.DataLossError:
+        example_reader.check_split(examples_dir, split)  # the UserError naming the shard
+        raise
     if not images:
         raise UserError(f"the {split} split of {examples_dir} has no images to evaluate")
     for out in detections:

@@ -23,7 +23,7 @@ def make_hypermodel(spec: SearchSpec, verbose: int | str = 0) -> DetectorHyperMo
 
     labels = examples.read_labels(spec.examples_dir)
     examples.require_split(spec.examples_dir, examples.VAL_SPLIT)  # Examples of the old layout
-    example_reader.list_shards(spec.examples_dir, examples.VAL_SPLIT)  # UserError when empty
+    example_reader.check_split(spec.examples_dir, examples.VAL_SPLIT)  # empty or damaged
     train_count = examples.count_records(spec.examples_dir, examples.TRAIN_SPLIT)
     if train_count == 0:
         example_reader.list_shards(spec.examples_dir, examples.TRAIN_SPLIT)  # raises UserError

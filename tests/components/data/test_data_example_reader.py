@@ -136,3 +136,25 @@ def test_missing_split_raises_user_error_naming_directory(tmp_path):
         example_reader.read_split(str(tmp_path), "empty")
     with pytest.raises(UserError, match="no 'train' shards"):
         example_reader.list_shards(str(tmp_path / "nowhere"), "train")
+
+
+@pytest.mark.parametrize("damage", ["truncated", "corrupted"])
+def test_a_damaged_shard_is_named_with_what_is_wrong(tmp_path, damage):
+    rng = np.random.default_rng(0)
+    records = [
+        _example(str(i), rng.integers(0, 255, (64, 64, 3), dtype=np.uint8), "PNG", [], [])
+        for i in range(6)
+    ]
+    shard = tmp_path / "Split-train" / "data_tfrecord-00000-of-00001.gz"
+    _write_shard(shard, records)
+    assert example_reader.check_split(str(tmp_path), "train") == 6
+    data = bytearray(shard.read_bytes())
+    middle = len(data) // 2
+    if damage == "truncated":
+        del data[middle:]
+    else:
+        data[middle : middle + 64] = bytes(b ^ 0xFF for b in data[middle : middle + 64])
+    shard.write_bytes(bytes(data))
+    what = r"truncated record at \d+" if damage == "truncated" else "corrupted (record|gzip)"
+    with pytest.raises(UserError, match=rf"shard {shard} is damaged \({what}"):
+        example_reader.check_split(str(tmp_path), "train")

@@ -189,6 +189,22 @@ def test_validate_area_defaults_to_clipped_box_area_and_crowd_is_kept():
     assert features["image/object/is_crowd"] == [1, 0]
 
 
+def test_validate_overshoot_up_to_one_percent_of_the_side_is_clipped_beyond_is_quarantined():
+    data = bc.image_bytes("jpeg", width=640, height=480)
+    boxes = [
+        SourceBox(1, 600.0, 10.0, 646.0, 40.0),  # 6 px past the right edge: < 1 % of 640
+        SourceBox(1, 10.0, -4.5, 50.0, 40.0),  # 4.5 px above: < 1 % of 480
+        SourceBox(2, 600.0, 10.0, 647.0, 40.0),  # 7 px: > 1 % of 640
+        SourceBox(2, 10.0, 400.0, 50.0, 485.0),  # 5 px below: > 1 % of 480
+    ]
+    result = validate_image(_image(boxes), LABELS, lambda _: data)
+    assert result.boxes_accepted == 2 and result.clipped_boxes == 2
+    assert [q.reason for q in result.quarantine] == [reasons.BOX_OUTSIDE_IMAGE] * 2
+    features = decode_example(result.example)
+    assert features["image/object/bbox/xmax"] == pytest.approx([1.0, 50 / 640], abs=1e-6)
+    assert features["image/object/bbox/ymin"] == pytest.approx([10 / 480, 0.0], abs=1e-6)
+
+
 def test_validate_non_finite_coordinates_are_invalid():
     data = bc.image_bytes("jpeg")
     boxes = [SourceBox(1, float("nan"), 0, 10, 10), SourceBox(1, 0, 0, float("inf"), 10)]

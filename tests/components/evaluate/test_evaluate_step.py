@@ -151,3 +151,13 @@ def test_cli_user_errors_are_one_line(tmp_path, artifacts, capsys, args, message
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err and err.count("\n") == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_a_truncated_test_shard_is_a_one_line_error_naming_it(tmp_path, artifacts, capsys):
+    examples, model = artifacts
+    shard = next((tmp_path / "examples" / "Split-test").iterdir())
+    shard.write_bytes(shard.read_bytes()[: shard.stat().st_size // 2])
+    args = ["--examples", examples, "--model", model, "--output", str(tmp_path / "eval")]
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: Examples shard {shard} is damaged (")

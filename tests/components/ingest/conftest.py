@@ -75,14 +75,16 @@ def read_examples_tf(examples_dir) -> dict[str, list[dict]]:
 def expected_boxes(boxes, width: int, height: int) -> list[tuple]:
     """Apply the validation rule to pixel ``(xmin, ymin, xmax, ymax, name)`` boxes; normalise.
 
-    Boxes with no area or sticking out by more than 1 px are dropped; others are clipped.
+    Boxes with no area or sticking out by more than 1 % of the side (at least 1 px) are dropped;
+    others are clipped.
     Returns ``[(xmin, ymin, xmax, ymax, name), ...]`` normalised by ``width``/``height``.
     """
     kept = []
     for xmin, ymin, xmax, ymax, name in boxes:
         if xmax - xmin <= 0 or ymax - ymin <= 0:
             continue
-        if xmin < -1 or ymin < -1 or xmax > width + 1 or ymax > height + 1:
+        tol_x, tol_y = max(1.0, 0.01 * width), max(1.0, 0.01 * height)
+        if xmin < -tol_x or ymin < -tol_y or xmax > width + tol_x or ymax > height + tol_y:
             continue
         xmin, ymin, xmax, ymax = max(xmin, 0), max(ymin, 0), min(xmax, width), min(ymax, height)
         kept.append((xmin / width, ymin / height, xmax / width, ymax / height, name))

@@ -105,3 +105,17 @@ def test_bad_budget_and_examples_of_the_old_layout(capsys, tmp_path, overfit_exa
     code, err = _run(["--examples", str(old), *base], capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "no Split-val" in err and "ingest the data again" in err
+
+
+@pytest.mark.parametrize("split", ["train", "val"])
+def test_a_truncated_shard_is_a_one_line_error_naming_it(capsys, tmp_path, overfit_examples, split):
+    import shutil
+
+    examples = shutil.copytree(overfit_examples, tmp_path / "ex")
+    shard = next((examples / f"Split-{split}").iterdir())
+    shard.write_bytes(shard.read_bytes()[: shard.stat().st_size // 2])
+    argv = ["--examples", str(examples), "--architecture", "tiny", "--output", str(tmp_path / "m")]
+    code, err = _run(argv, capsys)
+    assert code == 2 and not (tmp_path / "m").exists()
+    assert err.startswith(f"error: Examples shard {shard} is damaged (truncated record at ")
+    assert len(err.strip().splitlines()) == 1

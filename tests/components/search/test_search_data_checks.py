@@ -1,4 +1,4 @@
-"""A search continues only on the data it started on: the examples' digest is in the resume key."""
+"""A search continues only on the data it started on, and refuses damaged Examples in one line."""
 
 from __future__ import annotations
 
@@ -50,3 +50,14 @@ def test_a_spec_recorded_without_a_digest_is_refused(tiny_examples, tmp_path):
     _check_resume(SearchSpec(examples_dir=tiny_examples, directory=work), work)
     with pytest.raises(UserError, match="other data.*unrecorded"):
         _check_resume(_spec(tiny_examples, work), work)
+
+
+@pytest.mark.parametrize("split", ["train", "val"])
+def test_a_truncated_shard_is_a_one_line_error_naming_it(tiny_examples, tmp_path, capsys, split):
+    examples = shutil.copytree(tiny_examples, tmp_path / "ex")
+    shard = next((examples / f"Split-{split}").iterdir())
+    shard.write_bytes(shard.read_bytes()[: shard.stat().st_size // 2])
+    assert main(["--examples", str(examples), "--output", str(tmp_path / "arch")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: Examples shard {shard} is damaged (")
+    assert not (tmp_path / "arch").exists()
