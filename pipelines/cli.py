@@ -1,6 +1,6 @@
 """The ``nasdet`` command: one entry point that dispatches to the steps and pipeline commands.
 
-Step commands (ingest, search, train, describe, evaluate, push) run the step's own
+Step commands (ingest, search, train, describe, evaluate, push, predict) run the step's own
 ``main(argv)`` from ``components``; pipeline commands (run, compile, upload, submit, schedule)
 live in ``pipelines``. Modules are imported only when their command is used, so
 ``nasdet compile`` never imports TensorFlow.
@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "describe": ("components.detector.describe", "parameters, FLOPs, levels and anchors"),
     "evaluate": ("components.evaluate.cli", "COCO metrics and blessing"),
     "push": ("components.push.cli", "versioned push of a blessed model"),
+    "predict": ("components.predict.cli", "run a model on images: pictures, JSON, labels"),
     "compile": ("pipelines.compile_cmd", "write the KFP IR YAML"),
     "upload": ("pipelines.api_cmds", "upload the pipeline (or a new version) to KFP"),
     "submit": ("pipelines.api_cmds", "start a run on KFP"),
