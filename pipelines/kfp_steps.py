@@ -9,7 +9,7 @@ whose command installs nothing (``install_kfp_package=False``).
 Each wrapper passes its parameters and its artifacts' paths to the step's function in
 ``pipelines.tasks`` (the conversions, the sample fallback, production and the checkpoints live
 there, tested without KFP) and publishes the result: the key numbers as ``Metrics``, the
-report as ``Markdown`` (evaluation also as ``HTML``). ``evaluate_model`` returns a plain ``bool``
+report as ``Markdown`` (evaluation also as ``HTML``; push: the model card). ``evaluate_model`` returns a plain ``bool``
 (blessed) so that ``dsl.If(task.outputs["Output"] == True)`` works on clusters and in kfp.local.
 
 This module does not use ``from __future__ import annotations``: KFP reads the component
@@ -223,8 +223,9 @@ def push_model(
     model_name: str,
     keep_versions: int,
     pushed_model: Output[Artifact],
+    model_card: Output[Markdown],
 ):
-    """Push the blessed model to serving_root/model_name/<next version>/.
+    """Push the blessed model to serving_root/model_name/<next version>/ with its model card.
 
     Args:
         serving_root: The serving location.
@@ -241,7 +242,7 @@ def push_model(
         keep_versions=keep_versions,
         output_file=pushed_model.path,
     )
-    tasks.publish(result, pushed_model)
+    tasks.publish(result, pushed_model, markdown=model_card)
 
 
 @dataclasses.dataclass(frozen=True)

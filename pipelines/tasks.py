@@ -243,7 +243,8 @@ def push(
     keep_versions: int,
     output_file: str,
 ) -> TaskResult:
-    """Push the blessed model; write the push record to ``output_file``."""
+    """Push the blessed model; write the push record to ``output_file``; the model card is the
+    step's Markdown page."""
     from components.push import run
 
     summary = run(
@@ -254,8 +255,12 @@ def push(
         keep=keep_versions or None,
     )
     step_io.write_json(output_file, summary)
+    from components import files
+
     return TaskResult(
-        metrics={}, metadata={"version": summary["version"], "path": str(summary["path"])}
+        metrics={},
+        metadata={"version": summary["version"], "path": str(summary["path"])},
+        markdown=files.read_text(summary["model_card"]),
     )
 
 

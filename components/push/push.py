@@ -4,7 +4,8 @@
 (``saved_model.pb``, ``variables/``, ...; TensorFlow Serving layout) plus ``labels.json``,
 ``detector_config.json``, ``model.weights.h5`` (so the version can warm-start training) and
 ``push.json`` (version, metrics, source model, data fingerprint,
-time in UTC).
+time in UTC) and the model card (``model_card.json``, ``model_card.md``:
+``components.push.model_card``).
 
 Guarantees:
 - Local (POSIX) file systems: the version is written in a hidden temporary sibling
@@ -33,7 +34,7 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from components import files
 from components.artifacts import serving
@@ -41,27 +42,34 @@ from components.artifacts.evaluation import read_blessing
 from components.artifacts.model import SAVED_MODEL_PB, locate_model, model_fingerprint
 from components.errors import UserError
 from components.files import join
-from components.push import versions
+from components.push import model_card, versions
 
 MAX_ATTEMPTS = 50
 TMP_PREFIX = ".tmp-push-"
 STALE_SECONDS = 3600.0
 
 
-def _stage(location, tmp: str, record: dict) -> None:
-    """Write the SavedModel, labels, config and ``push.json`` of the version into ``tmp``."""
+Records = Callable[[str, dict], None]  # writes push.json and the model card into a folder
+
+
+def _stage(location, tmp: str, record: dict, write_records: Records) -> None:
+    """Write the SavedModel, labels, config, ``push.json`` and the card of the version into
+    ``tmp``."""
     files.make_dirs(tmp)
     files.copy_tree(
-        location.saved_model_dir, tmp, skip=(serving.PUSH_FILE,), last=(SAVED_MODEL_PB,)
+        location.saved_model_dir,
+        tmp,
+        skip=(serving.PUSH_FILE, model_card.CARD_JSON, model_card.CARD_MD),
+        last=(SAVED_MODEL_PB,),
     )
     if location.layout == "artifact":
         for name in serving.EXTRA_FILES:
             if files.is_file(join(location.root, name)):
                 files.copy(join(location.root, name), join(tmp, name))
-    serving.write_push_record(tmp, record)
+    write_records(tmp, record)
 
 
-def _publish_local(tmp: str, model_root: str, record: dict) -> int:
+def _publish_local(tmp: str, model_root: str, record: dict, write_records: Records) -> int:
     """Rename ``tmp`` to the next free version under local ``model_root``; return it."""
     for _ in range(MAX_ATTEMPTS):
         version = versions.next_version(model_root)
@@ -70,7 +78,7 @@ def _publish_local(tmp: str, model_root: str, record: dict) -> int:
             versions.write_marker(model_root, version)
             continue
         record["version"] = version
-        serving.write_push_record(tmp, record)
+        write_records(tmp, record)
         try:
             os.rename(tmp, final)
         except OSError as err:
@@ -82,11 +90,11 @@ def _publish_local(tmp: str, model_root: str, record: dict) -> int:
     raise UserError(f"could not find a free version under {model_root} after {MAX_ATTEMPTS} tries")
 
 
-def _publish_remote(tmp: str, model_root: str, record: dict) -> int:
+def _publish_remote(tmp: str, model_root: str, record: dict, write_records: Records) -> int:
     """Copy staged ``tmp`` to the next version under object-store ``model_root``; return it."""
     version = versions.next_version(model_root)
     record["version"] = version
-    serving.write_push_record(tmp, record)
+    write_records(tmp, record)
     files.copy_tree(tmp, join(model_root, str(version)), last=(SAVED_MODEL_PB,))
     files.remove_tree(tmp)
     return version
@@ -151,8 +159,8 @@ def run(
         keep: with a number, only the newest ``keep`` versions remain afterwards.
 
     Returns:
-        ``{"version", "path", "pruned"}``: the new integer version, its folder, the versions
-        removed.
+        ``{"version", "path", "pruned", "model_card"}``: the new integer version, its folder,
+        the versions removed, the card's Markdown file.
 
     Raises:
         UserError: the blessing says not blessed or was made for another model, or bad
@@ -186,17 +194,28 @@ def run(
         "metrics": decision.get("candidate"),
         "blessing": {"blessed": True, "reasons": decision.get("reasons", [])},
     }
+
+    def write_records(directory: str, record: dict) -> None:
+        serving.write_push_record(directory, record)
+        model_card.write(directory, model_card.build(location, decision, record))
+
     remote = files.is_remote(model_root)
     if not remote:
         remove_stale_temporaries(model_root)
     tmp = join(model_root, f"{TMP_PREFIX}{uuid.uuid4().hex[:12]}")
     with sigterm_as_interrupt():
         try:
-            _stage(location, tmp, record)
+            _stage(location, tmp, record, write_records)
             publish = _publish_remote if remote else _publish_local
-            version = publish(tmp, model_root, record)
+            version = publish(tmp, model_root, record, write_records)
         finally:
             files.remove_tree(tmp)  # nothing is left there after a local publish
     versions.write_marker(model_root, version)
     pruned = versions.prune(model_root, keep, protect=version) if keep else []
-    return {"version": version, "path": join(model_root, str(version)), "pruned": pruned}
+    path = join(model_root, str(version))
+    return {
+        "version": version,
+        "path": path,
+        "pruned": pruned,
+        "model_card": join(path, model_card.CARD_MD),
+    }
