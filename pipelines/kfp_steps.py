@@ -9,7 +9,8 @@ whose command installs nothing (``install_kfp_package=False``).
 Each wrapper passes its parameters and its artifacts' paths to the step's function in
 ``pipelines.tasks`` (the conversions, the sample fallback, production and the checkpoints live
 there, tested without KFP) and publishes the result: the key numbers as ``Metrics``, the
-report as ``Markdown`` (evaluation also as ``HTML``; push: the model card). ``evaluate_model`` returns a plain ``bool``
+report as ``Markdown`` (evaluation also as ``HTML`` and its confusion matrix as
+``ClassificationMetrics``; push: the model card). ``evaluate_model`` returns a plain ``bool``
 (blessed) so that ``dsl.If(task.outputs["Output"] == True)`` works on clusters and in kfp.local.
 
 This module does not use ``from __future__ import annotations``: KFP reads the component
@@ -19,7 +20,17 @@ interfaces from the real annotation objects.
 import dataclasses
 
 from kfp import dsl
-from kfp.dsl import HTML, Artifact, Dataset, Input, Markdown, Metrics, Model, Output
+from kfp.dsl import (
+    HTML,
+    Artifact,
+    ClassificationMetrics,
+    Dataset,
+    Input,
+    Markdown,
+    Metrics,
+    Model,
+    Output,
+)
 
 
 def ingest_examples(
@@ -182,6 +193,7 @@ def evaluate_model(
     metrics: Output[Metrics],
     report: Output[Markdown],
     report_html: Output[HTML],
+    confusion_matrix: Output[ClassificationMetrics],
 ) -> bool:
     """Evaluate the exported model with the COCO metrics and decide whether it is blessed.
 
@@ -212,7 +224,14 @@ def evaluate_model(
         class_min_boxes=class_min_boxes,
     )
     return bool(
-        tasks.publish(result, evaluation, metrics=metrics, markdown=report, html=report_html)
+        tasks.publish(
+            result,
+            evaluation,
+            metrics=metrics,
+            markdown=report,
+            html=report_html,
+            confusion=confusion_matrix,
+        )
     )
 
 

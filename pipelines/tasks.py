@@ -29,7 +29,8 @@ class TaskResult:
 
     ``metrics``: the summary whose numbers are logged on the ``Metrics`` artifact;
     ``metadata``: set on the step's main output artifact; ``markdown`` / ``html``: the report
-    pages (self-contained); ``value``: the component's return value (evaluate: blessed).
+    pages (self-contained); ``value``: the component's return value (evaluate: blessed);
+    ``confusion``: a confusion matrix for a ``ClassificationMetrics`` artifact.
     """
 
     metrics: dict[str, Any]
@@ -37,6 +38,7 @@ class TaskResult:
     markdown: str | None = None
     html: str | None = None
     value: Any = None
+    confusion: dict | None = None  # {"labels": [...], "matrix": [[...]]}
 
 
 def _report(path: str, fallback: str) -> str:
@@ -231,6 +233,7 @@ def evaluate(
         markdown=_report(os.path.join(output_dir, evaluation.REPORT_MD_FILE), fallback),
         html=html,
         value=blessed,
+        confusion=summary.get("confusion_matrix"),
     )
 
 
@@ -270,10 +273,13 @@ def publish(
     metrics: Any = None,
     markdown: Any = None,
     html: Any = None,
+    confusion: Any = None,
 ) -> Any:
     """Put ``result`` on the KFP artifacts given; return ``result.value``."""
     if metrics is not None:
         step_io.log_metrics(metrics, result.metrics)
+    if confusion is not None and result.confusion:
+        confusion.log_confusion_matrix(result.confusion["labels"], result.confusion["matrix"])
     artifact.metadata.update(result.metadata)
     for target, text in ((markdown, result.markdown), (html, result.html)):
         if target is not None and text is not None:

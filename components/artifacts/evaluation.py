@@ -2,7 +2,8 @@
 
 Files: ``metrics.json`` (the 12 COCO numbers, per-class AP, counts), ``blessing.json``
 (blessed, reasons, candidate and baseline numbers, model and data fingerprints),
-``pr_curves.json``, ``report.md`` and ``report.html``. Importing this module never imports
+``pr_curves.json``, ``operating_point.json`` (precision / recall / F1 against confidence, the
+best-F1 threshold and the confusion matrix there), ``report.md`` and ``report.html``. Importing this module never imports
 TensorFlow.
 """
 
@@ -17,6 +18,7 @@ from components.files import join
 METRICS_FILE = "metrics.json"
 BLESSING_FILE = "blessing.json"
 PR_CURVES_FILE = "pr_curves.json"
+OPERATING_POINT_FILE = "operating_point.json"
 REPORT_MD_FILE = "report.md"
 REPORT_HTML_FILE = "report.html"
 

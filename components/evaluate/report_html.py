@@ -63,8 +63,33 @@ def pr_plot_png(pr_curves: dict) -> bytes:
     return buf.getvalue()
 
 
+def _operating_point_section(op: dict | None) -> str:
+    if not op:
+        return ""
+    from components.evaluate.operating_point_plots import confusion_png, f1_plot_png
+
+    best = op["best"]
+    cm = op["confusion_matrix"]
+    f1 = _data_uri(f1_plot_png(op), "image/png")
+    confusion = _data_uri(confusion_png(cm["matrix"], cm["labels"], cm["threshold"]), "image/png")
+    return (
+        "<h2>Operating point</h2>"
+        f"<p>Best F1 {best['f1']:.3f} at score threshold {best['threshold']:.2f} (precision "
+        f"{best['precision']:.3f}, recall {best['recall']:.3f}, IoU 0.5): the threshold "
+        "<code>nasdet predict</code> uses by default for a pushed version.</p>"
+        f'<img src="{f1}" alt="precision, recall and F1 against the score threshold">'
+        f'<img src="{confusion}" alt="confusion matrix at the best-F1 threshold">'
+        "<p>Confusion matrix: rows are the true class, columns the predicted one; "
+        "background row: false detections, background column: missed boxes.</p>"
+    )
+
+
 def draw_image(
-    image: np.ndarray, truth: ImageTruth, dets: ImageDetections | None, names: dict[int, str]
+    image: np.ndarray,
+    truth: ImageTruth,
+    dets: ImageDetections | None,
+    names: dict[int, str],
+    min_score: float = MIN_SCORE,
 ) -> bytes:
     """A JPEG of ``image`` (longer side scaled to MAX_SIDE) with true boxes green, predictions red."""
     from PIL import Image, ImageDraw
@@ -86,7 +111,7 @@ def draw_image(
     if dets is not None:
         order = np.argsort(-dets.scores)[:MAX_BOXES]
         for i in order:
-            if dets.scores[i] >= MIN_SCORE:
+            if dets.scores[i] >= min_score:
                 label = names.get(int(dets.classes[i]), str(dets.classes[i]))
                 rect(dets.boxes[i], (230, 40, 40), f"{label} {dets.scores[i]:.2f}")
     buf = io.BytesIO()
@@ -136,15 +161,19 @@ def render(
     pr_curves: dict,
     samples: list[tuple[np.ndarray, ImageTruth, ImageDetections | None]],
     names: dict[int, str],
+    operating_point: dict | None = None,
 ) -> str:
-    """The complete HTML page; ``samples`` are (image, truth, detections) to draw."""
+    """The complete HTML page; ``samples`` are (image, truth, detections) to draw;
+    ``operating_point`` (``evaluate.step``'s) adds the F1 curve and the confusion matrix and
+    sets the score from which predictions are drawn."""
     verdict = "BLESSED" if blessing["blessed"] else "NOT BLESSED"
     css = "ok" if blessing["blessed"] else "bad"
     reasons = "".join(f"<li>{html.escape(r)}</li>" for r in blessing["reasons"])
     plot = _data_uri(pr_plot_png(pr_curves), "image/png")
+    min_score = operating_point["best"]["threshold"] if operating_point else MIN_SCORE
     figures = []
     for image, truth, dets in samples:
-        uri = _data_uri(draw_image(image, truth, dets, names), "image/jpeg")
+        uri = _data_uri(draw_image(image, truth, dets, names, min_score), "image/jpeg")
         caption = html.escape(truth.source_id or str(truth.image_id))
         figures.append(
             f'<figure><img src="{uri}" alt="{caption}"><figcaption>{caption}</figcaption></figure>'
@@ -162,7 +191,8 @@ def render(
         "<p>n/a: no ground truth in that size range.</p>"
         f"<h2>Per-class AP</h2>{_class_table(metrics['per_class'], blessing.get('class_deltas') if blessing.get('baseline') else None)}"
         f'<h2>Precision-recall</h2><img src="{plot}" alt="precision-recall curves">'
+        f"{_operating_point_section(operating_point)}"
         "<h2>Eval images</h2><p>green: ground truth; red: predictions with score "
-        f">= {MIN_SCORE}</p>{''.join(figures)}"
+        f">= {min_score:.2f}</p>{''.join(figures)}"
         "</body></html>\n"
     )

@@ -2,7 +2,9 @@
 
 Writes the Evaluation artifact (``output_dir``): ``metrics.json`` (12 COCO numbers, per-class
 AP, counts), ``blessing.json`` (blessed, reasons, candidate and baseline numbers, model and
-data fingerprints), ``pr_curves.json``, ``report.md`` and ``report.html``. The model evaluated
+data fingerprints, the operating point), ``pr_curves.json``, ``operating_point.json`` (P / R /
+F1 against confidence, the best-F1 threshold, the confusion matrix there), ``report.md`` and
+``report.html``. The model evaluated
 is the SavedModel exactly as it would be pushed; the baseline runs on the same images in the
 same pass.
 """
@@ -17,6 +19,7 @@ from components.artifacts import examples, model, serving
 from components.artifacts.evaluation import (
     BLESSING_FILE,
     METRICS_FILE,
+    OPERATING_POINT_FILE,
     PR_CURVES_FILE,
     REPORT_HTML_FILE,
     REPORT_MD_FILE,
@@ -24,7 +27,7 @@ from components.artifacts.evaluation import (
 from components.errors import UserError
 from components.evaluate import baseline, blessing, predict, report_html, report_md
 from components.files import atomic_output_dir
-from components.metrics import coco_eval, evaluators
+from components.metrics import coco_eval, evaluators, operating_point
 
 
 def _write_json(path: str, data) -> None:
@@ -44,6 +47,25 @@ def _metrics_doc(result: dict, predictions, detections, evaluator: str, split: s
         "num_detections": int(sum(len(d.scores) for d in detections)),
         "evaluator": evaluator,
         "split": split,
+    }
+
+
+def _operating_point(predictions, categories: list[dict]) -> dict:
+    """The candidate's P / R / F1 curve, best-F1 threshold and confusion matrix there."""
+    curve = operating_point.f1_curve(predictions.images, predictions.detections[0])
+    names = {c["id"]: c["name"] for c in categories}
+    num_classes = max(names, default=0)  # ingest numbers the classes 1..K
+    matrix = operating_point.confusion_matrix(
+        predictions.images, predictions.detections[0], num_classes, curve["best"]["threshold"]
+    )
+    ids = range(1, num_classes + 1)
+    return {
+        **curve,
+        "confusion_matrix": {
+            "threshold": curve["best"]["threshold"],
+            "labels": ["background"] + [names.get(i, str(i)) for i in ids],
+            "matrix": matrix.tolist(),
+        },
     }
 
 
@@ -80,7 +102,9 @@ def run(
         split: the split scored.
 
     Returns:
-        ``{"blessed", "reasons", "metrics", "baseline_metrics", "output_dir"}``.
+        ``{"blessed", "reasons", "metrics", "confusion_matrix", "baseline_metrics",
+        "output_dir"}``; ``metrics["operating_point"]`` is the best-F1 threshold and its
+        precision, recall and F1.
 
     Raises:
         UserError: bad input (a missing model, labels that differ, bad options).
@@ -159,6 +183,9 @@ def run(
             "evaluated_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         }
     )
+    op = _operating_point(predictions, categories)
+    metrics["operating_point"] = op["best"]
+    decision["operating_point"] = op["best"]
     by_id = {d.image_id: d for d in predictions.detections[0]}
     samples = [
         (image, predictions.images[image_id - 1], by_id.get(image_id))
@@ -168,14 +195,16 @@ def run(
         _write_json(os.path.join(tmp, METRICS_FILE), metrics)
         _write_json(os.path.join(tmp, BLESSING_FILE), decision)
         _write_json(os.path.join(tmp, PR_CURVES_FILE), result["pr_curves"])
+        _write_json(os.path.join(tmp, OPERATING_POINT_FILE), op)
         with open(os.path.join(tmp, REPORT_MD_FILE), "w", encoding="utf-8") as f:
             f.write(report_md.render(metrics, decision))
         with open(os.path.join(tmp, REPORT_HTML_FILE), "w", encoding="utf-8") as f:
-            f.write(report_html.render(metrics, decision, result["pr_curves"], samples, names))
+            f.write(report_html.render(metrics, decision, result["pr_curves"], samples, names, op))
     return {
         "blessed": decision["blessed"],
         "reasons": decision["reasons"],
         "metrics": metrics,
+        "confusion_matrix": op["confusion_matrix"],
         "baseline_metrics": base_metrics,
         "output_dir": output_dir,
     }

@@ -55,7 +55,10 @@ def build_parser() -> StepArgumentParser:
         "--output", help=f"output folder (default: the first free {DEFAULT_OUTPUT}, ...2, ...)"
     )
     parser.add_argument(
-        "--conf", type=_fraction, default=DEFAULT_CONF, help="minimum score (default: %(default)s)"
+        "--conf",
+        type=_fraction,
+        help="minimum score (default: the best-F1 threshold a pushed version recorded, "
+        f"else {DEFAULT_CONF})",
     )
     parser.add_argument(
         "--max-det",

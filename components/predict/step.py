@@ -21,7 +21,7 @@ import numpy as np
 from components.artifacts.model import read_label_names
 from components.errors import UserError
 from components.predict import draw, sources
-from components.predict.model_ref import resolve_model
+from components.predict.model_ref import recorded_threshold, resolve_model
 from components.predict.records import Detection
 
 DEFAULT_CONF = 0.25
@@ -39,7 +39,7 @@ def run(
     source: str,
     model: str,
     output_dir: str | None = None,
-    conf: float = DEFAULT_CONF,
+    conf: float | None = None,
     max_det: int = DEFAULT_MAX_DET,
     classes: list[str] | None = None,
     save_txt: bool = False,
@@ -55,7 +55,8 @@ def run(
         model: a Model artifact, a pushed version, or ``production`` (with ``serving_root`` and
             ``model_name``: the newest pushed version).
         output_dir: where to write (default: the first free ``runs/predict``, ``runs/predict2``..).
-        conf: keep detections scoring at least this.
+        conf: keep detections scoring at least this (None: the best-F1 threshold a pushed
+            version recorded, else :data:`DEFAULT_CONF`).
         max_det: keep at most this many detections per image (the best ones).
         classes: keep only these classes (names or ids); None keeps all.
         save_txt: also write YOLO-format ``labels/<name>.txt``.
@@ -65,12 +66,20 @@ def run(
     Raises:
         UserError: no images, an unknown model or class, a bad threshold.
     """
-    if not 0.0 <= conf <= 1.0:
+    if conf is not None and not 0.0 <= conf <= 1.0:
         raise UserError(f"--conf must be in 0..1, got {conf}")
     if max_det < 1:
         raise UserError(f"--max-det must be at least 1, got {max_det}")
     paths = sources.image_paths(source)
     location = resolve_model(model, serving_root, model_name)
+    conf_source = "given"
+    if conf is None:
+        recorded = recorded_threshold(location)
+        conf, conf_source = (
+            (recorded, "best F1 on the test split")
+            if recorded is not None
+            else (DEFAULT_CONF, "default")
+        )
     names = read_label_names(location) or {}
     keep = _class_filter(classes, names)
     from components.evaluate.predict import SIGNATURE, load_serving_fn
@@ -110,6 +119,7 @@ def run(
         "skipped": skipped,
         "detections": total,
         "conf": conf,
+        "conf_source": conf_source,
         "max_det": max_det,
         "classes": sorted(keep) if keep is not None else None,
     }

@@ -57,6 +57,7 @@ def build(location, decision: dict, record: dict) -> dict:
             "box_loss": config.get("loss", {}).get("box_loss"),
         },
         "serving": {
+            "recommended_threshold": (decision.get("operating_point") or {}).get("threshold"),
             "score_threshold": post.get("score_threshold"),
             "max_detections": post.get("max_detections"),
             "nms_iou": post.get("iou_threshold"),
@@ -96,6 +97,7 @@ def render(card: dict) -> str:
         f"| training | {_training(card['training'])} |",
         f"| serving | score >= {card['serving']['score_threshold']}, at most "
         f"{card['serving']['max_detections']} detections, NMS IoU {card['serving']['nms_iou']} |",
+        f"| threshold | {_threshold(card['serving']['recommended_threshold'])} |",
         f"| data | {card['data']['fingerprint']} {_splits(card['data']['images_per_split'])} |",
         f"| pushed | {card['pushed_at']} |",
         "",
@@ -174,6 +176,12 @@ def _training(train: dict) -> str:
         + (f", {epochs} epochs" if epochs else "")
         + (f", {train['box_loss']} box loss" if train.get("box_loss") else "")
     )
+
+
+def _threshold(value) -> str:
+    if value is None:
+        return "not measured"
+    return f"{value:.2f}: the best F1 on the test split (nasdet predict's default)"
 
 
 def _splits(counts: dict | None) -> str:

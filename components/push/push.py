@@ -192,6 +192,8 @@ def run(
         "data_fingerprint": decision.get("data_fingerprint"),
         "examples": decision.get("examples"),
         "metrics": decision.get("candidate"),
+        # The best-F1 score threshold on the test split: nasdet predict's default for this version.
+        "operating_point": decision.get("operating_point"),
         "blessing": {"blessed": True, "reasons": decision.get("reasons", [])},
     }
 

@@ -129,7 +129,20 @@ def test_dag_and_push_only_when_blessed(default_spec):
     }
     evaluate_outputs = default_spec["components"]["comp-evaluate-model"]["outputDefinitions"]
     assert evaluate_outputs["parameters"]["Output"]["parameterType"] == "BOOLEAN"
-    assert set(evaluate_outputs["artifacts"]) == {"evaluation", "metrics", "report", "report_html"}
+    assert set(evaluate_outputs["artifacts"]) == {
+        "evaluation",
+        "metrics",
+        "report",
+        "report_html",
+        "confusion_matrix",
+    }
+    assert evaluate_outputs["artifacts"]["confusion_matrix"]["artifactType"]["schemaTitle"] == (
+        "system.ClassificationMetrics"
+    )
+    push_outputs = default_spec["components"]["comp-push-model"]["outputDefinitions"]
+    assert push_outputs["artifacts"]["model_card"]["artifactType"]["schemaTitle"] == (
+        "system.Markdown"
+    )
     assert (
         evaluate_outputs["artifacts"]["report_html"]["artifactType"]["schemaTitle"] == "system.HTML"
     )

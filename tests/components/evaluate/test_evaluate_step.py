@@ -62,7 +62,14 @@ def test_evaluate_writes_all_files_and_a_self_contained_html(tmp_path, artifacts
     out = tmp_path / "evaluation"
     result = evaluate_run(model, examples, str(out), batch_size=2)
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["blessing.json", "metrics.json", "pr_curves.json", "report.html", "report.md"]
+    assert names == [
+        "blessing.json",
+        "metrics.json",
+        "operating_point.json",
+        "pr_curves.json",
+        "report.html",
+        "report.md",
+    ]
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics == result["metrics"]
     assert set(coco_eval.METRIC_NAMES) <= set(metrics)
@@ -87,12 +94,30 @@ def test_evaluate_writes_all_files_and_a_self_contained_html(tmp_path, artifacts
     parser.close()
     assert parser.tables == 2
     assert all(src.startswith("data:image/") for src in parser.images)
-    assert len(parser.images) == 1 + len(IMAGES)  # the PR plot and every eval image (<= 12)
+    # the PR plot, the F1 curve, the confusion matrix and every eval image (<= 12)
+    assert len(parser.images) == 3 + len(IMAGES)
     for src in parser.images:
         header, payload = src.split(",", 1)
         picture = Image.open(io.BytesIO(base64.b64decode(payload)))
         assert picture.format == ("PNG" if "png" in header else "JPEG")
         assert picture.size[0] > 0
+
+
+def test_the_operating_point_and_the_confusion_matrix(tmp_path, artifacts):
+    examples, model = artifacts
+    out = tmp_path / "evaluation"
+    result = evaluate_run(model, examples, str(out))
+    # Scores: cat hit 0.9, dog in the wrong place 0.8, cat hit 0.7, dog shifted 0.6 (IoU 0.43),
+    # dog on an empty image 0.2; 4 boxes to find (the crowd cat does not count). Best F1 keeps
+    # the first three: P 2/3, R 1/2; 0.7 is a float32 just below 0.7, so 0.69 is the cut.
+    best = {"threshold": 0.69, "precision": 2 / 3, "recall": 0.5, "f1": 4 / 7}
+    assert result["metrics"]["operating_point"] == pytest.approx(best)
+    assert json.loads((out / "blessing.json").read_text())["operating_point"] == pytest.approx(best)
+    op = json.loads((out / "operating_point.json").read_text())
+    assert op["confusion_matrix"]["labels"] == ["background", "cat", "dog"]
+    # cats: both found; dogs: both missed; one dog detected on background.
+    assert op["confusion_matrix"]["matrix"] == [[0, 0, 1], [0, 2, 0], [2, 0, 0]]
+    assert result["confusion_matrix"] == op["confusion_matrix"]
 
 
 def test_the_same_images_through_any_batch_size(tmp_path, artifacts):

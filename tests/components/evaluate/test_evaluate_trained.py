@@ -111,6 +111,7 @@ def test_tiny_trained_model_evaluate_push_and_compare(tmp_path, sample_examples)
     assert sorted(p.name for p in first.iterdir()) == [
         "blessing.json",
         "metrics.json",
+        "operating_point.json",
         "pr_curves.json",
         "report.html",
         "report.md",

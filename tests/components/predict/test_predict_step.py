@@ -111,23 +111,27 @@ def test_an_undecodable_image_is_skipped_and_named(exported_model, sample_images
     assert not (tmp_path / "out" / "images").exists()
 
 
-def test_production_is_the_newest_pushed_version(exported_model, sample_images, tmp_path, capsys):
+def test_production_is_the_newest_version_and_its_threshold_the_default(
+    exported_model, sample_images, tmp_path, capsys
+):
     import shutil
 
     root = tmp_path / "serving"
     for version in ("1", "3"):
         shutil.copytree(f"{exported_model}/saved_model", root / "det" / version)
         shutil.copy(f"{exported_model}/labels.json", root / "det" / version / "labels.json")
-    argv = [
-        str(sample_images / "raccoon-1.jpg"),
-        "--model",
-        "production",
-        "--output",
-        str(tmp_path / "o"),
-    ]
-    assert cli.main([*argv, "--serving-root", str(root), "--model-name", "det"]) == 0
+    record = {"version": 3, "operating_point": {"threshold": 0.4, "f1": 0.7}}
+    (root / "det" / "3" / "push.json").write_text(json.dumps(record))
+    image = str(sample_images / "raccoon-1.jpg")
+    argv = [image, "--model", "production", "--serving-root", str(root), "--model-name", "det"]
+    assert cli.main([*argv, "--output", str(tmp_path / "o")]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["model"] == str(root / "det" / "3") and summary["images"] == 1
+    assert (summary["conf"], summary["conf_source"]) == (0.4, "best F1 on the test split")
+    assert cli.main([*argv, "--output", str(tmp_path / "p"), "--conf", "0.1"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["conf"], summary["conf_source"]) == (0.1, "given")
+    assert run(image, exported_model, str(tmp_path / "q"))["conf_source"] == "default"
 
 
 @pytest.mark.parametrize(

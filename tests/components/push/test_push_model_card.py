@@ -16,6 +16,7 @@ def _rich_blessing(blessing_file: str, examples_dir: str) -> None:
     decision["class_deltas"] = {"raccoon": {"AP": 0.21, "num_boxes": 7}}
     decision["rules"] = {"min_ap": 0.05, "tolerance": 0.01, "class_min_boxes": 20}
     decision["examples"] = examples_dir
+    decision["operating_point"] = {"threshold": 0.35, "precision": 0.8, "recall": 0.6, "f1": 0.69}
     with open(blessing_file, "w") as f:
         json.dump(decision, f)
 
@@ -50,6 +51,9 @@ def test_the_card_says_what_the_model_is_how_good_and_where_it_is_weak(
     assert card["input"]["image_size"] == 128
     assert card["training"]["epochs_trained"] == 3
     assert card["serving"]["score_threshold"] == 0.05
+    assert card["serving"]["recommended_threshold"] == 0.35
+    push_record = json.loads((version / "push.json").read_text())
+    assert push_record["operating_point"]["threshold"] == 0.35
     assert card["data"]["images_per_split"] == {"test": 15, "train": 70, "val": 15}
     assert card["data"]["fingerprint"] == "sha256:" + "ab" * 32
     assert card["metrics"]["AP"] == 0.21 and card["metrics"]["split"] == "test"
@@ -60,6 +64,7 @@ def test_the_card_says_what_the_model_is_how_good_and_where_it_is_weak(
     text = (version / model_card.CARD_MD).read_text()
     assert text.startswith("# Model card: det version 1\n")
     assert "| raccoon | 0.210 | 7 |" in text and "Detecting raccoon in images" in text
+    assert "| threshold | 0.35: the best F1 on the test split" in text
 
 
 def test_a_second_version_gets_its_own_card_and_not_the_sources(tmp_path, model_and_blessing):
