@@ -100,7 +100,7 @@ def train_and_score(examples: str, config, epochs: int, batch_size: int, seed: i
     from components.artifacts.examples import TRAIN_SPLIT, count_records
     from components.data import input_pipeline
     from components.detector.flops import count_macs
-    from components.search.objective import coco_metrics
+    from components.metrics.detector_ap import coco_metrics
     from components.training.builder import build_trainer
 
     keras.utils.set_random_seed(seed)

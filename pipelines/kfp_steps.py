@@ -143,8 +143,9 @@ def train_model(
     run_id: str,
     model: Output[Model],
     metrics: Output[Metrics],
+    report: Output[Markdown],
 ):
-    """Train the architecture on the examples and export the SavedModel.
+    """Train the architecture on the examples and export the SavedModel (the page: the curves).
 
     Args:
         epochs: Training epochs (0: the training recipe's default).
@@ -176,7 +177,7 @@ def train_model(
         checkpoint_root=checkpoint_root,
         run_id=run_id,
     )
-    tasks.publish(result, model, metrics=metrics)
+    tasks.publish(result, model, metrics=metrics, markdown=report)
 
 
 def evaluate_model(

@@ -179,8 +179,20 @@ def train(
     )
     step_io.remove_checkpoints(work_dir)
     return TaskResult(
-        metrics=summary, metadata={"framework": "tensorflow", "warm_start": warm_start}
+        metrics=summary,
+        metadata={"framework": "tensorflow", "warm_start": warm_start},
+        markdown=_train_report(summary, output_dir),
     )
+
+
+def _train_report(summary: dict, output_dir: str) -> str:
+    """The train step's page: the curves (inline) and the run's numbers."""
+    from components.train.curves import CURVES_FILE
+
+    page = step_io.summary_markdown("Training", summary)
+    if os.path.isfile(os.path.join(output_dir, CURVES_FILE)):
+        page = page.replace("\n", f"\n\n![training curves]({CURVES_FILE})\n", 1)
+    return step_io.inline_images(page, output_dir)
 
 
 def evaluate(

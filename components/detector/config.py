@@ -225,7 +225,8 @@ class LossConfig:
 @dataclass(frozen=True)
 class TrainConfig:
     """Optimiser and schedule: ``optimizer`` sgd (momentum, L2 decay) or adamw (``momentum`` is
-    its beta_1, decoupled decay), linear warm-up then cosine, clip, EMA.
+    its beta_1, decoupled decay), linear warm-up then cosine, clip, EMA. ``val_ap_every``: the
+    train step scores COCO AP on val every that many epochs (0: never; ``history.csv``).
 
     ``learning_rate`` is for ``learning_rate_batch`` images per step; use
     ``scaled_learning_rate(batch_size)`` for the rate at another batch size.
@@ -247,9 +248,11 @@ class TrainConfig:
     mixed_precision: str = "auto"
     batch_norm_momentum: float = 0.99
     optimizer: str = "sgd"
+    val_ap_every: int = 0
 
     def __post_init__(self) -> None:
         _check_choice(self.optimizer, ("sgd", "adamw"), "train.optimizer")
+        _check(self.val_ap_every >= 0, "train.val_ap_every must be >= 0 (0: never)")
         _check(self.learning_rate > 0, "train.learning_rate must be > 0")
         _check(self.learning_rate_batch >= 1, "train.learning_rate_batch must be >= 1")
         _check(0 <= self.momentum < 1, "train.momentum must be in [0, 1)")

@@ -1,5 +1,6 @@
 """Write the Model artifact: saved_model/, model.weights.h5, detector_config.json, labels.json,
-history.csv and logs/ (TensorBoard), all at once through an atomic output directory.
+history.csv, curves.png (when epochs ran) and logs/ (TensorBoard), all at once through an
+atomic output directory.
 
 The layout and its readers: :mod:`components.artifacts.model`.
 """
@@ -14,7 +15,7 @@ import keras
 from components.artifacts.model import CONFIG_FILE, LABELS_FILE, SAVED_MODEL_DIR, WEIGHTS_FILE
 from components.detector import export
 from components.files import atomic_output_dir
-from components.train import callbacks
+from components.train import callbacks, curves
 
 
 def write_model_artifact(
@@ -40,6 +41,11 @@ def write_model_artifact(
         history = os.path.join(work_dir, callbacks.HISTORY_FILE)
         if os.path.exists(history):
             shutil.copy(history, os.path.join(tmp, callbacks.HISTORY_FILE))
+            with open(history, encoding="utf-8") as f:
+                png = curves.curves_png(curves.read_history(f.read()))
+            if png:
+                with open(os.path.join(tmp, curves.CURVES_FILE), "wb") as f:
+                    f.write(png)
         else:
             callbacks.write_history_csv([], os.path.join(tmp, callbacks.HISTORY_FILE))
         logs = os.path.join(work_dir, callbacks.LOGS_DIR)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import keras
 import tensorflow as tf
 
-from components.train import budget, callbacks
+from components.train import budget, callbacks, val_ap
 from components.training.model_wrapper import DetectorTrainer
 
 
@@ -19,10 +19,12 @@ def step_callbacks(
     state: callbacks.TrainState,
     extra: Sequence[keras.callbacks.Callback],
     gpus: bool,
+    examples_dir: str,
 ) -> list[keras.callbacks.Callback]:
-    """The train step's callbacks, in order: EMA validation, TensorBoard, the time budget (on
-    ``gpus`` its clock is wall time), closing the mosaic, the per-epoch checkpoint (history,
-    best weights, early stopping); then ``extra``.
+    """The train step's callbacks, in order: EMA validation, val AP every
+    ``train.val_ap_every`` epochs, TensorBoard, the time budget (on ``gpus`` its clock is wall
+    time), closing the mosaic, the per-epoch checkpoint (history, best weights, early
+    stopping); then ``extra``.
 
     ``plan`` is the trainer's ``_Plan`` (config, work_dir, budget_s, epochs, steps_per_epoch).
     """
@@ -40,6 +42,11 @@ def step_callbacks(
     cbs: list[keras.callbacks.Callback] = []
     if trainer.ema is not None:
         cbs.append(callbacks.EmaEvaluation(trainer.ema))
+    every = plan.config.train.val_ap_every
+    if every:
+        cbs.append(
+            val_ap.ValidationAP(trainer.detector, plan.config, examples_dir, every, trainer.ema)
+        )
     logs = os.path.join(plan.work_dir, callbacks.LOGS_DIR)
     cbs.append(keras.callbacks.TensorBoard(logs, write_graph=False, profile_batch=0))
     if plan.budget_s:

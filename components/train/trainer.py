@@ -351,7 +351,13 @@ def run(
             initial_epoch=initial_epoch,
             shuffle=False,  # the input pipeline shuffles
             callbacks=step_callbacks(
-                plan, trainer, checkpoint, state, extra_callbacks, gpus=bool(training_devices())
+                plan,
+                trainer,
+                checkpoint,
+                state,
+                extra_callbacks,
+                gpus=bool(training_devices()),
+                examples_dir=examples_dir,
             ),
             verbose=verbose,
         )

@@ -14,7 +14,7 @@ def test_an_untrained_detector_below_the_serving_threshold_still_scores(tiny_exa
 
     from components.detector.config_load import get_preset
     from components.detector.model import build_detector
-    from components.search.objective import coco_metrics
+    from components.metrics.detector_ap import coco_metrics
 
     keras.utils.set_random_seed(11)
     config = get_preset("tiny").with_overrides({"num_classes": 1, "image_size": 96})
