@@ -2,8 +2,11 @@
 
 kfp.local prints its own status lines and every task's streamed output to ``sys.stdout``.
 ``ProgressStream`` stands in for ``sys.stdout`` during a run: it copies everything to the log
-file, prints one short line when a task starts and when it finishes, and keeps the last lines
-of each task's output so that a failure can be shown without the whole log. (kfp.local does not
+file, prints one short line when a task starts and when it finishes, shows the steps' own
+progress lines (``progress: epoch 3/50 ...``, ``progress: trial 2/4 ...``: see
+``components.progress``; one line updated in place on a terminal, one line each otherwise),
+and keeps the last lines of each task's output so that a failure can be shown without the
+whole log. (kfp.local does not
 print anything for a task skipped by a condition: the caller reports those.)
 """
 
@@ -14,6 +17,8 @@ import io
 import re
 import time
 from typing import TextIO
+
+from components.progress import PREFIX
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _START = re.compile(r"Executing task '?([\w.-]+)'?")
@@ -36,6 +41,8 @@ class ProgressStream(io.TextIOBase):
         self.attempts: dict[str, int] = {}
         self.current: str | None = None
         self._partial = ""
+        self._live = False  # a progress line is open (terminal only)
+        self.tty = bool(getattr(out, "isatty", lambda: False)())
 
     def writable(self) -> bool:
         """Always True: this is an output stream."""
@@ -62,8 +69,20 @@ class ProgressStream(io.TextIOBase):
 
     def say(self, message: str) -> None:
         """Print ``[MM:SS] message`` to the progress output."""
+        if self._live:
+            self.out.write("\n")
+            self._live = False
         self.out.write(f"[{self.elapsed()}] {message}\n")
         self.out.flush()
+
+    def live(self, message: str) -> None:
+        """A progress report: rewrites the open line on a terminal, else a line of its own."""
+        if not self.tty:
+            self.say(message)
+            return
+        self.out.write(f"\r[{self.elapsed()}] {message}\x1b[K")
+        self.out.flush()
+        self._live = True
 
     def _line(self, line: str) -> None:
         if m := _START.search(line):
@@ -84,6 +103,9 @@ class ProgressStream(io.TextIOBase):
             self.current = None
         elif self.current is not None:
             self.tails[self.current].append(line)
+            report = line.strip()
+            if report.startswith(PREFIX):
+                self.live(f"{self.current}: {report[len(PREFIX) :]}")
 
     def failed_tasks(self) -> list[str]:
         """Names of the tasks that finished with a status other than SUCCESS."""

@@ -19,6 +19,7 @@ import time
 
 import keras_tuner
 
+from components import progress
 from components.errors import UserError
 from components.search.choices import ALGORITHMS, OBJECTIVES
 from components.tuner_settings import MIN, STEP
@@ -131,10 +132,32 @@ class _TrialEvents:
     def on_trial_begin(self, trial):
         super().on_trial_begin(trial)
         self._event(trial, "begin")
+        if not hasattr(self, "_trial_clock"):
+            self._trial_clock = (time.monotonic(), len(self._finished() or []))
 
     def on_trial_end(self, trial):
         super().on_trial_end(trial)
         self._event(trial, "end")
+        self._progress(trial)
+
+    def _finished(self) -> list | None:
+        trials = getattr(self.oracle, "trials", None)
+        if not isinstance(trials, dict):
+            return None
+        return [t for t in trials.values() if t.status in ("COMPLETED", "FAILED")]
+
+    def _progress(self, trial) -> None:
+        """``progress: trial n/N score .. best .. eta ..`` (finished trials of this search)."""
+        done = self._finished()
+        if done is None:  # a distributed worker's oracle client: the chief reports
+            return
+        total = max(self.oracle.max_trials or len(done), len(done))
+        started, before = getattr(self, "_trial_clock", (time.monotonic(), len(done)))
+        per_trial = (time.monotonic() - started) / max(len(done) - before, 1)
+        score = trial.score if trial.score is not None else float("nan")
+        best = self.oracle.get_best_trials(1)
+        numbers = {"score": score, "best": best[0].score if best else float("nan")}
+        progress.report("trial", len(done), total, numbers, per_trial * (total - len(done)))
 
 
 class RandomTuner(_TrialEvents, keras_tuner.RandomSearch):

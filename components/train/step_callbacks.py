@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import keras
 import tensorflow as tf
 
-from components.train import budget, callbacks, val_ap
+from components.train import budget, callbacks, epoch_progress, val_ap
 from components.training.model_wrapper import DetectorTrainer
 
 
@@ -24,7 +24,7 @@ def step_callbacks(
     """The train step's callbacks, in order: EMA validation, val AP every
     ``train.val_ap_every`` epochs, TensorBoard, the time budget (on ``gpus`` its clock is wall
     time), closing the mosaic, the per-epoch checkpoint (history, best weights, early
-    stopping); then ``extra``.
+    stopping), a progress line per epoch; then ``extra``.
 
     ``plan`` is the trainer's ``_Plan`` (config, work_dir, budget_s, epochs, steps_per_epoch).
     """
@@ -75,5 +75,6 @@ def step_callbacks(
     cbs.append(
         callbacks.EpochCheckpoint(plan.work_dir, state, checkpoint, export_weights, patience)
     )
+    cbs.append(epoch_progress.EpochProgress(lambda: state.planned_epochs or plan.epochs))
     cbs.extend(extra)
     return cbs

@@ -90,6 +90,42 @@ def test_progress_lines_from_kfp_local_output():
     assert "Epoch 1/3" in log.getvalue()  # the log keeps everything
 
 
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("terminal", [True, False])
+def test_step_progress_is_one_updating_line_on_a_terminal_and_lines_in_a_log(terminal):
+    out = _Terminal() if terminal else io.StringIO()
+    stream = ProgressStream(io.StringIO(), out)
+    stream.write("12:00:00.000 - INFO - Executing task 'search-architecture'\n")
+    stream.write("    progress: trial 1/2  score 0.1  best 0.1  eta 40s\n")
+    stream.write("    progress: trial 2/2  score 0.3  best 0.3  eta 0s\n")
+    stream.write("12:00:01.000 - INFO - Task 'search-architecture' finished with status SUCCESS\n")
+    stream.write("12:00:02.000 - INFO - Executing task 'train-model'\n")
+    stream.write("    progress: epoch 1/3  loss 1.2  val_loss 1.4  eta 10s\n")
+    text = re.sub(r"\[\d\d:\d\d\] ", "", out.getvalue())
+    if terminal:
+        assert text == (
+            "search-architecture: running\n"
+            "\rsearch-architecture: trial 1/2  score 0.1  best 0.1  eta 40s\x1b[K"
+            "\rsearch-architecture: trial 2/2  score 0.3  best 0.3  eta 0s\x1b[K\n"
+            "search-architecture: SUCCESS (0 s)\n"
+            "train-model: running\n"
+            "\rtrain-model: epoch 1/3  loss 1.2  val_loss 1.4  eta 10s\x1b[K"
+        )
+    else:
+        assert text.splitlines() == [
+            "search-architecture: running",
+            "search-architecture: trial 1/2  score 0.1  best 0.1  eta 40s",
+            "search-architecture: trial 2/2  score 0.3  best 0.3  eta 0s",
+            "search-architecture: SUCCESS (0 s)",
+            "train-model: running",
+            "train-model: epoch 1/3  loss 1.2  val_loss 1.4  eta 10s",
+        ]
+
+
 def _nasdet_run(
     work_dir: pathlib.Path, data: pathlib.Path, *extra: str
 ) -> subprocess.CompletedProcess:

@@ -22,7 +22,7 @@ def _rows(out_dir) -> list[dict]:
 
 @pytest.mark.slow
 def test_random_search_with_a_failing_trial_writes_everything(
-    tiny_examples, tmp_path, monkeypatch, tight_space
+    tiny_examples, tmp_path, monkeypatch, tight_space, capsys
 ):
     original = DetectorHyperModel.train_dataset
     calls = []
@@ -65,6 +65,15 @@ def test_random_search_with_a_failing_trial_writes_everything(
         assert float(row["seconds"]) > 0
     assert summary["status_counts"] == {"COMPLETED": 2, "FAILED": 1}
     assert summary["best_trial"] in ("0", "2")
+    reports = [
+        line for line in capsys.readouterr().out.splitlines() if line.startswith("progress:")
+    ]
+    assert [r.split("  ")[0] for r in reports] == [
+        "progress: trial 1/3",
+        "progress: trial 2/3",
+        "progress: trial 3/3",
+    ]
+    assert "eta 0s" in reports[-1] and "best " in reports[-1]
 
     config = load_architecture(str(out / "architecture.json"))
     best = rows[int(summary["best_trial"])]
