@@ -53,5 +53,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_main(_main, argv)
 
 
+def build_rollback_parser() -> StepArgumentParser:
+    """The argument parser of ``nasdet rollback``."""
+    parser = StepArgumentParser(
+        prog="nasdet rollback",
+        description="Serve an earlier version again: it is re-published as the newest version "
+        "(TF Serving serves the highest number), with its lineage in push.json. Without --to: "
+        "the newest earlier version of another model.",
+    )
+    parser.add_argument("--serving-root", required=True, help="local dir, gs:// or s3:// URI")
+    parser.add_argument("--model-name", required=True, help="model name under the serving root")
+    parser.add_argument("--to", type=int, help="the version to serve again")
+    return parser
+
+
+def _rollback(argv: Sequence[str] | None) -> int:
+    args = build_rollback_parser().parse_args(argv)
+    from components.push.rollback import run
+
+    result = run(args.serving_root, args.model_name, args.to)
+    print(
+        f"rolled back: version {result['rolled_back_from']} -> version "
+        f"{result['republished_from']}, now served as version {result['version']} "
+        f"({result['path']})"
+    )
+    return 0
+
+
+def main_rollback(argv: Sequence[str] | None = None) -> int:
+    """``nasdet rollback``: 0 on success, 2 with ``error: ...`` on a user mistake."""
+    return run_main(_rollback, argv)
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -201,6 +201,19 @@ def run(
         serving.write_push_record(directory, record)
         model_card.write(directory, model_card.build(location, decision, record))
 
+    return publish_version(location, model_root, record, write_records, keep)
+
+
+def publish_version(
+    location, model_root: str, record: dict, write_records: Records, keep: int | None = None
+) -> dict:
+    """Publish the SavedModel at ``location`` as the next version under ``model_root``.
+
+    ``write_records(folder, record)`` writes ``push.json`` and the model card (``record`` gets
+    its ``version`` first). Staged and renamed into place locally, copied ``saved_model.pb``
+    last on object stores; then the versions beyond the newest ``keep`` are removed. Returns
+    ``{"version", "path", "pruned", "model_card"}``.
+    """
     remote = files.is_remote(model_root)
     if not remote:
         remove_stale_temporaries(model_root)
