@@ -32,7 +32,8 @@ class Predictions:
     """Ground truth of the eval images, each model's detections, and a few decoded samples.
 
     ``detections[i]`` holds the detections of the i-th model given to ``predict_split``;
-    ``samples`` maps image id -> uint8 image for the first ``keep_images`` images.
+    ``samples`` maps image id -> a uint8 thumbnail (longer side at most ``THUMBNAIL_SIDE``)
+    of the first ``keep_images`` images: the report draws the worst of them.
     """
 
     images: list[ImageTruth]
@@ -140,6 +141,22 @@ def batches_by_size(
         yield emit(key)
 
 
+THUMBNAIL_SIDE = 320
+
+
+def _thumbnail(image: np.ndarray) -> np.ndarray:
+    """``image`` scaled so its longer side is at most :data:`THUMBNAIL_SIDE` (boxes are
+    normalised, so they still fit)."""
+    from PIL import Image
+
+    height, width = image.shape[:2]
+    scale = THUMBNAIL_SIDE / max(height, width)
+    if scale >= 1:
+        return image
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return np.asarray(Image.fromarray(image).resize(size, Image.BILINEAR))
+
+
 def predict_split(
     saved_model_dirs: Sequence[str | Callable],
     examples_dir: str,
@@ -171,7 +188,7 @@ def predict_split(
             images.append(_truth(image_id, example))
             image = np.asarray(example["image"], dtype=np.uint8)
             if len(samples) < keep_images:
-                samples[image_id] = image
+                samples[image_id] = _thumbnail(image)
             yield image_id, image
 
     try:

@@ -37,30 +37,45 @@ def _data_uri(data: bytes, mime: str) -> str:
 
 
 def pr_plot_png(pr_curves: dict) -> bytes:
-    """A PNG of precision vs recall: per class at IoU 0.5 and the class mean at 0.5 and 0.75."""
+    """A PNG of precision vs recall per class at IoU 0.5, and with several classes their mean at
+    0.5 and 0.75 (drawn beneath the class curves); the legend sits outside the axes."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
     recall = np.asarray(pr_curves["recall"])
-    fig, ax = plt.subplots(figsize=(6, 4.2), dpi=100)
+    fig, ax = plt.subplots(figsize=(7.2, 4.2), dpi=100)
     valid = {n: c for n, c in pr_curves["classes"].items() if min(c["iou50"]) > -1}
-    for name, curve in list(valid.items())[:MAX_CURVES]:
-        ax.plot(recall, curve["iou50"], linewidth=1, label=f"{name} @0.5")
-    for key, style, label in (("iou50", "-", "mean @0.5"), ("iou75", "--", "mean @0.75")):
-        if valid:
+    if len(valid) > 1:
+        for key, style, label in (("iou50", "-", "mean @0.5"), ("iou75", "--", "mean @0.75")):
             mean = np.mean([c[key] for c in valid.values()], axis=0)
-            ax.plot(recall, mean, "k" + style, linewidth=2.2, label=label)
+            ax.plot(
+                recall, mean, style, color="0.35", linewidth=3, alpha=0.5, label=label, zorder=1
+            )
+    for name, curve in list(valid.items())[:MAX_CURVES]:
+        ax.plot(recall, curve["iou50"], linewidth=1.6, label=f"{name} @0.5", zorder=2)
+        if len(valid) == 1:
+            ax.plot(recall, curve["iou75"], "--", linewidth=1.4, label=f"{name} @0.75", zorder=2)
     ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02))
     ax.set_title("Precision-recall (area all, 100 detections)")
     ax.grid(alpha=0.3)
     if valid:
-        ax.legend(fontsize=7, loc="lower left")
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", bbox_inches="tight")
     plt.close(fig)
     return buf.getvalue()
+
+
+def _legend(outcomes: bool, min_score: float) -> str:
+    if not outcomes:
+        return f"green: ground truth; red: predictions with score >= {min_score:.2f}"
+    return (
+        "The images with the most errors at the best-F1 threshold first. Ground truth: green "
+        f"found, orange missed; predictions with score >= {min_score:.2f}: blue correct, red "
+        "false (IoU 0.5, same class)."
+    )
 
 
 def _operating_point_section(op: dict | None) -> str:
@@ -84,36 +99,53 @@ def _operating_point_section(op: dict | None) -> str:
     )
 
 
+FOUND, MISSED, CORRECT, FALSE = (40, 170, 60), (245, 140, 0), (40, 110, 230), (220, 30, 30)
+
+
 def draw_image(
     image: np.ndarray,
     truth: ImageTruth,
     dets: ImageDetections | None,
     names: dict[int, str],
     min_score: float = MIN_SCORE,
+    outcomes: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> bytes:
-    """A JPEG of ``image`` (longer side scaled to MAX_SIDE) with true boxes green, predictions red."""
-    from PIL import Image, ImageDraw
+    """A JPEG of ``image`` (longer side scaled to MAX_SIDE) with its boxes.
+
+    With ``outcomes`` (``operating_point.image_outcomes``): true boxes green when found, orange
+    when missed; detections (score >= ``min_score``) blue when correct, red when false.
+    Without: true boxes green, detections red.
+    """
+    from PIL import Image, ImageDraw, ImageFont
 
     pil = Image.fromarray(np.asarray(image, dtype=np.uint8)).convert("RGB")
     scale = MAX_SIDE / max(pil.size)
     pil = pil.resize((max(1, round(pil.width * scale)), max(1, round(pil.height * scale))))
     w, h = pil.size
     draw = ImageDraw.Draw(pil)
+    font = ImageFont.load_default(size=11)
 
-    def rect(box, color, text):
+    def rect(box, color, text, width=2):
         ymin, xmin, ymax, xmax = (float(v) for v in box)
-        draw.rectangle([xmin * w, ymin * h, xmax * w, ymax * h], outline=color, width=2)
+        draw.rectangle([xmin * w, ymin * h, xmax * w, ymax * h], outline=color, width=width)
         if text:
-            draw.text((xmin * w + 2, ymin * h + 1), text, fill=color)
+            left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+            x, y = xmin * w, max(0.0, ymin * h - bottom - 2)
+            draw.rectangle([x, y, x + right - left + 4, y + bottom + 2], fill=color)
+            draw.text((x + 2, y + 1), text, fill=(255, 255, 255), font=font)
 
-    for box, cls in zip(truth.boxes, truth.classes, strict=True):
-        rect(box, (40, 200, 60), names.get(int(cls), str(cls)))
+    found = outcomes[0] if outcomes else np.ones(len(truth.classes), bool)
+    for box, cls, ok in zip(truth.boxes, truth.classes, found, strict=True):
+        name = names.get(int(cls), str(cls))
+        rect(box, FOUND if ok else MISSED, None if ok else f"missed {name}", 2 if ok else 3)
     if dets is not None:
+        correct = outcomes[1] if outcomes else np.zeros(len(dets.scores), bool)
         order = np.argsort(-dets.scores)[:MAX_BOXES]
         for i in order:
             if dets.scores[i] >= min_score:
                 label = names.get(int(dets.classes[i]), str(dets.classes[i]))
-                rect(dets.boxes[i], (230, 40, 40), f"{label} {dets.scores[i]:.2f}")
+                colour = CORRECT if outcomes and correct[i] else FALSE
+                rect(dets.boxes[i], colour, f"{label} {dets.scores[i]:.2f}")
     buf = io.BytesIO()
     pil.save(buf, format="JPEG", quality=85)
     return buf.getvalue()
@@ -163,7 +195,7 @@ def render(
     names: dict[int, str],
     operating_point: dict | None = None,
 ) -> str:
-    """The complete HTML page; ``samples`` are (image, truth, detections) to draw;
+    """The complete HTML page; ``samples`` are (image, truth, detections[, outcomes]) to draw;
     ``operating_point`` (``evaluate.step``'s) adds the F1 curve and the confusion matrix and
     sets the score from which predictions are drawn."""
     verdict = "BLESSED" if blessing["blessed"] else "NOT BLESSED"
@@ -172,9 +204,13 @@ def render(
     plot = _data_uri(pr_plot_png(pr_curves), "image/png")
     min_score = operating_point["best"]["threshold"] if operating_point else MIN_SCORE
     figures = []
-    for image, truth, dets in samples:
-        uri = _data_uri(draw_image(image, truth, dets, names, min_score), "image/jpeg")
+    for image, truth, dets, *rest in samples:
+        outcomes = rest[0] if rest else None
+        picture = draw_image(image, truth, dets, names, min_score, outcomes)
+        uri = _data_uri(picture, "image/jpeg")
         caption = html.escape(truth.source_id or str(truth.image_id))
+        if outcomes is not None:
+            caption += f": {int((~outcomes[0]).sum())} missed, {int((~outcomes[1]).sum())} false"
         figures.append(
             f'<figure><img src="{uri}" alt="{caption}"><figcaption>{caption}</figcaption></figure>'
         )
@@ -192,7 +228,7 @@ def render(
         f"<h2>Per-class AP</h2>{_class_table(metrics['per_class'], blessing.get('class_deltas') if blessing.get('baseline') else None)}"
         f'<h2>Precision-recall</h2><img src="{plot}" alt="precision-recall curves">'
         f"{_operating_point_section(operating_point)}"
-        "<h2>Eval images</h2><p>green: ground truth; red: predictions with score "
-        f">= {min_score:.2f}</p>{''.join(figures)}"
+        f"<h2>{'Worst test images' if operating_point else 'Eval images'}</h2>"
+        f"<p>{_legend(bool(operating_point), min_score)}</p>{''.join(figures)}"
         "</body></html>\n"
     )

@@ -69,6 +69,20 @@ def _operating_point(predictions, categories: list[dict]) -> dict:
     }
 
 
+def _worst_samples(predictions, threshold: float, count: int) -> list[tuple]:
+    """``(image, truth, detections, (found, correct))`` of the ``count`` kept images with the
+    most errors at ``threshold`` (missed boxes + false detections; ties: split order)."""
+    by_id = {d.image_id: d for d in predictions.detections[0]}
+    scored = []
+    for image_id, image in predictions.samples.items():
+        truth = predictions.images[image_id - 1]
+        dets = by_id.get(image_id)
+        found, correct = operating_point.image_outcomes(truth, dets, threshold)
+        errors = int((~found).sum() + (~correct).sum())
+        scored.append((-errors, image_id, (image, truth, dets, (found, correct))))
+    return [item for _, _, item in sorted(scored, key=lambda s: s[:2])[:count]]
+
+
 def run(
     model_dir: str,
     examples_dir: str,
@@ -80,6 +94,7 @@ def run(
     evaluator: str = evaluators.DEFAULT_EVALUATOR,
     batch_size: int = 8,
     num_samples: int = 12,
+    sample_pool: int = 200,
     split: str = examples.TEST_SPLIT,
 ) -> dict:
     """Evaluate the model in ``model_dir`` on the test split of ``examples_dir``; bless or not.
@@ -98,7 +113,9 @@ def run(
         rules: the blessing rules (``components.blessing_rules.BlessingRules``).
         evaluator: the COCO scorer (a name of ``components.metrics.evaluators.EVALUATORS``).
         batch_size: images per inference batch.
-        num_samples: images drawn with their boxes in the HTML report.
+        num_samples: images drawn with their boxes in the HTML report: the ones with the most
+            errors (missed boxes + false detections at the best-F1 threshold) ...
+        sample_pool: ... among the first this many images of the split (kept as thumbnails).
         split: the split scored.
 
     Returns:
@@ -150,7 +167,9 @@ def run(
             models.append(
                 predict.load_serving_fn(candidate.saved_model_dir, signature=models[1].signature)
             )
-    predictions = predict.predict_split(models, examples_dir, split, batch_size, num_samples)
+    predictions = predict.predict_split(
+        models, examples_dir, split, batch_size, max(num_samples, sample_pool)
+    )
     if same:
         predictions.detections.append(predictions.detections[0])
         predictions.signatures.append(predictions.signatures[0])
@@ -186,11 +205,7 @@ def run(
     op = _operating_point(predictions, categories)
     metrics["operating_point"] = op["best"]
     decision["operating_point"] = op["best"]
-    by_id = {d.image_id: d for d in predictions.detections[0]}
-    samples = [
-        (image, predictions.images[image_id - 1], by_id.get(image_id))
-        for image_id, image in predictions.samples.items()
-    ]
+    samples = _worst_samples(predictions, op["best"]["threshold"], num_samples)
     with atomic_output_dir(output_dir) as tmp:
         _write_json(os.path.join(tmp, METRICS_FILE), metrics)
         _write_json(os.path.join(tmp, BLESSING_FILE), decision)

@@ -18,13 +18,16 @@ _BAR_WIDTH = 40
 
 
 def _bar(count: int, largest: int) -> str:
-    return "#" * (round(_BAR_WIDTH * count / largest) if largest else 0)
+    """A Markdown cell: a code span of ``#`` (at least one for a non-zero count), empty for 0."""
+    if count <= 0 or largest <= 0:
+        return ""
+    return "`" + "#" * max(1, round(_BAR_WIDTH * count / largest)) + "`"
 
 
 def _histogram_table(title: str, histogram: dict[str, int]) -> list[str]:
     largest = max(histogram.values(), default=0)
     lines = [f"| {title} | count | |", "|---|---:|---|"]
-    lines += [f"| {key} | {n} | `{_bar(n, largest)}` |" for key, n in histogram.items()]
+    lines += [f"| {key} | {n} | {_bar(n, largest)} |" for key, n in histogram.items()]
     return lines
 
 
@@ -59,7 +62,7 @@ def render_markdown(stats: dict, with_plot: bool) -> str:
     largest = max((c["boxes"] for c in classes.values()), default=0)
     for name, c in sorted(classes.items(), key=lambda kv: (-kv[1]["boxes"], kv[1]["id"])):
         lines.append(
-            f"| {c['id']} | {name} | {c['boxes']} | {c['images']} | `{_bar(c['boxes'], largest)}` |"
+            f"| {c['id']} | {name} | {c['boxes']} | {c['images']} | {_bar(c['boxes'], largest)} |"
         )
     box = stats["box_size"]
     lines += ["", "## Box sizes", ""]

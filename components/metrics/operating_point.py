@@ -152,3 +152,37 @@ def confusion_matrix(
         for j in np.flatnonzero(~taken):
             matrix[int(gt_classes[j]), 0] += 1
     return matrix
+
+
+def image_outcomes(
+    truth: ImageTruth, dets: ImageDetections | None, threshold: float, iou: float = IOU
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per box of one image at ``threshold``: ``(found [N] bool, correct [D] bool)``.
+
+    ``found`` marks the ground-truth boxes a detection of their class matched (crowd boxes
+    count as found: nothing is expected of them); ``correct`` marks each detection (in the
+    given order) that matched or sat on a crowd box. Detections under ``threshold`` are
+    neither correct nor wrong: their entry is True.
+    """
+    n = len(truth.classes)
+    crowd = np.asarray(truth.is_crowd, bool) if len(truth.is_crowd) else np.zeros(n, bool)
+    found = crowd.copy()
+    if dets is None or not len(dets.scores):
+        return found, np.zeros(0, bool)
+    scores = np.asarray(dets.scores)
+    correct = scores < threshold
+    gt = _pixels(truth.boxes, truth.width, truth.height)
+    boxes = _pixels(dets.boxes, truth.width, truth.height)
+    overlaps = pairwise_iou(boxes, gt)
+    taken = np.zeros(n, bool)
+    for i in np.argsort(-scores, kind="stable"):
+        if scores[i] < threshold:
+            continue
+        same = (np.asarray(truth.classes) == dets.classes[i]) & (overlaps[i] >= iou)
+        free = same & ~taken & ~crowd
+        if free.any():
+            j = int(np.argmax(np.where(free, overlaps[i], -1.0)))
+            taken[j] = found[j] = correct[i] = True
+        elif (same & crowd).any():
+            correct[i] = True
+    return found, correct

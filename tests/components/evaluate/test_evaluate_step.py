@@ -118,6 +118,18 @@ def test_the_operating_point_and_the_confusion_matrix(tmp_path, artifacts):
     # cats: both found; dogs: both missed; one dog detected on background.
     assert op["confusion_matrix"]["matrix"] == [[0, 0, 1], [0, 2, 0], [2, 0, 0]]
     assert result["confusion_matrix"] == op["confusion_matrix"]
+    # The report draws the worst images first: img2 (its dog missed, a false dog), img3 (its
+    # dog missed: the 0.6 detection is under the threshold), then the others in split order.
+    import re
+
+    captions = re.findall(r"<figcaption>([^<]*)</figcaption>", (out / "report.html").read_text())
+    assert captions == [
+        "img2: 1 missed, 1 false",
+        "img3: 1 missed, 0 false",
+        "img1: 0 missed, 0 false",
+        "img4: 0 missed, 0 false",
+        "img5: 0 missed, 0 false",
+    ]
 
 
 def test_the_same_images_through_any_batch_size(tmp_path, artifacts):

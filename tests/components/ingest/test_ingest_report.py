@@ -20,6 +20,9 @@ def test_report_plot_and_markdown(sample_dir, tmp_path):
     text = (out / "report.md").read_text()
     assert "![class histogram and box sizes](report.png)" in text
     assert "| 1 | raccoon |" in text
+    assert "``" not in text  # an empty bar is an empty cell, not an empty code span
+    assert "| 0-8 | 0 |  |" in text
+    assert report._bar(1, 500) == "`#`"  # a single box still shows
 
 
 def test_report_without_plot_when_pillow_cannot_draw(sample_dir, tmp_path, monkeypatch, caplog):

@@ -80,3 +80,13 @@ def test_the_confusion_matrix_puts_a_wrong_class_off_the_diagonal():
     np.testing.assert_array_equal(matrix, expected)
     above = confusion_matrix(IMAGES, DETECTIONS, num_classes=2, threshold=0.85)
     assert above[CAT, CAT] == 1 and above[DOG, 0] == 1 and above[CAT, 0] == 1 and above.sum() == 3
+
+
+def test_image_outcomes_mark_found_boxes_and_correct_detections():
+    from components.metrics.operating_point import image_outcomes
+
+    found, correct = image_outcomes(IMAGES[0], DETECTIONS[0], threshold=0.5)
+    assert found.tolist() == [True, False]  # the cat found, the dog not (called a cat)
+    assert correct.tolist() == [True, False]
+    found, correct = image_outcomes(IMAGES[1], DETECTIONS[1], threshold=0.75)
+    assert found.tolist() == [False] and correct.tolist() == [True]  # 0.7 is under 0.75
