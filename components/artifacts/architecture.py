@@ -3,7 +3,10 @@
 Files: ``architecture.json`` (a complete detector config, read by
 ``components.detector.config.load_architecture``), ``hyperparameters.json`` (the KerasTuner
 values of the best trial), ``trials.csv`` (every trial: the columns of ``CSV_FIELDS``) and
-``report.md`` (with its plot). Importing this module never imports TensorFlow.
+``report.md`` (with its plot). ``latency_ms`` in ``trials.csv`` is measured, not counted:
+the median of the served detection function (NMS included) at batch 1 on the machine that ran
+the trial, with ``threads`` its thread count; ``architecture`` is the trial's network in words.
+Importing this module never imports TensorFlow.
 """
 
 from __future__ import annotations
@@ -26,7 +29,10 @@ CSV_FIELDS = (
     "AP50",
     "FLOPs",
     "params",
+    "latency_ms",
+    "threads",
     "seconds",
+    "architecture",
     "values",
     "error",
 )

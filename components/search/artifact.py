@@ -37,8 +37,15 @@ class TrialRow:
     AP50: float = math.nan
     FLOPs: float = math.nan
     params: float = math.nan
+    latency_ms: float = math.nan
+    threads: float = math.nan
     seconds: float = math.nan
     error: str = ""
+
+    @property
+    def architecture(self) -> str:
+        """The trial's network in words, from its hyperparameter values (see ``describe``)."""
+        return describe_values(self.values)
 
     def csv_row(self) -> dict:
         """Return the row as a dict of CSV cells (``values`` as JSON, NaN as an empty cell)."""
@@ -51,6 +58,32 @@ class TrialRow:
                 value = "" if math.isnan(value) else repr(value)
             row[name] = value
         return row
+
+
+# (hyperparameter, how it reads) in the order a person describes a detector
+_WORDS = (
+    ("image_size", "{} px"),
+    ("base_width", "width {}"),
+    ("num_blocks", "{} normal blocks"),
+    ("num_reduce_blocks", "{} reduction blocks"),
+    ("cells_per_stage", "{} cells/stage"),
+    ("bifpn_width", "BiFPN width {}"),
+    ("bifpn_depth", "depth {}"),
+    ("head_depth", "head {}"),
+    ("learning_rate", "lr {:.3g}"),
+)
+
+
+def describe_values(values: dict) -> str:
+    """``"128 px, width 16, 3 normal blocks, ..., BiFPN width 32, depth 2, head 2"``."""
+    parts = []
+    for key, text in _WORDS:
+        if key in values:
+            try:
+                parts.append(text.format(values[key]))
+            except (ValueError, TypeError):
+                parts.append(f"{key} {values[key]}")
+    return ", ".join(parts)
 
 
 def _last_value(metrics: dict, name: str) -> float:
@@ -101,6 +134,8 @@ def read_trials(project_dir: str) -> list[TrialRow]:
             AP50=_last_value(metrics, "AP50"),
             FLOPs=_last_value(metrics, "FLOPs"),
             params=_last_value(metrics, "params"),
+            latency_ms=_last_value(metrics, "latency_ms"),
+            threads=_last_value(metrics, "threads"),
             seconds=_last_value(metrics, "seconds"),
             error=message.splitlines()[-1] if message else "",
         )

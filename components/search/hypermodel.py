@@ -23,6 +23,7 @@ from keras_tuner.errors import FailedTrialError
 
 from components.detector.config import DetectorConfig
 from components.detector.config_load import get_preset
+from components.detector.latency import measure_ms
 from components.search.objective import coco_metrics, latency_reward
 from components.search.space import SearchSpace
 from components.search.tuners import SCORE
@@ -225,7 +226,8 @@ class DetectorHyperModel(keras_tuner.HyperModel):
         """Train ``model`` with the tuner's ``callbacks`` and return the trial's metrics dict.
 
         ``epochs`` / ``initial_epoch`` in ``kwargs`` come from the tuner (Hyperband). Raises
-        ``FailedTrialError`` for a non-finite loss or when memory runs out.
+        ``FailedTrialError`` for a non-finite loss or when memory runs out. The metrics include
+        the measured serving latency (``components.detector.latency``) and its thread count.
         """
         import tensorflow as tf
 
@@ -250,6 +252,7 @@ class DetectorHyperModel(keras_tuner.HyperModel):
         except tf.errors.ResourceExhaustedError as err:
             raise FailedTrialError(f"out of memory: {err.message.splitlines()[0]}") from err
         flops = count_flops(model.detector)
+        latency = measure_ms(model.detector, config)
         value = metrics[self.objective]
         return {
             SCORE: latency_reward(value, flops, self.space.target_flops, self.flops_weight),
@@ -257,5 +260,7 @@ class DetectorHyperModel(keras_tuner.HyperModel):
             "AP50": metrics["AP50"],
             "FLOPs": flops,
             "params": float(model.detector.count_params()),
+            "latency_ms": latency["median_ms"],
+            "threads": float(latency["threads"]),
             "seconds": time.time() - started,
         }

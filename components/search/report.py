@@ -89,14 +89,16 @@ def write_report(out_dir: str, rows: list[TrialRow], best: TrialRow | None, sett
         )
     lines += [
         "",
-        "| trial | status | score | AP | AP50 | MFLOPs | params | seconds | Pareto |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| trial | status | score | AP | AP50 | MFLOPs | params | latency ms | seconds | Pareto "
+        "| architecture |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| {r.trial_id} | {r.status} | {_fmt(r.score, '.4f')} | {_fmt(r.AP, '.4f')} | "
             f"{_fmt(r.AP50, '.4f')} | {_fmt(r.FLOPs / 1e6, '.1f')} | {_fmt(r.params, '.0f')} | "
-            f"{_fmt(r.seconds, '.1f')} | {'yes' if r.trial_id in front_ids else ''} |"
+            f"{_fmt(r.latency_ms, '.1f')} | {_fmt(r.seconds, '.1f')} | "
+            f"{'yes' if r.trial_id in front_ids else ''} | {r.architecture} |"
         )
     failed = [r for r in rows if r.error]
     if failed:
@@ -105,6 +107,12 @@ def write_report(out_dir: str, rows: list[TrialRow], best: TrialRow | None, sett
     if has_plot:
         lines += ["", f"![AP vs FLOPs]({PLOT_FILE})", ""]
         lines.append("FLOPs are multiply-adds at the trial's input size; red: the Pareto front.")
+    threads = {int(r.threads) for r in rows if not math.isnan(r.threads)}
+    if threads:
+        lines.append(
+            "Latency: median of the served detection function (NMS included), batch 1, on the "
+            f"machine that ran the trial ({', '.join(map(str, sorted(threads)))} threads)."
+        )
     path = os.path.join(out_dir, REPORT_FILE)
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")

@@ -58,10 +58,13 @@ def test_random_search_with_a_failing_trial_writes_everything(
     rows = _rows(out)
     assert [r["trial_id"] for r in rows] == ["0", "1", "2"]
     assert [r["status"] for r in rows] == ["COMPLETED", "FAILED", "COMPLETED"]
-    assert "loss" in rows[1]["error"] and rows[1]["AP"] == ""
+    assert "loss" in rows[1]["error"] and rows[1]["AP"] == "" and rows[1]["latency_ms"] == ""
     for row in (rows[0], rows[2]):
         assert 0.0 <= float(row["AP"]) <= 1.0
         assert float(row["FLOPs"]) > 1e5 and float(row["params"]) > 1e3
+        assert 0 < float(row["latency_ms"]) < 10_000 and float(row["threads"]) >= 1
+        values = json.loads(row["values"])
+        assert row["architecture"].startswith(f"{values['image_size']} px, width ")
         assert float(row["seconds"]) > 0
     assert summary["status_counts"] == {"COMPLETED": 2, "FAILED": 1}
     assert summary["best_trial"] in ("0", "2")
