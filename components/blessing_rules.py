@@ -32,7 +32,9 @@ class BlessingRules:
     # bundled raccoon images (one class, large boxes: an easy set to guess on), a 1-epoch model
     # stays below 0.05, a usable detector (AP50 0.3 and up) is above it.
     min_ap: float = _rule(0.05, 0.0, 1.0, "minimum COCO AP to bless (0..1)")
-    tolerance: float = _rule(0.01, 0.0, 1.0, "allowed AP drop below the baseline")
+    tolerance: float = _rule(
+        0.01, 0.0, 1.0, "AP drop below the baseline refused when sure of it (paired bootstrap)"
+    )
     class_tolerance: float = _rule(
         0.05, 0.0, 1.0, "allowed AP drop of one class below the baseline's (1 disables the rule)"
     )

@@ -207,7 +207,9 @@ PARAMETERS: tuple[Parameter, ...] = (
     ),
     _rule(
         "tolerance",
-        "How much lower than the baseline's AP the candidate's AP may be and still be blessed.",
+        "The AP drop against the baseline that refuses the candidate: it is refused only when "
+        "the 95 % interval of its AP minus the baseline's (paired bootstrap over the test "
+        "images) lies wholly below -tolerance.",
     ),
     _rule(
         "class_tolerance",

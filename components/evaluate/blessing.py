@@ -9,10 +9,15 @@ The rules, in order:
 1. **detections**: the candidate must detect something on the test split (scored by the COCO
    protocol: top 100 detections per image, score floor 0.001). A model with no detections is
    never blessed, whatever the other rules say.
-2. **min_ap**: its COCO AP must be at least ``min_ap``, also on the first run (no baseline).
+2. **min_ap**: its COCO AP (the point estimate, the interval's centre) must be at least
+   ``min_ap``, also on the first run (no baseline).
 3. **baseline**: when a baseline (the model in production, or one given explicitly) was
-   evaluated on the same split, the candidate's AP must be at least the baseline's AP minus
-   ``tolerance``.
+   evaluated on the same split, the candidate must not be worse than the baseline by more than
+   ``tolerance`` *with confidence*: with the paired bootstrap interval of the AP difference
+   (``components.metrics.bootstrap``: the same resampled test images for both models), it is
+   refused only when the whole interval lies below ``-tolerance``; a difference the test split
+   cannot tell from noise passes, and the reason says so. Without an interval (a caller that
+   computed none) the point estimates are compared.
 4. **per-class**: with a baseline, no class with at least ``class_min_boxes`` ground-truth boxes
    in the test split may lose more than ``class_tolerance`` AP against the baseline (classes
    with fewer boxes are too noisy to judge; they are reported, not ruled on).
@@ -52,6 +57,55 @@ def class_deltas(candidate: dict, baseline: dict | None) -> dict[str, dict]:
     return rows
 
 
+def _band(uncertainty: dict | None, key: str) -> str:
+    """`` (95 % interval 0.21-0.35)`` of ``uncertainty[key]``, or ``""``."""
+    band = (uncertainty or {}).get(key)
+    if not band:
+        return ""
+    level = round(100 * float(uncertainty.get("confidence", 0.95)))
+    return f" ({level} % interval {_fmt(band[0])}-{_fmt(band[1])})"
+
+
+def _judge_points(ap, base_ap, rules, where, reasons, failed) -> None:
+    floor = base_ap - rules.tolerance
+    if ap >= floor:
+        verb = "improves on" if ap > base_ap else "is within the tolerance of"
+        reasons.append(
+            f"AP {_fmt(ap)} {verb} the baseline{where} AP {_fmt(base_ap)} "
+            f"(tolerance {_fmt(rules.tolerance)}, floor {_fmt(floor)})."
+        )
+    else:
+        failed.append("baseline")
+        reasons.append(
+            f"baseline: AP {_fmt(ap)} is worse than the baseline{where} AP {_fmt(base_ap)} "
+            f"by {_fmt(base_ap - ap)}, more than the tolerance {_fmt(rules.tolerance)}."
+        )
+
+
+def _judge_difference(ap, base_ap, diff, uncertainty, rules, where, reasons, failed) -> None:
+    low, high = float(diff[0]), float(diff[1])
+    level = round(100 * float(uncertainty.get("confidence", 0.95)))
+    band = f"{level} % interval of the difference {low:+.4f} to {high:+.4f}"
+    if high < -rules.tolerance:
+        failed.append("baseline")
+        reasons.append(
+            f"baseline: AP {_fmt(ap)} is worse than the baseline{where} AP {_fmt(base_ap)} "
+            f"with confidence: {band} (paired bootstrap over the test images) lies wholly "
+            f"below -{_fmt(rules.tolerance)}."
+        )
+    elif low > 0:
+        reasons.append(
+            f"AP {_fmt(ap)} improves on the baseline{where} AP {_fmt(base_ap)} with "
+            f"confidence: {band}."
+        )
+    else:
+        reasons.append(
+            f"AP {_fmt(ap)} against the baseline{where} AP {_fmt(base_ap)}: {band} (paired "
+            f"bootstrap over the test images) does not show it worse by more than the tolerance "
+            f"{_fmt(rules.tolerance)}."
+        )
+
+
 def decide(
     candidate: dict,
     baseline: dict | None,
@@ -59,6 +113,7 @@ def decide(
     baseline_source: str | None = None,
     baseline_note: str | None = None,
     compared: dict | None = None,
+    uncertainty: dict | None = None,
 ) -> dict:
     """Bless or not ``candidate`` against ``rules`` and ``baseline``.
 
@@ -69,7 +124,9 @@ def decide(
     ``failed`` (names of the failed rules), ``rules``, ``candidate`` / ``baseline`` (the 12
     numbers), ``class_deltas`` and ``baseline_source``. ``compared`` (default: ``candidate``)
     is the candidate's document scored the way the baseline was, for the baseline and
-    per-class rules (a baseline exported before the evaluation signature).
+    per-class rules (a baseline exported before the evaluation signature). ``uncertainty`` is
+    ``bootstrap.intervals(...)`` (``AP`` and, with a baseline, ``difference``); it is kept in
+    the blessing and the baseline rule uses its ``difference``.
     """
     from components.metrics.coco_eval import METRIC_NAMES
 
@@ -87,10 +144,15 @@ def decide(
         failed.append("min_ap")
         reasons.append("min_ap: the test split has no ground-truth boxes, so the AP is undefined.")
     elif ap >= rules.min_ap:
-        reasons.append(f"AP {_fmt(ap)} meets the minimum AP {_fmt(rules.min_ap)}.")
+        reasons.append(
+            f"AP {_fmt(ap)}{_band(uncertainty, 'AP')} meets the minimum AP {_fmt(rules.min_ap)}."
+        )
     else:
         failed.append("min_ap")
-        reasons.append(f"min_ap: AP {_fmt(ap)} is below the minimum AP {_fmt(rules.min_ap)}.")
+        reasons.append(
+            f"min_ap: AP {_fmt(ap)}{_band(uncertainty, 'AP')} is below the minimum AP "
+            f"{_fmt(rules.min_ap)}."
+        )
 
     ours = compared if compared is not None else candidate
     deltas = class_deltas(ours.get("per_class", {}), baseline and baseline.get("per_class"))
@@ -99,20 +161,12 @@ def decide(
     else:
         ap = float(ours["AP"])
         base_ap = float(baseline["AP"])
-        floor = base_ap - rules.tolerance
         where = f" ({baseline_source})" if baseline_source else ""
-        if ap >= floor:
-            verb = "improves on" if ap > base_ap else "is within the tolerance of"
-            reasons.append(
-                f"AP {_fmt(ap)} {verb} the baseline{where} AP {_fmt(base_ap)} "
-                f"(tolerance {_fmt(rules.tolerance)}, floor {_fmt(floor)})."
-            )
+        diff = (uncertainty or {}).get("difference")
+        if diff is not None:
+            _judge_difference(ap, base_ap, diff, uncertainty, rules, where, reasons, failed)
         else:
-            failed.append("baseline")
-            reasons.append(
-                f"baseline: AP {_fmt(ap)} is worse than the baseline{where} AP {_fmt(base_ap)} "
-                f"by {_fmt(base_ap - ap)}, more than the tolerance {_fmt(rules.tolerance)}."
-            )
+            _judge_points(ap, base_ap, rules, where, reasons, failed)
         judged = {n: r for n, r in deltas.items() if r["delta"] is not None}
         judged = {n: r for n, r in judged.items() if r["num_boxes"] >= rules.class_min_boxes}
         lost = {n: r for n, r in judged.items() if r["delta"] < -rules.class_tolerance}
@@ -147,4 +201,5 @@ def decide(
         "baseline": {name: baseline[name] for name in METRIC_NAMES} if baseline else None,
         "class_deltas": deltas,
         "baseline_source": baseline_source,
+        "uncertainty": uncertainty,
     }

@@ -27,6 +27,27 @@ def fmt(value: float | None) -> str:
     return f"{value:.4f}"
 
 
+def _uncertainty_lines(u: dict | None) -> list[str]:
+    """How sure the numbers are: bootstrap intervals over the test images."""
+    if not u:
+        return []
+    level = round(100 * float(u.get("confidence", 0.95)))
+    lines = [
+        "## How sure",
+        "",
+        f"{level} % intervals from {u.get('samples')} bootstrap resamples of the test images:",
+        "",
+        f"- AP: {fmt(u['AP'][0])} to {fmt(u['AP'][1])}",
+    ]
+    if u.get("difference"):
+        lines += [
+            f"- baseline AP: {fmt(u['baseline_AP'][0])} to {fmt(u['baseline_AP'][1])}",
+            f"- candidate - baseline (paired: the same resampled images for both): "
+            f"{u['difference'][0]:+.4f} to {u['difference'][1]:+.4f}",
+        ]
+    return lines + [""]
+
+
 def render(metrics: dict, blessing: dict) -> str:
     """The Markdown report of ``metrics`` (metrics.json) and ``blessing`` (blessing.json)."""
     baseline = blessing.get("baseline")
@@ -53,10 +74,9 @@ def render(metrics: dict, blessing: dict) -> str:
     else:
         lines += ["| metric | meaning | value |", "|---|---|---:|"]
         lines += [f"| {n} | {METRIC_HELP[n]} | {fmt(metrics[n])} |" for n in METRIC_NAMES]
+    lines += ["", "n/a: no ground truth in that size range.", ""]
+    lines += _uncertainty_lines(blessing.get("uncertainty"))
     lines += [
-        "",
-        "n/a: no ground truth in that size range.",
-        "",
         "## Per-class AP",
         "",
     ]

@@ -27,7 +27,7 @@ from components.artifacts.evaluation import (
 from components.errors import UserError
 from components.evaluate import baseline, blessing, predict, report_html, report_md
 from components.files import atomic_output_dir
-from components.metrics import coco_eval, evaluators, operating_point
+from components.metrics import bootstrap, coco_eval, evaluators, operating_point
 
 
 def _write_json(path: str, data) -> None:
@@ -67,6 +67,20 @@ def _operating_point(predictions, categories: list[dict]) -> dict:
             "matrix": matrix.tolist(),
         },
     }
+
+
+def _uncertainty(predictions, categories, has_baseline: bool, compared: bool) -> dict:
+    """Bootstrap intervals: the candidate's AP and, with a baseline, the paired difference
+    (the candidate as the baseline was scored, when it was scored another way too)."""
+    candidate = bootstrap.matches(predictions.images, predictions.detections[0], categories)
+    if not has_baseline:
+        return bootstrap.intervals(candidate)
+    baseline = bootstrap.matches(predictions.images, predictions.detections[1], categories)
+    ours = candidate
+    if compared:
+        ours = bootstrap.matches(predictions.images, predictions.detections[2], categories)
+    paired = bootstrap.intervals(ours, baseline)
+    return {**paired, **{k: v for k, v in bootstrap.intervals(candidate).items() if "AP" in k}}
 
 
 def _worst_samples(predictions, threshold: float, count: int) -> list[tuple]:
@@ -190,8 +204,15 @@ def run(
             f"the candidate's AP there is {compared['AP']:.4f}."
         )
         note = f"{note} {extra}" if note else extra
+    uncertainty = _uncertainty(predictions, categories, base is not None, compared is not None)
     decision = blessing.decide(
-        metrics, base_metrics, rules, base.root if base else None, note, compared=compared
+        metrics,
+        base_metrics,
+        rules,
+        base.root if base else None,
+        note,
+        compared=compared,
+        uncertainty=uncertainty,
     )
     decision.update(
         {

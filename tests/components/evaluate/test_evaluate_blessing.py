@@ -175,14 +175,37 @@ def test_better_than_pushed_baseline(tmp_path, examples, make_lookup_model):
     assert saved["baseline"]["AP"] == pytest.approx(result["baseline_metrics"]["AP"])
 
 
-def test_worse_than_baseline_beyond_tolerance(tmp_path, examples, make_lookup_model):
-    base = make_lookup_model(tmp_path / "base", _perfect(IMAGES, 4))  # a Model artifact
-    model = make_lookup_model(tmp_path / "model", _perfect(IMAGES, 2))
+REPEATED = IMAGES * 8  # 32 images: enough for the paired bootstrap to be sure of a clear drop
+
+
+def test_worse_than_baseline_beyond_tolerance_with_confidence(
+    tmp_path, make_examples, make_lookup_model
+):
+    examples = make_examples(tmp_path / "examples", REPEATED)
+    base = make_lookup_model(tmp_path / "base", _perfect(REPEATED, 32))  # a Model artifact
+    model = make_lookup_model(tmp_path / "model", _perfect(REPEATED, 12))
     result = evaluate_run(
         model, examples, str(tmp_path / "eval"), baseline_dir=base, rules=_rules(tolerance=0.05)
     )
     assert result["blessed"] is False
-    assert any("worse than the baseline" in r for r in result["reasons"])
+    reason = next(r for r in result["reasons"] if r.startswith("baseline:"))
+    assert "worse than the baseline" in reason and "with confidence" in reason
+    saved = json.loads((tmp_path / "eval" / "blessing.json").read_text())
+    assert saved["uncertainty"]["difference"][1] < -0.05
+    assert saved["uncertainty"]["samples"] == 1000
+
+
+def test_a_drop_the_test_split_cannot_tell_from_noise_passes(tmp_path, examples, make_lookup_model):
+    """4 test images: the candidate's point estimate is far below the baseline's, but on
+    resamples of these images the drop is often zero, so the gate does not refuse it."""
+    base = make_lookup_model(tmp_path / "base", _perfect(IMAGES, 4))
+    model = make_lookup_model(tmp_path / "model", _perfect(IMAGES, 2))
+    result = evaluate_run(
+        model, examples, str(tmp_path / "eval"), baseline_dir=base, rules=_rules(tolerance=0.05)
+    )
+    assert result["metrics"]["AP"] < result["baseline_metrics"]["AP"] - 0.05
+    assert result["blessed"] is True
+    assert any("does not show it worse by more than the tolerance" in r for r in result["reasons"])
 
 
 def test_no_baseline_is_not_an_error(tmp_path, examples, make_lookup_model):
@@ -215,7 +238,7 @@ def test_baseline_identical_to_candidate_is_within_tolerance(tmp_path, examples,
     candidate = {k: v for k, v in result["metrics"].items() if k != "operating_point"}
     assert result["baseline_metrics"] == candidate  # the operating point is the candidate's only
     assert result["blessed"] is True
-    assert any("within the tolerance" in r for r in result["reasons"])
+    assert any("interval of the difference +0.0000 to +0.0000" in r for r in result["reasons"])
 
 
 # Two classes, 24 boxes each: enough eval boxes for the per-class rule to judge both.
@@ -286,12 +309,13 @@ def test_scores_below_the_serving_threshold_still_count(tmp_path, examples, make
 
 
 def test_a_baseline_without_the_evaluation_signature_is_compared_like_with_like(
-    tmp_path, examples, make_lookup_model
+    tmp_path, make_examples, make_lookup_model
 ):
     """An old baseline is scored through serving_default; the candidate is compared the same
     way, so its sub-threshold detections do not win it the comparison."""
-    exact = _perfect(IMAGES, 4)
-    # candidate: every box found, but those of images 2..4 only at score 0.02
+    examples = make_examples(tmp_path / "examples", REPEATED)
+    exact = _perfect(REPEATED, 32)
+    # candidate: every box found, but those of images 2..32 only at score 0.02
     dets = {i: [(b, 0.9 if i == 1 else 0.02, c) for b, _, c in d] for i, d in exact.items()}
     model = make_lookup_model(tmp_path / "model", dets, serving_threshold=0.05)
     base = make_lookup_model(tmp_path / "base", exact)  # serving_default only, all found
