@@ -239,6 +239,9 @@ def format_summary(results: dict[str, Any], seconds: float, log_path: str) -> st
     if os.path.isfile(results["report"]):
         lines.append(f"  report        {rel(results['report'])}")
     lines.append(f"  full log      {rel(log_path)}")
+    steps_dir = os.path.splitext(log_path)[0]
+    if os.path.isdir(steps_dir):
+        lines.append(f"  step logs     {rel(steps_dir)}/<step>.log")
     return "\n".join(lines) + "\n"
 
 
@@ -287,7 +290,8 @@ def run_pipeline(
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("PYTHONUNBUFFERED", "1")  # stream the steps' output as it comes
     with open(log_path, "w", encoding="utf-8") as log, runner_context:
-        stream = (_Tee if verbose else ProgressStream)(log, sys.stdout)
+        steps_dir = os.path.join(logs, f"run-{stamp}")
+        stream = (_Tee if verbose else ProgressStream)(log, sys.stdout, steps_dir)
         with contextlib.redirect_stdout(stream), warnings.catch_warnings():
             # The SubprocessRunner warns that the image is not a Python image: it ignores it.
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -302,6 +306,7 @@ def run_pipeline(
         evaluate, push = TASK_NAMES["evaluate"], TASK_NAMES["push"]
         if stream.status.get(evaluate) == "SUCCESS" and push not in stream.status:
             stream.say(f"{push}: skipped ({evaluate} did not bless the model)")
+        stream.step_logs.close()
     new = sorted(set(os.listdir(pipeline_root)) - before)
     run_dir = os.path.join(pipeline_root, new[-1]) if new else pipeline_root
     results = collect_results(run_dir)

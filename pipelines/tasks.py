@@ -176,6 +176,7 @@ def train(
         backbone_weights=backbone_weights or None,
         image_size=image_size or None,
         work_dir=work_dir,
+        verbose=0,  # one progress line per epoch instead of Keras' bars (components.progress)
     )
     step_io.remove_checkpoints(work_dir)
     return TaskResult(

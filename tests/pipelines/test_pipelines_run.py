@@ -126,6 +126,20 @@ def test_step_progress_is_one_updating_line_on_a_terminal_and_lines_in_a_log(ter
         ]
 
 
+def test_each_step_has_its_own_log_without_ansi_codes_or_executor_json(tmp_path):
+    stream = ProgressStream(io.StringIO(), io.StringIO(), str(tmp_path / "steps"))
+    stream.write("12:00:00.000 - INFO - Executing task \x1b[96m'train-model'\x1b[0m\n")
+    stream.write("    [KFP Executor 2026-12-06 12:00:00,000 INFO]: Got executor_input:\n")
+    stream.write('    {\n        "inputs": {\n            "epochs": 3\n        }\n    }\n')
+    stream.write("    \x1b[1mprogress: epoch 1/3\x1b[0m  loss 1.2\n")
+    stream.write("12:00:01.000 - INFO - Task 'train-model' finished with status SUCCESS\n")
+    stream.write("12:00:02.000 - INFO - Executing task 'evaluate-model'\n    AP 0.3\n")
+    stream.close()
+    logs = tmp_path / "steps"
+    assert (logs / "train-model.log").read_text() == "progress: epoch 1/3  loss 1.2\n"
+    assert (logs / "evaluate-model.log").read_text() == "AP 0.3\n"
+
+
 def _nasdet_run(
     work_dir: pathlib.Path, data: pathlib.Path, *extra: str
 ) -> subprocess.CompletedProcess:
@@ -180,6 +194,16 @@ def test_nasdet_run_end_to_end_push_then_refuse(tmp_path, sample_dir):
     assert searched["image_size"] in (64, 96) and trained["image_size"] == 128
     history = (model / "history.csv").read_text().strip().splitlines()
     assert len(history) == 1 + 2  # header + train_epochs epochs
+    assert (model / "curves.png").is_file() and (version_dir / "model_card.md").is_file()
+    # The steps' progress: a line per trial and per epoch (plain lines: not a terminal) ...
+    assert re.search(r"\] search-architecture: trial 1/1  score ", out), out
+    assert re.search(r"\] train-model: epoch 2/2  loss \S+  val_loss ", out), out
+    # ... and each step's own log, without ANSI codes or the executor's JSON.
+    [steps] = [p for p in (work / "logs").iterdir() if p.is_dir()]
+    train_log = (steps / "train-model.log").read_text()
+    assert "progress: epoch 1/2" in train_log
+    assert "\x1b" not in train_log and '"parameterValues"' not in train_log
+    assert f"step logs     {steps}/<step>.log" in out
 
     # Same data, an AP floor no 1-epoch model reaches (the default floor, 0.05, is one that a
     # 1-epoch `tiny` model sometimes meets: 0.007 to 0.059 were seen), so evaluate refuses to
@@ -194,7 +218,10 @@ def test_nasdet_run_end_to_end_push_then_refuse(tmp_path, sample_dir):
     assert "push-model: running" not in out and "push-model: SUCCESS" not in out
     assert re.search(r"\] push-model: skipped \(evaluate-model did not bless the model\)", out)
     assert re.search(
-        r"^  blessed +no: min_ap: AP 0\.\d{4} is below the minimum AP 0\.5000", out, re.M
+        r"^  blessed +no: min_ap: AP 0\.\d{4} \(95 % interval [^)]*\) is below the minimum AP "
+        r"0\.5000",
+        out,
+        re.M,
     ), out
     assert "pushed        no" in out
     assert _versions(serving) == ["1"]  # nothing new was pushed
