@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("components.evaluate.cli", "COCO metrics and blessing"),
     "push": ("components.push.cli", "versioned push of a blessed model"),
     "predict": ("components.predict.cli", "run a model on images: pictures, JSON, labels"),
+    "val": ("components.val.cli", "score a model on raw COCO / VOC / YOLO labels"),
     "rollback": ("components.push.cli", "serve an earlier pushed version again"),
     "compile": ("pipelines.compile_cmd", "write the KFP IR YAML"),
     "upload": ("pipelines.api_cmds", "upload the pipeline (or a new version) to KFP"),

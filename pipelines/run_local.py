@@ -28,7 +28,7 @@ from typing import Any
 from components.artifacts.architecture import ARCHITECTURE_FILE
 from components.artifacts.evaluation import BLESSING_FILE, METRICS_FILE, REPORT_HTML_FILE
 from components.cli_args import StepArgumentParser, run_main
-from components.data.readers import FORMATS
+from components.data.readers import FORMATS, guess_format
 from components.errors import UserError
 from pipelines import parameters, step_io
 from pipelines.factory import TASK_NAMES
@@ -111,22 +111,6 @@ def _parser() -> StepArgumentParser:
         "Kubernetes Secret manifests)",
     )
     return parser
-
-
-def guess_format(path: str) -> str:
-    """Guess the annotation format of ``path``: a .json file is COCO, a folder of .xml VOC,
-    a folder of .txt YOLO. Raises UserError when it cannot tell."""
-    if os.path.isfile(path) and path.lower().endswith(".json"):
-        return "coco"
-    if os.path.isdir(path):
-        names = os.listdir(path)
-        if any(n.lower().endswith(".xml") for n in names):
-            return "voc"
-        if any(n.lower().endswith(".txt") for n in names):
-            return "yolo"
-    raise UserError(
-        f"cannot tell the annotation format of {path}: pass --format {'|'.join(FORMATS)}"
-    )
 
 
 def resolve_arguments(args: argparse.Namespace) -> dict[str, Any]:

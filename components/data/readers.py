@@ -6,6 +6,7 @@ Readers parse annotation files only; image bytes are decoded later, per image, b
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 from components import files
@@ -57,3 +58,19 @@ def read_dataset(
     if images_dir and not files.is_dir(images_dir):
         raise UserError(f"{images_dir}: images folder not found")
     return READERS[name](input_path, images_dir, classes_file)
+
+
+def guess_format(path: str) -> str:
+    """Guess the annotation format of ``path``: a .json file is COCO, a folder of .xml VOC,
+    a folder of .txt YOLO. Raises UserError when it cannot tell."""
+    if os.path.isfile(path) and path.lower().endswith(".json"):
+        return "coco"
+    if os.path.isdir(path):
+        names = os.listdir(path)
+        if any(n.lower().endswith(".xml") for n in names):
+            return "voc"
+        if any(n.lower().endswith(".txt") for n in names):
+            return "yolo"
+    raise UserError(
+        f"cannot tell the annotation format of {path}: pass --format {'|'.join(FORMATS)}"
+    )

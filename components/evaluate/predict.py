@@ -14,7 +14,7 @@ candidate and the baseline see exactly the same images, decoded once).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -177,13 +177,35 @@ def predict_split(
     from components.data import example_reader
 
     require_split(examples_dir, split)
+    try:
+        return predict_examples(
+            saved_model_dirs,
+            example_reader.read_split(examples_dir, split).as_numpy_iterator(),
+            batch_size,
+            keep_images,
+            what=f"the {split} split of {examples_dir}",
+        )
+    except tf.errors.DataLossError:
+        example_reader.check_split(examples_dir, split)  # the UserError naming the shard
+        raise
+
+
+def predict_examples(
+    saved_model_dirs: Sequence[str | Callable],
+    examples: Iterable[dict],
+    batch_size: int = 8,
+    keep_images: int = 12,
+    what: str = "the data",
+) -> Predictions:
+    """:func:`predict_split` on parsed examples (``example_reader.parse_example``'s numpy dicts)
+    from anywhere: the same batching, so the same detections for the same images."""
     models = [m if callable(m) else load_serving_fn(m) for m in saved_model_dirs]
     images: list[ImageTruth] = []
     samples: dict[int, np.ndarray] = {}
     detections: list[list[ImageDetections]] = [[] for _ in models]
 
     def decoded() -> Iterator[tuple[int, np.ndarray]]:
-        for example in example_reader.read_split(examples_dir, split).as_numpy_iterator():
+        for example in examples:
             image_id = len(images) + 1
             images.append(_truth(image_id, example))
             image = np.asarray(example["image"], dtype=np.uint8)
@@ -191,15 +213,11 @@ def predict_split(
                 samples[image_id] = _thumbnail(image)
             yield image_id, image
 
-    try:
-        for ids, batch in batches_by_size(decoded(), batch_size):
-            for model, out in zip(models, detections, strict=True):
-                out.extend(_split_outputs(model(batch), ids))
-    except tf.errors.DataLossError:
-        example_reader.check_split(examples_dir, split)  # the UserError naming the shard
-        raise
+    for ids, batch in batches_by_size(decoded(), batch_size):
+        for model, out in zip(models, detections, strict=True):
+            out.extend(_split_outputs(model(batch), ids))
     if not images:
-        raise UserError(f"the {split} split of {examples_dir} has no images to evaluate")
+        raise UserError(f"{what} has no images to evaluate")
     for out in detections:
         out.sort(key=lambda d: d.image_id)
     return Predictions(
