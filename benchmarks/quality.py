@@ -13,7 +13,8 @@ COCO protocol by the evaluate step's own code. Each size runs its own budget and
 dependency of nasdet) also trains YOLOv8n from ``yolov8n.yaml`` on the same train images with
 the same CPU-second budget (``benchmarks/yolo_peer.py``) and scores its detections of the same
 test images with the same pycocotools code. Its results are cached in ``--results`` (JSON
-lines, one per run, nasdet's too), so a rerun with other variants trains only what is new.
+lines, one per run, nasdet's too, with a digest of the config trained), so a rerun with other
+variants trains only what is new, and a preset changed since is trained again.
 
 It prints, per dataset and size, AP / AP50 (median and range over seeds) and each candidate's
 ratio to YOLOv8n's median AP, then the geometric mean of the ratios per candidate (datasets
@@ -83,17 +84,32 @@ def parse_variant(text: str) -> tuple[str, dict]:
     return name, overrides
 
 
+def resolved_config(preset: str, overrides: dict, size: int):
+    """The detector config a candidate trains: ``preset`` + ``overrides`` at ``size`` px."""
+    from components.detector.config_load import load_architecture
+
+    return load_architecture(preset).with_overrides({**overrides, "image_size": size})
+
+
+def config_digest(preset: str, overrides: dict, size: int) -> str:
+    """A digest of the resolved config: a cached result is reused only for the very same config
+    (a preset changed since is trained again)."""
+    import hashlib
+
+    text = resolved_config(preset, overrides, size).to_json()
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def train_eval(examples: str, preset: str, overrides: dict, size: int, budget_s, seed, work):
     """Train ``preset`` + ``overrides`` at ``size`` px for ``budget_s`` CPU s; score on test."""
     import keras
 
-    from components.detector.config_load import load_architecture
     from components.evaluate import run as evaluate
     from components.train import run as train
 
     keras.backend.clear_session()
     keras.utils.set_random_seed(seed)
-    config = load_architecture(preset).with_overrides({**overrides, "image_size": size})
+    config = resolved_config(preset, overrides, size)
     folder = tempfile.mkdtemp(prefix="model-", dir=work)
     path = os.path.join(folder, "architecture.json")
     config.save(path)
@@ -319,10 +335,11 @@ def main() -> int:
                 for seed in range(seeds):
                     key = {"dataset": dataset, "size": size, "budget_s": budget_s, "seed": seed}
 
-                    def done(model, overrides=None, key=key):
+                    def done(model, overrides=None, digest=None, key=key):
                         return any(
                             r["model"] == model
                             and r.get("overrides") == overrides
+                            and r.get("config_digest") == digest
                             and all(r.get(k) == v for k, v in key.items())
                             for r in results
                         )
@@ -340,13 +357,15 @@ def main() -> int:
                         results.append(row)
                         print(json.dumps(row), flush=True)
                     for name, overrides in variants:
-                        if done(name, {"preset": args.preset, **overrides}):
+                        digest = config_digest(args.preset, overrides, size)
+                        if done(name, {"preset": args.preset, **overrides}, digest):
                             continue
                         measured = train_eval(
                             examples, args.preset, overrides, size, budget_s, seed, args.work_dir
                         )
                         row = {**key, "model": name, **measured}
                         row["overrides"] = {"preset": args.preset, **overrides}
+                        row["config_digest"] = digest
                         append_result(args.results, row)
                         results.append(row)
                         print(json.dumps(row), flush=True)

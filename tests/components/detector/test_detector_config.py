@@ -189,11 +189,18 @@ def test_the_new_options_default_to_the_old_behaviour():
         cfg = get_preset(name)
         assert (cfg.anchors.assigner, cfg.loss.box_loss) == ("iou", "huber")
         a = cfg.augment
-        assert (a.scale_min, a.scale_max) == (augment.SCALE_MIN, augment.SCALE_MAX) == (0.1, 2.0)
         assert (a.mosaic, a.hsv_h, a.hsv_s, a.hsv_v) == (0.0, 0.0, 0.0, 0.0)
+    # EfficientDet's jitter stays the default (d0..d7); the small presets jitter less
+    assert (augment.SCALE_MIN, augment.SCALE_MAX) == (0.1, 2.0)
+    assert (get_preset("d0").augment.scale_min, get_preset("d0").augment.scale_max) == (0.1, 2.0)
+    for name in ("tiny", "tiny-effnet"):
+        assert (get_preset(name).augment.scale_min, get_preset(name).augment.scale_max) == (
+            0.5,
+            1.5,
+        )
     # an architecture.json written before these options loads with them at their defaults:
-    # it keeps training the way it did (Huber box loss)
+    # it keeps training the way it did (Huber box loss, EfficientDet's jitter)
     old = get_preset("tiny").to_dict()
     del old["augment"], old["anchors"]["assigner"], old["loss"]["box_loss"]
-    huber = get_preset("tiny").with_overrides({"loss.box_loss": "huber"})
-    assert config_lib.from_dict(old) == huber
+    before = get_preset("tiny").with_overrides({"augment.scale_min": 0.1, "augment.scale_max": 2.0})
+    assert config_lib.from_dict(old) == before
