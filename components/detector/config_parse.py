@@ -151,3 +151,14 @@ def merge(base: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
         else:
             out[key] = value
     return out
+
+
+def check(ok: bool, message: str) -> None:
+    """Raise ``UserError(message)`` unless ``ok`` (the config sections' validation)."""
+    if not ok:
+        raise UserError(message)
+
+
+def check_choice(value: str, known: tuple[str, ...], key: str) -> None:
+    """Raise ``UserError`` unless ``value`` is one of ``known`` (named by ``key``)."""
+    check(value in known, f"unknown {key} {value!r} (known: {', '.join(known)})")
