@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 
+from components.artifacts import evaluation
 from components.artifacts.model import read_label_names
 from components.data.labels import LabelClass, LabelMap
 from components.data.readers import guess_format, read_dataset
@@ -116,9 +117,9 @@ def run(
     uncertainty = bootstrap.intervals(bootstrap.matches(predictions.images, detections, categories))
     if output_dir:
         os.makedirs(output_dir, exist_ok=True)
-        with open(os.path.join(output_dir, "metrics.json"), "w") as f:
+        with open(os.path.join(output_dir, evaluation.METRICS_FILE), "w") as f:
             json.dump({**metrics, "uncertainty": uncertainty}, f, indent=2)
-        with open(os.path.join(output_dir, "operating_point.json"), "w") as f:
+        with open(os.path.join(output_dir, evaluation.OPERATING_POINT_FILE), "w") as f:
             json.dump(curve, f, indent=2)
     return {
         "data": data,

@@ -122,7 +122,7 @@ def test_tiny_trained_model_evaluate_push_and_compare(tmp_path, sample_examples)
     assert result["blessed"] is True  # min_ap relaxed to 0 and no baseline
     parser = _Images()
     parser.feed((first / "report.html").read_text())
-    assert len(parser.sources) == 1 + EVAL_IMAGES
+    assert len(parser.sources) == 3 + EVAL_IMAGES  # PR, F1 curve, confusion matrix, images
     assert all(src.startswith("data:image/") for src in parser.sources)
 
     serving = tmp_path / "serving"
