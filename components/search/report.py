@@ -1,4 +1,5 @@
-"""``report.md`` of a search: the trial table and a plot of AP against FLOPs (Pareto front marked)."""
+"""``report.md`` of a search: the trial table and plots of AP against FLOPs (Pareto front marked)
+and against measured latency, the pick ringed."""
 
 from __future__ import annotations
 
@@ -26,8 +27,12 @@ def pareto_front(rows: list[TrialRow]) -> list[TrialRow]:
     return sorted(front, key=lambda r: (r.FLOPs, -r.AP))
 
 
-def plot_ap_vs_flops(rows: list[TrialRow], path: str, objective: str = "AP") -> bool:
-    """Draw AP against FLOPs of the completed trials (Pareto front joined) into PNG ``path``.
+def plot_ap_vs_flops(
+    rows: list[TrialRow], path: str, objective: str = "AP", best: TrialRow | None = None
+) -> bool:
+    """Draw AP against FLOPs of the completed trials (Pareto front joined) into PNG ``path``,
+    and beside it AP against the measured latency when the trials have one; ``best`` (the
+    pick) is ringed in both.
 
     Returns False (and writes nothing) when no trial completed.
     """
@@ -39,8 +44,10 @@ def plot_ap_vs_flops(rows: list[TrialRow], path: str, objective: str = "AP") -> 
     done = [r for r in rows if r.status == COMPLETED and not math.isnan(r.AP + r.FLOPs)]
     if not done:
         return False
+    timed = [r for r in done if not math.isnan(r.latency_ms)]
     front = pareto_front(rows)
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    fig, axes = plt.subplots(1, 2 if timed else 1, figsize=(11 if timed else 6, 4), dpi=100)
+    ax = axes[0] if timed else axes
     ax.scatter([r.FLOPs for r in done], [r.AP for r in done], color="tab:blue", label="trial")
     ax.plot(
         [r.FLOPs for r in front],
@@ -51,16 +58,37 @@ def plot_ap_vs_flops(rows: list[TrialRow], path: str, objective: str = "AP") -> 
     )
     for r in done:
         ax.annotate(r.trial_id, (r.FLOPs, r.AP), textcoords="offset points", xytext=(4, 4))
+    _ring(ax, best, "FLOPs")
     ax.set_xscale("log")
     ax.set_xlabel("FLOPs (multiply-adds, log scale)")
     ax.set_ylabel("COCO AP (val split)")
-    ax.set_title(f"Architecture search: AP vs FLOPs (objective {objective})")
+    ax.set_title(f"AP vs FLOPs (objective {objective})")
     ax.grid(True, alpha=0.3)
-    ax.legend()
+    ax.legend(fontsize=8)
+    if timed:
+        lat = axes[1]
+        lat.scatter([r.latency_ms for r in timed], [r.AP for r in timed], color="tab:blue")
+        for r in timed:
+            lat.annotate(
+                r.trial_id, (r.latency_ms, r.AP), textcoords="offset points", xytext=(4, 4)
+            )
+        _ring(lat, best, "latency_ms")
+        lat.set_xlabel("measured latency, ms (served function with NMS, batch 1)")
+        lat.set_ylabel("COCO AP (val split)")
+        lat.set_title("AP vs measured latency")
+        lat.grid(True, alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, format="png")
     plt.close(fig)
     return True
+
+
+def _ring(ax, best: TrialRow | None, x: str) -> None:
+    """Mark the pick with a ring and a label."""
+    if best is None or math.isnan(getattr(best, x) + best.AP):
+        return
+    ax.scatter([getattr(best, x)], [best.AP], s=220, facecolors="none", edgecolors="black")
+    ax.annotate("pick", (getattr(best, x), best.AP), textcoords="offset points", xytext=(8, -14))
 
 
 def _fmt(value: float, spec: str) -> str:
@@ -73,7 +101,7 @@ def write_report(out_dir: str, rows: list[TrialRow], best: TrialRow | None, sett
     ``settings`` (algorithm, trials, epochs, space, objective, ...) is listed at the top.
     """
     has_plot = plot_ap_vs_flops(
-        rows, os.path.join(out_dir, PLOT_FILE), settings.get("objective", "AP")
+        rows, os.path.join(out_dir, PLOT_FILE), settings.get("objective", "AP"), best
     )
     front_ids = {r.trial_id for r in pareto_front(rows)}
     counts: dict[str, int] = {}

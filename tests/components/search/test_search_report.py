@@ -80,3 +80,19 @@ def test_trials_are_read_from_the_tuner_project(tmp_path):
     )
     assert row.values == {"num_blocks": 2}  # tuner bookkeeping is not an architecture choice
     assert math.isnan(row.AP50)
+
+
+def test_trials_with_a_latency_get_a_second_panel_and_a_threads_note(tmp_path):
+    from PIL import Image
+
+    timed = [_row("0", 0.3, 2e6), _row("1", 0.2, 1e6)]
+    for row, ms in zip(timed, (12.0, 8.0), strict=True):
+        row.latency_ms, row.threads = ms, 2.0
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with open(write_report(str(tmp_path / "a"), timed, timed[0], {})) as f:
+        text = f.read()
+    assert "| 12.0 |" in text and "(2 threads)" in text and "64 px" in text
+    write_report(str(tmp_path / "b"), [_row("0", 0.3, 2e6)], None, {})
+    wide = Image.open(tmp_path / "a" / "ap_vs_flops.png").size[0]
+    assert wide > Image.open(tmp_path / "b" / "ap_vs_flops.png").size[0]  # AP vs latency beside
