@@ -76,11 +76,15 @@ def _uncertainty(predictions, categories, has_baseline: bool, compared: bool) ->
     if not has_baseline:
         return bootstrap.intervals(candidate)
     baseline = bootstrap.matches(predictions.images, predictions.detections[1], categories)
-    ours = candidate
-    if compared:
-        ours = bootstrap.matches(predictions.images, predictions.detections[2], categories)
-    paired = bootstrap.intervals(ours, baseline)
-    return {**paired, **{k: v for k, v in bootstrap.intervals(candidate).items() if "AP" in k}}
+    if not compared:
+        return bootstrap.intervals(candidate, baseline)
+    ours = bootstrap.matches(predictions.images, predictions.detections[2], categories)
+    own = bootstrap.intervals(candidate)  # the candidate's AP by its own signature
+    return {
+        **bootstrap.intervals(ours, baseline),
+        "AP": own["AP"],
+        "AP_estimate": own["AP_estimate"],
+    }
 
 
 def _worst_samples(predictions, threshold: float, count: int) -> list[tuple]:

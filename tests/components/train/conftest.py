@@ -8,6 +8,19 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+# A tiny config of the train tests: a few seconds per epoch on the CPU.
+SMALL = {
+    "image_size": 64,
+    "bifpn.width": 16,
+    "bifpn.depth": 1,
+    "head.depth": 1,
+    "backbone.cells.stem_width": 8,
+    "backbone.cells.filters": 8,
+    "train.ema_decay": 0.0,
+    "train.early_stopping_patience": 0,
+    "train.batch_size": 4,
+}
+
 SAMPLE = pathlib.Path(__file__).resolve().parents[3] / "components" / "data" / "sample" / "raccoon"
 OVERFIT_IMAGES = [f"raccoon-{i}.jpg" for i in (1, 2, 3, 4, 5, 6, 7, 8)]
 

@@ -13,18 +13,7 @@ from components.train import run  # noqa: E402
 from components.train.budget import TrainingBudget  # noqa: E402
 from components.train.callbacks import TrainState  # noqa: E402
 from components.training.schedule import warmup_cosine  # noqa: E402
-
-SMALL = {
-    "image_size": 64,
-    "bifpn.width": 16,
-    "bifpn.depth": 1,
-    "head.depth": 1,
-    "backbone.cells.stem_width": 8,
-    "backbone.cells.filters": 8,
-    "train.ema_decay": 0.0,
-    "train.early_stopping_patience": 0,
-    "train.batch_size": 4,
-}
+from tests.components.train.conftest import SMALL  # noqa: E402
 
 
 class _Clock:

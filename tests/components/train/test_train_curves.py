@@ -15,18 +15,7 @@ from PIL import Image  # noqa: E402
 from components.detector.config_load import load_architecture  # noqa: E402
 from components.train import run  # noqa: E402
 from components.train.curves import CURVES_FILE, curves_png, read_history  # noqa: E402
-
-SMALL = {
-    "image_size": 64,
-    "bifpn.width": 16,
-    "bifpn.depth": 1,
-    "head.depth": 1,
-    "backbone.cells.stem_width": 8,
-    "backbone.cells.filters": 8,
-    "train.ema_decay": 0.0,
-    "train.early_stopping_patience": 0,
-    "train.batch_size": 4,
-}
+from tests.components.train.conftest import SMALL  # noqa: E402
 
 
 def test_val_ap_every_second_epoch_lands_in_history_and_the_curves(resume_examples, tmp_path):
