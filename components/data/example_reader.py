@@ -180,3 +180,38 @@ def read_split(examples_dir: str, split: str) -> tf.data.Dataset:
     """
     records = read_records(list_shards(examples_dir, split))
     return records.map(parse_example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
+def read_boxes(examples_dir: str, split: str):
+    """Return numpy ``(boxes [N, 4], heights [N], widths [N])`` of every box in ``split``.
+
+    Boxes are normalised (ymin, xmin, ymax, xmax); ``heights`` / ``widths`` are the pixel size of
+    each box's image. Only the box and size features are parsed: no image is decoded.
+    """
+    import numpy as np
+
+    spec = {
+        schema.IMAGE_HEIGHT: tf.io.FixedLenFeature([], tf.int64),
+        schema.IMAGE_WIDTH: tf.io.FixedLenFeature([], tf.int64),
+        **{
+            key: tf.io.VarLenFeature(tf.float32)
+            for key in (schema.BBOX_YMIN, schema.BBOX_XMIN, schema.BBOX_YMAX, schema.BBOX_XMAX)
+        },
+    }
+    boxes, heights, widths = [], [], []
+    records = read_records(list_shards(examples_dir, split))
+    for batch in records.batch(256):
+        parsed = tf.io.parse_example(batch, spec)
+        coords = [
+            tf.sparse.to_dense(parsed[key]).numpy()
+            for key in (schema.BBOX_YMIN, schema.BBOX_XMIN, schema.BBOX_YMAX, schema.BBOX_XMAX)
+        ]
+        counts = parsed[schema.BBOX_YMIN].indices.numpy()[:, 0]
+        per_image = np.bincount(counts, minlength=len(coords[0]))
+        mask = np.arange(coords[0].shape[1])[None, :] < per_image[:, None]
+        boxes.append(np.stack([c[mask] for c in coords], axis=-1))
+        heights.append(np.repeat(parsed[schema.IMAGE_HEIGHT].numpy(), per_image))
+        widths.append(np.repeat(parsed[schema.IMAGE_WIDTH].numpy(), per_image))
+    if not boxes:
+        return np.zeros([0, 4], np.float32), np.zeros([0]), np.zeros([0])
+    return np.concatenate(boxes), np.concatenate(heights), np.concatenate(widths)

@@ -187,6 +187,8 @@ class AnchorConfig:
     ``assigner``: ``iou`` (EfficientDet: IoU >= ``matched_threshold`` positive, below
     ``unmatched_threshold`` background, else ignored) or ``atss`` (``assign_atss``, with
     ``atss_top_k``). ``force_match`` gives a box left without a positive its best anchor.
+    ``fit``: training sets ``anchor_scale`` from the training boxes (``anchor_fit``), keeping
+    the configured one when it covers them as well as any other.
     """
 
     num_scales: int = 3
@@ -197,6 +199,7 @@ class AnchorConfig:
     force_match: bool = True
     assigner: str = "iou"
     atss_top_k: int = 9
+    fit: bool = False
 
     def __post_init__(self) -> None:
         _check(self.num_scales >= 1, "anchors.num_scales must be >= 1")

@@ -21,6 +21,7 @@ import keras
 import keras_tuner
 from keras_tuner.errors import FailedTrialError
 
+from components.detector import anchor_fit
 from components.detector.config import DetectorConfig
 from components.detector.config_load import get_preset
 from components.detector.latency import measure_ms
@@ -171,6 +172,8 @@ class DetectorHyperModel(keras_tuner.HyperModel):
         self.eval_images = eval_images
         self.seed = seed
         self.verbose = verbose
+        self._train_boxes = None  # read once when the sampled configs fit their anchors
+        self._fitted_scales: dict = {}
 
     @property
     def batch_size(self) -> int:
@@ -178,8 +181,21 @@ class DetectorHyperModel(keras_tuner.HyperModel):
         return max(1, min(self.space.batch_size, self.train_count))
 
     def config(self, hp: keras_tuner.HyperParameters) -> DetectorConfig:
-        """Return the detector config that ``hp`` describes."""
-        return sample_config(hp, self.space, self.num_classes, self.epochs)
+        """Return the detector config that ``hp`` describes (anchors fitted as training fits them)."""
+        config = sample_config(hp, self.space, self.num_classes, self.epochs)
+        if not config.anchors.fit:
+            return config
+        if self._train_boxes is None:
+            from components.artifacts.examples import TRAIN_SPLIT
+            from components.data.example_reader import read_boxes
+
+            self._train_boxes = read_boxes(self.examples_dir, TRAIN_SPLIT)
+        key = (config.image_size, tuple(config.levels), config.anchors)
+        if key not in self._fitted_scales:
+            boxes, heights, widths = self._train_boxes
+            pixels = anchor_fit.input_frame_boxes(boxes, heights, widths, config.image_size)
+            self._fitted_scales[key] = anchor_fit.fit_anchor_scale(config, pixels).anchor_scale
+        return config.with_overrides({"anchors.anchor_scale": self._fitted_scales[key]})
 
     def declare_hyperparameters(self, hp: keras_tuner.HyperParameters) -> None:
         """Register every searched hyperparameter (conditional ones included) in ``hp``."""

@@ -36,6 +36,7 @@ from components.artifacts.examples import (
 )
 from components.data import example_reader, input_pipeline
 from components.detector import model as model_lib
+from components.detector.anchor_fit import fit_to_examples
 from components.detector.config import DetectorConfig
 from components.detector.config_load import load_architecture
 from components.errors import UserError
@@ -148,6 +149,9 @@ def _prepare(
     config = config.replace(num_classes=len(labels["classes"]))
     if image_size:
         config = config.replace(image_size=int(image_size))
+    config, fit = fit_to_examples(config, examples_dir, TRAIN_SPLIT)
+    if fit is not None:
+        log.info("anchors: %s", fit.summary())
     work_dir = work_dir or f"{os.path.abspath(output_dir).rstrip('/')}.work"
     config = with_backbone_weights(config, backbone_weights, work_dir)
     if budget_s is not None and not (budget_s > 0 and math.isfinite(budget_s)):

@@ -115,6 +115,24 @@ def test_read_split_jpeg_and_png_with_boxes_and_negatives(tmp_path):
     assert neg["is_crowd"].shape == (0,) and neg["area"].shape == (0,)
 
 
+def test_read_boxes_gives_every_box_with_its_image_size_without_decoding(tmp_path):
+    png = _rectangle_image(20, 30, (4, 6, 12, 18))
+    jpeg = _rectangle_image(16, 12, (2, 2, 10, 8))
+    records = [
+        _example("a", png, "PNG", [(0.2, 0.2, 0.6, 0.6), (0.0, 0.0, 0.5, 0.5)], [1, 2]),
+        _example("neg", png, "PNG", [], []),
+        _example("b", jpeg, "JPEG", [(0.125, 0.25, 0.5, 0.75)], [3]),
+    ]
+    _write_shard(tmp_path / "Split-train" / "data_tfrecord-00000-of-00001.gz", records)
+
+    boxes, heights, widths = example_reader.read_boxes(str(tmp_path), "train")
+
+    np.testing.assert_allclose(
+        boxes, [[0.2, 0.2, 0.6, 0.6], [0.0, 0.0, 0.5, 0.5], [0.125, 0.25, 0.5, 0.75]], atol=1e-6
+    )
+    assert heights.tolist() == [20, 20, 16] and widths.tolist() == [30, 30, 12]
+
+
 def test_parse_example_static_shapes_inside_tf_function():
     record = _example("x", _rectangle_image(8, 8, (1, 1, 4, 4)), "PNG", [(0.1, 0.1, 0.5, 0.5)], [1])
     spec = (

@@ -8,6 +8,8 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
+from components.detector.anchor_fit import fit_to_examples  # noqa: E402
+from components.detector.config import DetectorConfig  # noqa: E402
 from components.detector.config_load import load_architecture  # noqa: E402
 from components.train import run  # noqa: E402
 from components.train.budget import TrainingBudget  # noqa: E402
@@ -76,7 +78,10 @@ def test_budgeted_training_stops_by_itself_and_never_reads_test(resume_examples,
     trap.mkdir()  # any read of it raises DataLossError: train must not open it
     (trap / "data_tfrecord-00000-of-00001.gz").write_bytes(b"not a gzip tfrecord" * 64)
     arch = tmp_path / "arch.json"
-    arch.write_text(load_architecture("tiny").with_overrides(SMALL).to_json())
+    config = load_architecture("tiny").with_overrides(
+        {**SMALL, "anchors.fit": True, "anchors.anchor_scale": 1.0}
+    )
+    arch.write_text(config.to_json())
     summary = run(str(examples), str(arch), str(tmp_path / "model"), budget_s=6.0, verbose=0)
     assert summary["budget_s"] == 6.0
     assert 1 <= summary["epochs_run"] < 1000 and not summary["stopped_early"]
@@ -85,6 +90,12 @@ def test_budgeted_training_stops_by_itself_and_never_reads_test(resume_examples,
         0 < summary["budget_used_s"] <= 6.0 + summary["budget_used_s"] / summary["epochs_run"] * 2
     )
     assert (tmp_path / "model" / "saved_model").is_dir()
+    # The anchors were fitted to the train split's boxes (anchors of scale 1, 8 px on level 3,
+    # are far smaller than the raccoons), and the artifact's config says which scale it has.
+    fitted, fit = fit_to_examples(config.replace(num_classes=1), str(resume_examples), "train")
+    assert fit.anchor_scale > 1.0 and fit.covered[fit.anchor_scale] > fit.covered[1.0]
+    saved = DetectorConfig.load(str(tmp_path / "model" / "detector_config.json"))
+    assert saved.anchors.anchor_scale == fitted.anchors.anchor_scale and saved.anchors.fit
 
 
 def test_bad_budget_is_a_user_error(resume_examples, tmp_path):
