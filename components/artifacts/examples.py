@@ -155,3 +155,22 @@ def data_fingerprint(examples_dir: str) -> str:
             size = files.size(join(examples_dir, rel))
             digest.update(f"{rel}\0{size}\0".encode())
     return "sha256:" + digest.hexdigest()
+
+
+def content_digest(examples_dir: str) -> str:
+    """``sha256:<hex>`` over the bytes of ``labels.json`` and of every file of the splits.
+
+    Exactly the data search, train and evaluate read, by content: ingest writes the same bytes
+    for the same images and labels (fixed gzip headers, shards chosen by hashing the image
+    identity), so two ingestions of unchanged data have the same digest wherever they lie, and
+    any changed image, box or label changes it. Local paths and URIs. The check-changes step
+    compares it with the production version's (``push.json``'s ``trained_on``).
+    """
+    digest = hashlib.sha256()
+    split_prefix = SPLIT_DIR.format(split="")
+    for rel in walk_files(examples_dir):
+        if rel == LABELS_FILE or rel.startswith(split_prefix):
+            path = join(examples_dir, rel)
+            digest.update(f"{rel}\0{files.size(path)}\0".encode())
+            hash_file(digest, path)
+    return "sha256:" + digest.hexdigest()

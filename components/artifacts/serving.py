@@ -5,7 +5,8 @@ Layout (TensorFlow Serving)::
     <serving_root>/<model_name>/<version>/   an integer version: the SavedModel files
         saved_model.pb, variables/             (saved_model.pb written last on object stores)
         labels.json, detector_config.json, model.weights.h5   copied from the Model artifact
-        push.json                              version, metrics, source model, fingerprints
+        push.json                              version, metrics, source model, fingerprints,
+                                               trained_on (what the check-changes step compares)
 
 Names that are not integers (``.tmp-push-*``, ``.last_version``) are not versions: TF Serving
 ignores them, and so does every reader here. Importing this module never imports TensorFlow.
@@ -20,6 +21,9 @@ from components.artifacts import model
 from components.files import join
 
 PUSH_FILE = "push.json"
+# The key of push.json holding what the version was trained from (``changes.TRAINED_ON_KEYS``:
+# the Examples' content digest, the settings digest, the code digest, the parameters).
+TRAINED_ON = "trained_on"
 # Beside the SavedModel: the labels, the config and the Keras weights of the Model artifact, so
 # a pushed version can warm-start the next training.
 EXTRA_FILES = (model.LABELS_FILE, model.CONFIG_FILE, model.WEIGHTS_FILE)
@@ -46,6 +50,24 @@ def newest_version(serving_root: str, model_name: str) -> model.ModelLocation | 
         if files.is_file(join(path, model.SAVED_MODEL_PB)):
             return model.ModelLocation(path, path, "version")
     return None
+
+
+def read_push_record(version_dir: str) -> dict:
+    """The ``push.json`` of the pushed version at ``version_dir``.
+
+    Raises ``FileNotFoundError`` when it has none and ``ValueError`` when it is not a JSON
+    object (or cannot be read).
+    """
+    path = join(version_dir, PUSH_FILE)
+    try:
+        data = json.loads(files.read_text(path))
+    except FileNotFoundError:
+        raise
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"cannot read {path}: {err}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} is not a JSON object")
+    return data
 
 
 def write_push_record(directory: str, record: dict) -> None:

@@ -23,6 +23,11 @@ def build_parser() -> StepArgumentParser:
     parser.add_argument("--serving-root", required=True, help="local dir, gs:// or s3:// URI")
     parser.add_argument("--model-name", required=True, help="model name under the serving root")
     parser.add_argument("--keep", type=int, help="keep only the newest K versions")
+    parser.add_argument(
+        "--changes",
+        help="the check-changes step's output (changes.json or its folder): what the model was "
+        "trained from, recorded in push.json for the next run's comparison",
+    )
     return parser
 
 
@@ -30,14 +35,17 @@ def _main(argv: Sequence[str] | None) -> int:
     """Parse ``argv``, push, print the new version; return 0."""
     args = build_parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ log quiet
+    from components.artifacts import changes
     from components.push.push import run
 
+    trained_on = changes.read(args.changes)["trained_on"] if args.changes else None
     result = run(
         model_dir=args.model,
         blessing_file=args.blessing,
         serving_root=args.serving_root,
         model_name=args.model_name,
         keep=args.keep,
+        trained_on=trained_on,
     )
     print(f"pushed version {result['version']} to {result['path']}")
     if result["pruned"]:

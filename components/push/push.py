@@ -3,8 +3,8 @@
 ``<serving_root>/<model_name>/<version>/`` receives the SavedModel files directly
 (``saved_model.pb``, ``variables/``, ...; TensorFlow Serving layout) plus ``labels.json``,
 ``detector_config.json``, ``model.weights.h5`` (so the version can warm-start training) and
-``push.json`` (version, metrics, source model, data fingerprint,
-time in UTC) and the model card (``model_card.json``, ``model_card.md``:
+``push.json`` (version, metrics, source model, data fingerprint, time in UTC, and
+``trained_on``: what the check-changes step of the next run compares) and the model card (``model_card.json``, ``model_card.md``:
 ``components.push.model_card``).
 
 Guarantees:
@@ -148,6 +148,7 @@ def run(
     serving_root: str,
     model_name: str,
     keep: int | None = None,
+    trained_on: dict | None = None,
 ) -> dict:
     """Push the blessed model in ``model_dir`` to ``serving_root/model_name/<next version>``.
 
@@ -157,6 +158,10 @@ def run(
         serving_root: the serving volume or object-store URI.
         model_name: the model's folder under ``serving_root`` (no ``/``, not hidden).
         keep: with a number, only the newest ``keep`` versions remain afterwards.
+        trained_on: what the model was trained from (the Changes artifact's ``trained_on``:
+            Examples, settings and code digests, parameters), recorded in ``push.json`` so that
+            the next run can tell whether anything changed. None: not recorded (the next run
+            then counts the version as changed).
 
     Returns:
         ``{"version", "path", "pruned", "model_card"}``: the new integer version, its folder,
@@ -196,6 +201,8 @@ def run(
         "operating_point": decision.get("operating_point"),
         "blessing": {"blessed": True, "reasons": decision.get("reasons", [])},
     }
+    if trained_on is not None:
+        record[serving.TRAINED_ON] = trained_on
 
     def write_records(directory: str, record: dict) -> None:
         serving.write_push_record(directory, record)
