@@ -10,7 +10,7 @@ import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
 ARTIFACTS = REPO / "components" / "artifacts"
-STEPS = ("ingest", "search", "train", "evaluate", "push")
+STEPS = ("ingest", "changes", "search", "train", "evaluate", "push")
 
 
 def _file_names() -> dict[str, str]:
@@ -44,7 +44,7 @@ def test_the_artifacts_define_the_known_file_names():
         assert expected in names
     for expected in ("saved_model", "detector_config.json", "metrics.json", "blessing.json"):
         assert expected in names
-    assert "push.json" in names
+    assert "push.json" in names and "changes.json" in names
 
 
 def test_no_file_name_of_an_artifact_is_spelled_out_elsewhere():
