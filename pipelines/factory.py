@@ -1,7 +1,9 @@
 """The one pipeline factory: the DAG used by the local runner and by the compiler alike.
 
-ingest -> search (or take the given architecture) -> train -> evaluate -> push, where push runs
-only when evaluate returns True (``dsl.If`` on the component's plain ``bool`` output). The
+ingest -> check-changes -> search (or take the given architecture) -> train -> evaluate -> push.
+Everything after check-changes runs only when it returns True (something changed since the
+production version, nothing is pushed yet, or ``force``), and push only when evaluate returns
+True (nested ``dsl.If`` on the components' plain ``bool`` outputs). The
 pipeline's parameters, defaults and descriptions come from ``pipelines.parameters``; the image,
 resources and placement of each task from the cluster profile.
 
@@ -26,6 +28,7 @@ PIPELINE_DESCRIPTION = (
 # Display names of the tasks in the KFP UI and in kfp.local's logs, by profile step name.
 TASK_NAMES = {
     "ingest": "ingest-examples",
+    "changes": "check-changes",
     "search": "search-architecture",
     "train": "train-model",
     "evaluate": "evaluate-model",
@@ -36,7 +39,7 @@ D = parameters.DEFAULTS
 
 # The path parameters whose steps must see them on a volume (checked against the profile).
 PATH_USERS = {
-    "serving_root": ("search", "train", "evaluate", "push"),
+    "serving_root": ("changes", "search", "train", "evaluate", "push"),
     "checkpoint_root": ("search", "train"),
 }
 
@@ -80,7 +83,9 @@ def make_pipeline(profile: Profile):
         model_name: str = D["model_name"],
         checkpoint_root: str = D["checkpoint_root"],
         keep_versions: int = D["keep_versions"],
+        force: bool = D["force"],
     ):
+        values = dict(locals())
         ingest = ops.ingest(
             data_path=data_path,
             data_format=data_format,
@@ -90,59 +95,70 @@ def make_pipeline(profile: Profile):
             test_fraction=test_fraction,
             beam_args=beam_args,
         )
-        search = ops.search(
+        changes = ops.changes(
             examples=ingest.outputs["examples"],
-            reuse_architecture=architecture,
-            algorithm=search_algorithm,
-            max_trials=search_max_trials,
-            epochs=search_epochs,
-            workers=search_workers,
-            space=search_space,
-            flops_weight=search_flops_weight,
-            seed=seed,
             serving_root=serving_root,
             model_name=model_name,
-            checkpoint_root=checkpoint_root,
-            run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+            force=force,
+            **{name: values[name] for name in parameters.MODEL_PARAMETERS},
         )
-        train = ops.train(
-            examples=ingest.outputs["examples"],
-            architecture=search.outputs["architecture"],
-            epochs=train_epochs,
-            budget_s=train_budget_s,
-            batch_size=train_batch_size,
-            warm_start=warm_start,
-            backbone_weights=backbone_weights,
-            image_size=image_size,
-            serving_root=serving_root,
-            model_name=model_name,
-            checkpoint_root=checkpoint_root,
-            run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
-        )
-        evaluate = ops.evaluate(
-            model=train.outputs["model"],
-            examples=ingest.outputs["examples"],
-            baseline_model=baseline_model,
-            serving_root=serving_root,
-            model_name=model_name,
-            min_ap=min_ap,
-            tolerance=tolerance,
-            class_tolerance=class_tolerance,
-            class_min_boxes=class_min_boxes,
-        )
-        tasks = {"ingest": ingest, "search": search, "train": train, "evaluate": evaluate}
-        with dsl.If(evaluate.outputs["Output"] == True, name="blessed"):  # noqa: E712
-            tasks["push"] = ops.push(
-                model=train.outputs["model"],
-                evaluation=evaluate.outputs["evaluation"],
+        tasks = {"ingest": ingest, "changes": changes}
+        with dsl.If(changes.outputs["Output"] == True, name="changed"):  # noqa: E712
+            search = ops.search(
+                examples=ingest.outputs["examples"],
+                reuse_architecture=architecture,
+                algorithm=search_algorithm,
+                max_trials=search_max_trials,
+                epochs=search_epochs,
+                workers=search_workers,
+                space=search_space,
+                flops_weight=search_flops_weight,
+                seed=seed,
                 serving_root=serving_root,
                 model_name=model_name,
-                keep_versions=keep_versions,
+                checkpoint_root=checkpoint_root,
+                run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
             )
+            train = ops.train(
+                examples=ingest.outputs["examples"],
+                architecture=search.outputs["architecture"],
+                epochs=train_epochs,
+                budget_s=train_budget_s,
+                batch_size=train_batch_size,
+                warm_start=warm_start,
+                backbone_weights=backbone_weights,
+                image_size=image_size,
+                serving_root=serving_root,
+                model_name=model_name,
+                checkpoint_root=checkpoint_root,
+                run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+            )
+            evaluate = ops.evaluate(
+                model=train.outputs["model"],
+                examples=ingest.outputs["examples"],
+                baseline_model=baseline_model,
+                serving_root=serving_root,
+                model_name=model_name,
+                min_ap=min_ap,
+                tolerance=tolerance,
+                class_tolerance=class_tolerance,
+                class_min_boxes=class_min_boxes,
+            )
+            tasks.update(search=search, train=train, evaluate=evaluate)
+            with dsl.If(evaluate.outputs["Output"] == True, name="blessed"):  # noqa: E712
+                tasks["push"] = ops.push(
+                    model=train.outputs["model"],
+                    evaluation=evaluate.outputs["evaluation"],
+                    changes=changes.outputs["changes"],
+                    serving_root=serving_root,
+                    model_name=model_name,
+                    keep_versions=keep_versions,
+                )
         for step, task in tasks.items():
             task.set_display_name(TASK_NAMES[step])
             # Every step reads something outside its inputs (the data folder, the serving
-            # location) or writes there: a cached result would be stale.
+            # location) or writes there: a cached result would be stale. Unchanged work is
+            # skipped by check-changes instead, which compares contents, not input names.
             task.set_caching_options(False)
             apply_to_task(task, profile, step)
 

@@ -283,6 +283,7 @@ def host_path(pod_path_: str, compiled: CompiledPipeline, volume_dirs: Mapping[s
 # Profile step name -> component function (pipelines.kfp_steps).
 _STEP_FUNCTIONS = {
     "ingest": "ingest_examples",
+    "changes": "check_changes",
     "search": "search_architecture",
     "train": "train_model",
     "evaluate": "evaluate_model",

@@ -10,8 +10,9 @@ Each wrapper passes its parameters and its artifacts' paths to the step's functi
 ``pipelines.tasks`` (the conversions, the sample fallback, production and the checkpoints live
 there, tested without KFP) and publishes the result: the key numbers as ``Metrics``, the
 report as ``Markdown`` (evaluation also as ``HTML`` and its confusion matrix as
-``ClassificationMetrics``; push: the model card). ``evaluate_model`` returns a plain ``bool``
-(blessed) so that ``dsl.If(task.outputs["Output"] == True)`` works on clusters and in kfp.local.
+``ClassificationMetrics``; push: the model card; check-changes: the decision and its reason).
+``check_changes`` (go on) and ``evaluate_model`` (blessed) return a plain ``bool`` so that
+``dsl.If(task.outputs["Output"] == True)`` works on clusters and in kfp.local.
 
 This module does not use ``from __future__ import annotations``: KFP reads the component
 interfaces from the real annotation objects.
@@ -69,6 +70,77 @@ def ingest_examples(
         output_dir=examples.path,
     )
     tasks.publish(result, examples, metrics=statistics, markdown=report)
+
+
+def check_changes(
+    examples: Input[Dataset],
+    serving_root: str,
+    model_name: str,
+    force: bool,
+    architecture: str,
+    search_algorithm: str,
+    search_max_trials: int,
+    search_epochs: int,
+    search_space: str,
+    search_flops_weight: float,
+    seed: int,
+    train_epochs: int,
+    train_budget_s: float,
+    train_batch_size: int,
+    warm_start: str,
+    backbone_weights: str,
+    image_size: int,
+    min_ap: float,
+    tolerance: float,
+    class_tolerance: float,
+    class_min_boxes: int,
+    baseline_model: str,
+    changes: Output[Artifact],
+    report: Output[Markdown],
+) -> bool:
+    """Compare the Examples, the code and the model parameters with the production version's.
+
+    Args:
+        serving_root: Where pushed versions live (production: the newest).
+        model_name: Model name under serving_root.
+        force: Go on even when nothing changed.
+        architecture: The pipeline parameter of the same name (and so on below: every
+            parameter that shapes the model or its judgement, compared by value).
+
+    Returns:
+        True when the run goes on (something changed, nothing is pushed, or force); False
+        stops it after ingest (the page says why).
+    """
+    from pipelines import tasks
+
+    result = tasks.check_changes(
+        examples_dir=examples.path,
+        serving_root=serving_root,
+        model_name=model_name,
+        force=force,
+        parameters={
+            "architecture": architecture,
+            "search_algorithm": search_algorithm,
+            "search_max_trials": search_max_trials,
+            "search_epochs": search_epochs,
+            "search_space": search_space,
+            "search_flops_weight": search_flops_weight,
+            "seed": seed,
+            "train_epochs": train_epochs,
+            "train_budget_s": train_budget_s,
+            "train_batch_size": train_batch_size,
+            "warm_start": warm_start,
+            "backbone_weights": backbone_weights,
+            "image_size": image_size,
+            "min_ap": min_ap,
+            "tolerance": tolerance,
+            "class_tolerance": class_tolerance,
+            "class_min_boxes": class_min_boxes,
+            "baseline_model": baseline_model,
+        },
+        output_dir=changes.path,
+    )
+    return bool(tasks.publish(result, changes, markdown=report))
 
 
 def search_architecture(
@@ -239,13 +311,15 @@ def evaluate_model(
 def push_model(
     model: Input[Model],
     evaluation: Input[Artifact],
+    changes: Input[Artifact],
     serving_root: str,
     model_name: str,
     keep_versions: int,
     pushed_model: Output[Artifact],
     model_card: Output[Markdown],
 ):
-    """Push the blessed model to serving_root/model_name/<next version>/ with its model card.
+    """Push the blessed model to serving_root/model_name/<next version>/ with its model card
+    and what it was trained from (the check's digests, for the next run's comparison).
 
     Args:
         serving_root: The serving location.
@@ -257,6 +331,7 @@ def push_model(
     result = tasks.push(
         model_dir=model.path,
         evaluation_dir=evaluation.path,
+        changes_dir=changes.path,
         serving_root=serving_root,
         model_name=model_name,
         keep_versions=keep_versions,
@@ -270,6 +345,7 @@ class Components:
     """The step components built for one image."""
 
     ingest: object
+    changes: object
     search: object
     train: object
     evaluate: object
@@ -277,13 +353,14 @@ class Components:
 
 
 def make_components(image: str) -> Components:
-    """Build the five components with base image ``image`` and no package installation."""
+    """Build the six components with base image ``image`` and no package installation."""
 
     def make(func):
         return dsl.component(func, base_image=image, install_kfp_package=False)
 
     return Components(
         ingest=make(ingest_examples),
+        changes=make(check_changes),
         search=make(search_architecture),
         train=make(train_model),
         evaluate=make(evaluate_model),

@@ -24,7 +24,8 @@ from components.tuner_settings import PIPELINE as SEARCH
 
 @dataclasses.dataclass(frozen=True)
 class Parameter:
-    """One pipeline parameter: its name, Python type (str, int, float), default and description."""
+    """One pipeline parameter: its name, Python type (str, int, float, bool), default and
+    description."""
 
     name: str
     type: type
@@ -251,10 +252,45 @@ PARAMETERS: tuple[Parameter, ...] = (
         "Pushed versions to keep (oldest removed first). 0: keep all.",
         low=0,
     ),
+    Parameter(
+        "force",
+        bool,
+        False,
+        "Retrain even when nothing changed. Without it the check-changes step stops the run "
+        "after ingest when the Examples (by content), the code and the parameters that shape "
+        "the model (all but the data's, the locations and the scale-out ones) equal what the "
+        "production version under serving_root/model_name was trained from.",
+    ),
 )
 
 BY_NAME: dict[str, Parameter] = {p.name: p for p in PARAMETERS}
 DEFAULTS: dict[str, Any] = {p.name: p.default for p in PARAMETERS}
+
+# The parameters that do not change what a run trains or how the gate judges it: the data's
+# (they act only through the Examples, which check-changes compares by content; so do the
+# split fractions), where things live, how the work is spread, what is kept, and force itself.
+NOT_SHAPING_THE_MODEL = (
+    "data_path",
+    "data_format",
+    "images_dir",
+    "classes_file",
+    "val_fraction",
+    "test_fraction",
+    "beam_args",
+    "search_workers",
+    "serving_root",
+    "model_name",
+    "checkpoint_root",
+    "keep_versions",
+    "force",
+)
+# The others: check-changes compares them with those the production version was trained with.
+MODEL_PARAMETERS: tuple[str, ...] = tuple(
+    p.name for p in PARAMETERS if p.name not in NOT_SHAPING_THE_MODEL
+)
+
+_TRUE = ("true", "1", "yes", "on")
+_FALSE = ("false", "0", "no", "off")
 
 
 def convert(name: str, value: str) -> Any:
@@ -263,6 +299,11 @@ def convert(name: str, value: str) -> Any:
         hint = did_you_mean(name, BY_NAME) or f" (known: {', '.join(sorted(BY_NAME))})"
         raise UserError(f"unknown pipeline parameter {name!r}{hint}")
     kind = BY_NAME[name].type
+    if kind is bool:
+        word = value.strip().lower()
+        if word not in _TRUE + _FALSE:
+            raise UserError(f"parameter {name} needs true or false, got {value!r}")
+        return word in _TRUE
     try:
         converted = kind(value)
     except ValueError:
@@ -299,7 +340,7 @@ def check_values(values: Mapping[str, Any]) -> None:
         if name not in BY_NAME:
             raise UserError(f"unknown pipeline parameter {name!r}{did_you_mean(name, BY_NAME)}")
         kind = BY_NAME[name].type
-        ok = isinstance(value, kind) and not isinstance(value, bool)
+        ok = isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             ok = True
         if not ok:

@@ -23,7 +23,7 @@ import yaml
 from components.detector.config_parse import build_dataclass
 from components.errors import UserError
 
-STEPS = ("ingest", "search", "train", "evaluate", "push")
+STEPS = ("ingest", "changes", "search", "train", "evaluate", "push")
 PROFILES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "profiles")
 DEFAULT_PROFILE = os.path.join(PROFILES_DIR, "default.yaml")
 

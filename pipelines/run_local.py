@@ -8,8 +8,10 @@ The same pipeline that ``nasdet compile`` writes runs with
 Python environment. Input defaults to the bundled raccoon sample. Under ``--work-dir``
 (default ``./work``): ``pipeline_root/`` (the artifacts of every run), ``serving/`` (pushed
 models) and ``logs/`` (the full log of each run). It prints one line per task and a summary:
-AP, blessed or not and why, the pushed version and its path. Exit status: 0 when the pipeline
-succeeded (blessed or not), 1 when a step failed, 2 on bad usage.
+whether anything changed since the production version (when nothing did, the run stops after
+check-changes and the summary says so and why), AP, blessed or not and why, the pushed version
+and its path. Exit status: 0 when the pipeline succeeded (stopped early, blessed or not), 1
+when a step failed, 2 on bad usage.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from components.artifacts.architecture import ARCHITECTURE_FILE
+from components.artifacts.changes import CHANGES_FILE
 from components.artifacts.evaluation import BLESSING_FILE, METRICS_FILE, REPORT_HTML_FILE
 from components.cli_args import StepArgumentParser, run_main
 from components.data.readers import FORMATS, guess_format
@@ -178,7 +181,13 @@ def collect_results(run_dir: str) -> dict[str, Any]:
         "blessing": _read_json(os.path.join(evaluation, BLESSING_FILE)) or {},
         "report": os.path.join(evaluation, REPORT_HTML_FILE),
         "pushed": _read_json(os.path.join(task["push"], "pushed_model")),
+        "changes": _read_json(os.path.join(task["changes"], "changes", CHANGES_FILE)) or {},
     }
+
+
+def stopped_early(results: dict[str, Any]) -> bool:
+    """True when check-changes stopped the run (nothing changed since production)."""
+    return results.get("changes", {}).get("proceed") is False
 
 
 def _reasons(blessing: dict[str, Any]) -> str:
@@ -201,7 +210,27 @@ def format_summary(results: dict[str, Any], seconds: float, log_path: str) -> st
     """The final summary printed by ``nasdet run`` (one item per line)."""
     metrics, blessing, pushed = results["metrics"], results["blessing"], results["pushed"]
     rel = _show
-    lines = [f"nasdet run finished in {int(seconds) // 60}m{int(seconds) % 60:02d}s"]
+    took = f"{int(seconds) // 60}m{int(seconds) % 60:02d}s"
+    changes = results.get("changes") or {}
+    if stopped_early(results):
+        production = changes.get("production") or {}
+        where = rel(str(production.get("path")))
+        if production.get("pod_path") and production["pod_path"] != production.get("path"):
+            where += f" ({production['pod_path']} in the pods)"
+        lines = [
+            f"nasdet run stopped early after {TASK_NAMES['changes']} in {took}: nothing to "
+            "retrain (search, train, evaluate and push did not run)",
+            f"  changes       {changes.get('reason', 'no reason given')}",
+            f"  production    version {production.get('version')} -> {where}",
+            f"  full log      {rel(log_path)}",
+        ]
+        steps_dir = os.path.splitext(log_path)[0]
+        if os.path.isdir(steps_dir):
+            lines.append(f"  step logs     {rel(steps_dir)}/<step>.log")
+        return "\n".join(lines) + "\n"
+    lines = [f"nasdet run finished in {took}"]
+    if changes:
+        lines.append(f"  changes       {changes.get('reason', 'no reason given')}")
 
     def num(key: str) -> str:
         value = metrics.get(key)
@@ -287,21 +316,25 @@ def run_pipeline(
                 raise_on_error=False,
             )
             pipeline(**arguments)
-        evaluate, push = TASK_NAMES["evaluate"], TASK_NAMES["push"]
-        if stream.status.get(evaluate) == "SUCCESS" and push not in stream.status:
+        check, evaluate, push = TASK_NAMES["changes"], TASK_NAMES["evaluate"], TASK_NAMES["push"]
+        later = [TASK_NAMES[s] for s in ("search", "train", "evaluate", "push")]
+        if stream.status.get(check) == "SUCCESS" and not any(t in stream.status for t in later):
+            stream.say(f"{', '.join(later)}: skipped ({check}: nothing changed since production)")
+        elif stream.status.get(evaluate) == "SUCCESS" and push not in stream.status:
             stream.say(f"{push}: skipped ({evaluate} did not bless the model)")
         stream.step_logs.close()
     new = sorted(set(os.listdir(pipeline_root)) - before)
     run_dir = os.path.join(pipeline_root, new[-1]) if new else pipeline_root
     results = collect_results(run_dir)
-    if sandbox is not None and results["pushed"]:
+    production = (results["changes"] or {}).get("production")
+    if sandbox is not None:
         from pipelines.isolated import host_path
 
-        results["pushed"]["pod_path"] = results["pushed"].get("path")
-        results["pushed"]["path"] = host_path(
-            str(results["pushed"].get("path")), sandbox.compiled, sandbox.volume_dirs
-        )
-    ok = not stream.failed_tasks() and bool(results["blessing"])
+        for found in (results["pushed"], production):
+            if found and found.get("path"):
+                found["pod_path"] = found["path"]
+                found["path"] = host_path(str(found["path"]), sandbox.compiled, sandbox.volume_dirs)
+    ok = not stream.failed_tasks() and (bool(results["blessing"]) or stopped_early(results))
     return ok, results, stream, log_path
 
 

@@ -19,7 +19,7 @@ import os
 import shlex
 from typing import Any
 
-from components.artifacts import architecture, evaluation, examples, model
+from components.artifacts import architecture, changes, evaluation, examples, model
 from pipelines import step_io
 
 
@@ -81,6 +81,48 @@ def ingest(
         metrics=summary,
         metadata={"data_path": data_path, "data_format": data_format},
         markdown=_report(os.path.join(output_dir, examples.REPORT_FILE), fallback),
+    )
+
+
+def check_changes(
+    *,
+    examples_dir: str,
+    serving_root: str,
+    model_name: str,
+    force: bool,
+    parameters: dict[str, Any],
+    output_dir: str,
+) -> TaskResult:
+    """Compare the run with the production version; ``value`` is True when the run goes on.
+
+    ``parameters`` are the pipeline parameters that shape the model or its judgement
+    (``pipelines.parameters.MODEL_PARAMETERS``); the code compared is the nasdet packages this
+    task runs (the image's).
+    """
+    from components.changes import run
+    from components.changes.step import default_code_roots
+
+    decision = run(
+        examples_dir=examples_dir,
+        serving_root=serving_root,
+        model_name=model_name,
+        parameters=parameters,
+        code_roots=default_code_roots(),
+        output_dir=output_dir,
+        force=bool(force),
+    )
+    print(f"retrain: {'yes' if decision['proceed'] else 'no'}: {decision['reason']}")
+    production = decision["production"] or {}
+    return TaskResult(
+        metrics={},
+        metadata={
+            "proceed": decision["proceed"],
+            "reason": decision["reason"],
+            "changed": decision["changed"],
+            "production_version": production.get("version") or "",
+        },
+        markdown=_report(os.path.join(output_dir, changes.REPORT_FILE), decision["reason"]),
+        value=decision["proceed"],
     )
 
 
@@ -254,13 +296,15 @@ def push(
     *,
     model_dir: str,
     evaluation_dir: str,
+    changes_dir: str,
     serving_root: str,
     model_name: str,
     keep_versions: int,
     output_file: str,
 ) -> TaskResult:
-    """Push the blessed model; write the push record to ``output_file``; the model card is the
-    step's Markdown page."""
+    """Push the blessed model with what it was trained from (the Changes artifact's
+    ``trained_on``); write the push record to ``output_file``; the model card is the step's
+    Markdown page."""
     from components.push import run
 
     summary = run(
@@ -269,6 +313,7 @@ def push(
         serving_root=serving_root,
         model_name=model_name,
         keep=keep_versions or None,
+        trained_on=changes.read(changes_dir)["trained_on"],
     )
     step_io.write_json(output_file, summary)
     from components import files

@@ -17,7 +17,7 @@ from pipelines import profile as profile_lib
 REPO = pathlib.Path(__file__).resolve().parents[2]
 EXAMPLE_PROFILE = REPO / "pipelines" / "profiles" / "gpu-node-pool.yaml"
 GPU_STEPS = ("search", "train", "evaluate")
-TYPES = {str: "STRING", int: "NUMBER_INTEGER", float: "NUMBER_DOUBLE"}
+TYPES = {str: "STRING", int: "NUMBER_INTEGER", float: "NUMBER_DOUBLE", bool: "BOOLEAN"}
 
 
 def _compile(tmp_path, profile_path=None, extra=()) -> dict:
@@ -79,7 +79,7 @@ def test_every_parameter_with_default_type_and_description(default_spec):
         entry = compiled[p.name]
         assert entry["parameterType"] == TYPES[p.type], p.name
         assert entry["description"] == p.description, p.name
-        if p.type is str:
+        if p.type in (str, bool):
             assert entry["defaultValue"] == p.default, p.name
         else:
             assert float(entry["defaultValue"]) == float(p.default), p.name
@@ -108,25 +108,45 @@ def test_pipeline_signature_matches_parameter_table():
         assert signature.parameters[p.name].annotation is p.type
 
 
-def test_dag_and_push_only_when_blessed(default_spec):
+def test_dag_stops_after_the_check_and_pushes_only_when_blessed(default_spec):
     tasks = default_spec["root"]["dag"]["tasks"]
-    assert set(tasks) == {
-        "ingest-examples",
-        "search-architecture",
-        "train-model",
-        "evaluate-model",
-        "condition-1",
-    }
-    condition = tasks["condition-1"]
+    assert set(tasks) == {"ingest-examples", "check-changes", "condition-1"}
+    changed = tasks["condition-1"]
+    assert changed["triggerPolicy"]["condition"] == (
+        "inputs.parameter_values['pipelinechannel--check-changes-Output'] == true"
+    )
+    assert "check-changes" in changed["dependentTasks"]
+    inner = default_spec["components"]["comp-condition-1"]["dag"]["tasks"]
+    assert set(inner) == {"search-architecture", "train-model", "evaluate-model", "condition-2"}
+    condition = inner["condition-2"]
     assert condition["triggerPolicy"]["condition"] == (
         "inputs.parameter_values['pipelinechannel--evaluate-model-Output'] == true"
     )
     assert "evaluate-model" in condition["dependentTasks"]
-    inner = default_spec["components"]["comp-condition-1"]["dag"]["tasks"]
-    assert list(inner) == ["push-model"]
-    assert inner["push-model"]["inputs"]["artifacts"]["evaluation"] == {
+    blessed = default_spec["components"]["comp-condition-2"]["dag"]["tasks"]
+    assert list(blessed) == ["push-model"]
+    assert blessed["push-model"]["inputs"]["artifacts"]["evaluation"] == {
         "componentInputArtifact": "pipelinechannel--evaluate-model-evaluation"
     }
+    # push records what the model was trained from: the check's output
+    assert blessed["push-model"]["inputs"]["artifacts"]["changes"] == {
+        "componentInputArtifact": "pipelinechannel--check-changes-changes"
+    }
+    check = default_spec["components"]["comp-check-changes"]
+    assert check["outputDefinitions"]["parameters"]["Output"]["parameterType"] == "BOOLEAN"
+    assert check["outputDefinitions"]["artifacts"]["report"]["artifactType"]["schemaTitle"] == (
+        "system.Markdown"
+    )
+    # it gets force, where production lives, and every parameter that shapes the model
+    assert set(check["inputDefinitions"]["parameters"]) == {
+        "force",
+        "serving_root",
+        "model_name",
+        *parameters.MODEL_PARAMETERS,
+    }
+    check_inputs = tasks["check-changes"]["inputs"]["parameters"]
+    for name in ("force", *parameters.MODEL_PARAMETERS):
+        assert check_inputs[name] == {"componentInputParameter": name}, name
     evaluate_outputs = default_spec["components"]["comp-evaluate-model"]["outputDefinitions"]
     assert evaluate_outputs["parameters"]["Output"]["parameterType"] == "BOOLEAN"
     assert set(evaluate_outputs["artifacts"]) == {
@@ -151,7 +171,8 @@ def test_dag_and_push_only_when_blessed(default_spec):
     )
     # caching is off: every step reads or writes outside its inputs (data, serving root)
     assert tasks["ingest-examples"]["cachingOptions"] == {}
-    assert inner["push-model"]["cachingOptions"] == {}
+    assert tasks["check-changes"]["cachingOptions"] == {}
+    assert blessed["push-model"]["cachingOptions"] == {}
 
 
 def test_example_profile_placement(example_spec):
@@ -164,7 +185,7 @@ def test_example_profile_placement(example_spec):
             {"effect": "NoSchedule", "key": "nvidia.com/gpu", "operator": "Exists"}
         ]
         assert _executor(example_spec, step)["resources"]["accelerator"]["resourceCount"] == "1"
-    for step in ("ingest", "push"):
+    for step in ("ingest", "changes", "push"):
         assert "nodeSelector" not in _k8s(example_spec, step)
         assert "tolerations" not in _k8s(example_spec, step)
     mounts = {
@@ -175,6 +196,7 @@ def test_example_profile_placement(example_spec):
     }
     assert mounts == {
         "ingest": [("nasdet-data", "/mnt/data")],
+        "changes": [("nasdet-serving", "/mnt/serving")],
         "search": [("nasdet-serving", "/mnt/serving"), ("nasdet-work", "/mnt/work")],
         "train": [("nasdet-serving", "/mnt/serving"), ("nasdet-work", "/mnt/work")],
         "evaluate": [("nasdet-serving", "/mnt/serving")],
@@ -205,15 +227,16 @@ def test_default_profile_keeps_pushed_versions_and_checkpoints_on_volumes(defaul
     work = ("nasdet-work", "/mnt/work")
     assert parameters.DEFAULTS["checkpoint_root"].startswith("/mnt/work/")
     assert mounts["search"] == mounts["train"] == {serving, work}
-    assert mounts["evaluate"] == mounts["push"] == {serving}
+    assert mounts["changes"] == mounts["evaluate"] == mounts["push"] == {serving}
     assert mounts["ingest"] == set()
 
 
 def test_search_and_train_are_retried_with_backoff(default_spec, example_spec):
     for spec in (default_spec, example_spec):
-        tasks = spec["root"]["dag"]["tasks"]
-        nested = tasks["condition-1"]["componentRef"]["name"]
-        tasks = {**tasks, **spec["components"][nested]["dag"]["tasks"]}
+        tasks = dict(spec["root"]["dag"]["tasks"])
+        for condition in ("condition-1", "condition-2"):
+            nested = tasks[condition]["componentRef"]["name"]
+            tasks.update(spec["components"][nested]["dag"]["tasks"])
         policies = {name: task.get("retryPolicy") for name, task in tasks.items()}
         for step in ("search", "train"):
             assert policies[factory.TASK_NAMES[step]] == {
@@ -222,13 +245,14 @@ def test_search_and_train_are_retried_with_backoff(default_spec, example_spec):
                 "backoffMaxDuration": "3600s",
                 "maxRetryCount": 3,
             }
-        for step in ("ingest", "evaluate", "push"):
+        for step in ("ingest", "changes", "evaluate", "push"):
             assert policies[factory.TASK_NAMES[step]] is None
 
 
 def test_the_run_id_keys_the_checkpoints(default_spec):
     for step in ("search", "train"):
-        inputs = default_spec["root"]["dag"]["tasks"][factory.TASK_NAMES[step]]["inputs"]
+        inner = default_spec["components"]["comp-condition-1"]["dag"]["tasks"]
+        inputs = inner[factory.TASK_NAMES[step]]["inputs"]
         run_id = inputs["parameters"]["run_id"]["runtimeValue"]["constant"]
         assert run_id == "{{$.pipeline_job_uuid}}"
 
@@ -244,6 +268,11 @@ def test_the_run_id_keys_the_checkpoints(default_spec):
             "  search: {volumes: [serving]}\n",
             "the search step uses checkpoint_root /mnt/work/checkpoints but mounts no volume",
         ),
+        (  # a profile written before the check step: it says what to add
+            "  changes: {}\n",
+            "the changes step uses serving_root /mnt/serving but mounts no volume there, so "
+            "what it writes would be lost with the pod: add volumes: [serving] to steps.changes",
+        ),
     ],
 )
 def test_compile_refuses_a_step_without_the_volume_it_writes(tmp_path, capsys, steps, message):
@@ -252,7 +281,8 @@ def test_compile_refuses_a_step_without_the_volume_it_writes(tmp_path, capsys, s
         "volumes:\n  serving: {pvc: s, mount_path: /mnt/serving}\n"
         "  work: {pvc: w, mount_path: /mnt/work}\n"
     )
-    full = "  search: {volumes: [serving, work]}\n  train: {volumes: [serving, work]}\n"
+    full = "  changes: {volumes: [serving]}\n"
+    full += "  search: {volumes: [serving, work]}\n  train: {volumes: [serving, work]}\n"
     full += "  evaluate: {volumes: [serving]}\n  push: {volumes: [serving]}\n"
     good = tmp_path / "good.yaml"
     good.write_text(f"image: x\n{volumes}steps:\n{full}")

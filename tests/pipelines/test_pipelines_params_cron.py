@@ -26,8 +26,30 @@ def test_parse_assignments_types():
 
 
 @pytest.mark.parametrize(
+    ("text", "value"),
+    [("true", True), ("True", True), ("1", True), ("false", False), ("no", False)],
+)
+def test_a_boolean_parameter(text, value):
+    assert parameters.parse_assignments([f"force={text}"]) == {"force": value}
+    parameters.check_values({"force": value})
+
+
+def test_model_parameters_are_the_pipeline_parameters_but_data_places_and_scale():
+    names = [p.name for p in parameters.PARAMETERS]
+    assert set(parameters.NOT_SHAPING_THE_MODEL) <= set(names)
+    assert list(parameters.MODEL_PARAMETERS) == [
+        n for n in names if n not in parameters.NOT_SHAPING_THE_MODEL
+    ]
+    for shaping in ("architecture", "search_max_trials", "seed", "train_budget_s", "min_ap"):
+        assert shaping in parameters.MODEL_PARAMETERS
+    for other in ("data_path", "serving_root", "search_workers", "keep_versions", "force"):
+        assert other not in parameters.MODEL_PARAMETERS
+
+
+@pytest.mark.parametrize(
     ("item", "message"),
     [
+        ("force=maybe", "parameter force needs true or false, got 'maybe'"),
         ("min_ap", "expected NAME=VALUE"),
         ("=3", "expected NAME=VALUE"),
         ("search_epochs=2.5", "needs a int"),
@@ -47,6 +69,8 @@ def test_check_values():
     parameters.check_values({"min_ap": 1, "seed": 3, "model_name": "m"})  # int is a valid float
     with pytest.raises(UserError, match="seed needs a int"):
         parameters.check_values({"seed": True})
+    with pytest.raises(UserError, match="force needs a bool"):
+        parameters.check_values({"force": 1})
     with pytest.raises(UserError, match="unknown"):
         parameters.check_values({"speed": 1})
 

@@ -258,3 +258,31 @@ def test_summary_names_the_failed_rule_first():
         ],
     }
     assert run_local._reasons(blessing).startswith("per_class: 1 class(es) lost")
+
+
+def test_summary_of_a_run_stopped_by_the_check(tmp_path):
+    reason = "Nothing changed since the production version 1 (/s/nasdet/1): the same Examples."
+    results = {
+        "metrics": {},
+        "blessing": {},
+        "pushed": None,
+        "changes": {
+            "proceed": False,
+            "reason": reason,
+            "production": {"version": "1", "path": "/s/nasdet/1", "pod_path": "/mnt/s/nasdet/1"},
+        },
+    }
+    assert run_local.stopped_early(results)
+    text = run_local.format_summary(results, 75.0, str(tmp_path / "run.log"))
+    assert text.splitlines() == [
+        "nasdet run stopped early after check-changes in 1m15s: nothing to retrain (search, "
+        "train, evaluate and push did not run)",
+        f"  changes       {reason}",
+        "  production    version 1 -> /s/nasdet/1 (/mnt/s/nasdet/1 in the pods)",
+        f"  full log      {tmp_path / 'run.log'}",
+    ]
+    results["changes"]["proceed"] = True
+    assert not run_local.stopped_early(results)
+    results.update(architecture="a", model="m", report=str(tmp_path / "none.html"))
+    text = run_local.format_summary(results, 75.0, str(tmp_path / "run.log"))
+    assert text.splitlines()[:2] == ["nasdet run finished in 1m15s", f"  changes       {reason}"]

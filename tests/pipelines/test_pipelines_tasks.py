@@ -175,3 +175,39 @@ def test_publish_puts_the_result_on_the_artifacts(tmp_path):
     assert artifact.metadata == {"blessed": True}
     assert pathlib.Path(page.path).read_text() == "# hi\n"
     json.dumps(artifact.metadata)  # KFP stores metadata as JSON
+
+
+def test_check_changes_digests_this_code_and_hands_the_decision_to_kfp(tmp_path, capsys):
+    """The real step (no stand-in): its code digest is over the installed nasdet packages, the
+    decision is the component's value, the reason its page and its artifact's metadata."""
+    from components.artifacts import changes
+    from components.changes.step import CODE_PACKAGES, default_code_roots
+
+    roots = default_code_roots()
+    assert [pathlib.Path(r).name for r in roots] == list(CODE_PACKAGES)
+    assert pathlib.Path(roots[1]) == pathlib.Path(tasks.__file__).parent
+    ex = tmp_path / "examples"
+    (ex / "Split-train").mkdir(parents=True)
+    (ex / examples.LABELS_FILE).write_text('{"classes": [{"id": 1, "name": "a"}]}')
+    (ex / "Split-train" / "data_tfrecord-00000-of-00001.gz").write_bytes(b"x")
+    out = tmp_path / "changes"
+    common = dict(examples_dir=str(ex), model_name="nasdet", parameters={"seed": 0})
+    first = tasks.check_changes(
+        serving_root=str(tmp_path / "serving"), force=False, output_dir=str(out), **common
+    )
+    assert first.value is True and first.metadata["production_version"] == ""
+    assert first.markdown.startswith("# Changes since production")
+    assert "retrain: yes: Nothing is pushed yet" in capsys.readouterr().out
+    version = _pushed_version(tmp_path / "serving")
+    trained_on = changes.read(str(out))["trained_on"]
+    (version / "push.json").write_text(json.dumps({"trained_on": trained_on}))
+    second = tasks.check_changes(
+        serving_root=str(tmp_path / "serving"), force=False, output_dir=str(out), **common
+    )
+    assert second.value is False
+    assert second.metadata["production_version"] == "1" and second.metadata["changed"] == []
+    assert second.metadata["reason"].startswith("Nothing changed since the production version 1")
+    forced = tasks.check_changes(
+        serving_root=str(tmp_path / "serving"), force=True, output_dir=str(out), **common
+    )
+    assert forced.value is True

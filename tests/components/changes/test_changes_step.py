@@ -132,7 +132,9 @@ def test_a_new_parameter_counts_as_changed(setup):
 def test_numbers_compare_by_value(setup):
     _, _, _, check = setup
     # KFP may hand a float parameter's integral value as an int, and the reverse.
-    assert check({**PARAMETERS, "train_budget_s": 240, "search_max_trials": 2.0})["proceed"] is False
+    assert (
+        check({**PARAMETERS, "train_budget_s": 240, "search_max_trials": 2.0})["proceed"] is False
+    )
 
 
 def test_changed_code_continues(setup):
