@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "push": ("components.push.cli", "versioned push of a blessed model"),
     "predict": ("components.predict.cli", "run a model on images: pictures, JSON, labels"),
     "val": ("components.val.cli", "score a model on raw COCO / VOC / YOLO labels"),
+    "export": ("components.export.cli", "ONNX / OpenVINO / LiteRT, checked against the SavedModel"),
     "rollback": ("components.push.cli", "serve an earlier pushed version again"),
     "compile": ("pipelines.compile_cmd", "write the KFP IR YAML"),
     "upload": ("pipelines.api_cmds", "upload the pipeline (or a new version) to KFP"),
