@@ -7,7 +7,9 @@ from typing import Any
 
 
 def _cell(value: Any) -> str:
-    text = "(not recorded)" if value is None else f"`{value}`"
+    if value is None:
+        return "(not recorded)"
+    text = '`""`' if value == "" else f"`{value}`"
     return text.replace("|", "\\|")
 
 
