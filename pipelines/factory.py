@@ -85,7 +85,7 @@ def make_pipeline(profile: Profile):
         keep_versions: int = D["keep_versions"],
         force: bool = D["force"],
     ):
-        values = dict(locals())
+        values = dict(locals())  # the parameters by name: check-changes takes the model's
         ingest = ops.ingest(
             data_path=data_path,
             data_format=data_format,

@@ -169,7 +169,6 @@ def decide(
     """
     version = os.path.basename(production.rstrip("/")) if production else None
     where = f"version {version} ({production})" if production else None
-    forced = " force is set, so the run retrains anyway." if force else ""
     if production is None:
         changed = ["nothing pushed"]
         reason = "Nothing is pushed yet: the run trains a first model."
@@ -183,9 +182,9 @@ def decide(
         changed = compare(current, record.get(serving.TRAINED_ON))
         if changed == ["not recorded"]:
             reason = (
-                f"The production {where} records no trained_on digest (it was pushed before "
-                "nasdet recorded what a version was trained from). Counted as changed: the run "
-                "retrains."
+                f"The production {where} records no trained_on digest (versions pushed before "
+                "nasdet recorded what a version was trained from have none). Counted as "
+                "changed: the run retrains."
             )
         elif changed:
             reason = (
@@ -200,7 +199,7 @@ def decide(
             if force:
                 reason = (
                     f"Nothing changed since the production {where} (the same Examples, code "
-                    f"and model parameters), but{forced}"
+                    "and model parameters), but force is set, so the run retrains anyway."
                 )
     proceed = bool(changed) or force
     return {
