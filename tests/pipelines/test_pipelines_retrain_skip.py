@@ -1,5 +1,5 @@
-"""A retraining on unchanged data stops after ingest: the whole pipeline run three times with
-kfp.local on the same data and settings (slow)."""
+"""A retraining on unchanged data stops after ingest: the whole pipeline run again with kfp.local
+on the same data and settings, plainly and ``--isolated`` (slow)."""
 
 from __future__ import annotations
 
@@ -94,3 +94,35 @@ def test_a_second_run_on_unchanged_data_skips_search_and_train(tmp_path, sample_
     assert re.search(r"^  changes +Nothing changed since .* but force is set", third.stdout, re.M)
     run3 = sorted((work / "pipeline_root").iterdir())[2]
     assert _changes(run3)["proceed"] is True and _changes(run3)["forced"] is True
+
+
+@pytest.mark.slow
+def test_isolated_the_check_reads_production_from_the_serving_volume(tmp_path):
+    """The same with ``--isolated`` (each task as its pod sees it): the check step finds
+    production on the serving volume it mounts, and the summary names both paths."""
+    code = _snapshot(tmp_path / "code")
+    work = tmp_path / "work"
+    argv = [sys.executable, "-m", "pipelines.cli", "run", "--isolated", "--work-dir", str(work)]
+    for setting in ("architecture=tiny", "train_epochs=1", "min_ap=0"):
+        argv += ["--set", setting]  # the bundled sample, no search: the shortest isolated run
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    runs = []
+    for _ in range(2):
+        runs.append(
+            subprocess.run(argv, cwd=code, capture_output=True, text=True, timeout=1500, env=env)
+        )
+        assert runs[-1].returncode == 0, runs[-1].stdout[-3000:] + runs[-1].stderr[-3000:]
+    first, second = (r.stdout for r in runs)
+    assert re.search(r"\] push-model: SUCCESS", first), first
+    model_root = work / "volumes" / "nasdet-serving" / "nasdet"
+    assert "train-model: running" not in second and "push-model: running" not in second
+    assert re.search(r"^nasdet run stopped early after check-changes ", second, re.M), second
+    assert (
+        "  changes       Nothing changed since the production version 1 (/mnt/serving/nasdet/1)"
+        in second
+    )
+    assert (
+        f"  production    version 1 -> {model_root / '1'} (/mnt/serving/nasdet/1 in the pods)"
+        in (second)
+    )
+    assert sorted(p.name for p in model_root.iterdir() if p.name.isdigit()) == ["1"]
