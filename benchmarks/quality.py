@@ -91,12 +91,20 @@ def resolved_config(preset: str, overrides: dict, size: int):
     return load_architecture(preset).with_overrides({**overrides, "image_size": size})
 
 
-def config_digest(preset: str, overrides: dict, size: int) -> str:
-    """A digest of the resolved config: a cached result is reused only for the very same config
-    (a preset changed since is trained again)."""
+def config_digest(preset: str, overrides: dict, size: int, examples: str) -> str:
+    """A digest of the config trained on ``examples``: a cached result is reused only for the
+    very same config (a preset changed since is trained again). Anchors fitted to the data
+    (``anchors.fit``) are digested as fitted, so a fit that keeps a scale already measured
+    reuses that measurement."""
     import hashlib
 
-    text = resolved_config(preset, overrides, size).to_json()
+    from components.artifacts.examples import TRAIN_SPLIT
+    from components.detector.anchor_fit import fit_to_examples
+
+    config, _ = fit_to_examples(resolved_config(preset, overrides, size), examples, TRAIN_SPLIT)
+    data = config.to_dict()
+    del data["anchors"]["fit"]  # resolved into anchor_scale just above
+    text = json.dumps(data, indent=2, sort_keys=False) + "\n"
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -357,8 +365,21 @@ def main() -> int:
                         results.append(row)
                         print(json.dumps(row), flush=True)
                     for name, overrides in variants:
-                        digest = config_digest(args.preset, overrides, size)
+                        digest = config_digest(args.preset, overrides, size, examples)
                         if done(name, {"preset": args.preset, **overrides}, digest):
+                            continue
+                        same = [
+                            r
+                            for r in results
+                            if r.get("config_digest") == digest
+                            and all(r.get(k) == v for k, v in key.items())
+                        ]
+                        if same:  # another label trained this very config: its result stands
+                            row = {**same[0], "model": name, "same_config_as": same[0]["model"]}
+                            row["overrides"] = {"preset": args.preset, **overrides}
+                            append_result(args.results, row)
+                            results.append(row)
+                            print(json.dumps(row), flush=True)
                             continue
                         measured = train_eval(
                             examples, args.preset, overrides, size, budget_s, seed, args.work_dir
