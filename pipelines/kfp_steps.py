@@ -82,7 +82,8 @@ def check_changes(
     search_max_trials: int,
     search_epochs: int,
     search_space: str,
-    search_flops_weight: float,
+    search_latency_weight: float,
+    search_max_latency_ms: str,
     seed: int,
     train_epochs: int,
     train_budget_s: float,
@@ -124,7 +125,8 @@ def check_changes(
             "search_max_trials": search_max_trials,
             "search_epochs": search_epochs,
             "search_space": search_space,
-            "search_flops_weight": search_flops_weight,
+            "search_latency_weight": search_latency_weight,
+            "search_max_latency_ms": search_max_latency_ms,
             "seed": seed,
             "train_epochs": train_epochs,
             "train_budget_s": train_budget_s,
@@ -151,7 +153,9 @@ def search_architecture(
     epochs: int,
     workers: int,
     space: str,
-    flops_weight: float,
+    latency_weight: float,
+    max_latency_ms: str,
+    serving_size: int,
     seed: int,
     serving_root: str,
     model_name: str,
@@ -171,7 +175,9 @@ def search_architecture(
         epochs: Epochs per trial.
         workers: Parallel workers (0: in process).
         space: Search space name.
-        flops_weight: Exponent of the latency-aware reward (0: AP alone).
+        latency_weight: Exponent of the reward on measured latency (0: AP alone).
+        max_latency_ms: The latency limit: base (the space's base preset), ms, or 0 (none).
+        serving_size: The input size latencies are measured at (0: each architecture's own).
         seed: Random seed.
         serving_root: Where pushed versions live (for production).
         model_name: Model name under serving_root.
@@ -190,7 +196,9 @@ def search_architecture(
         epochs=epochs,
         workers=workers,
         space=space,
-        flops_weight=flops_weight,
+        latency_weight=latency_weight,
+        max_latency_ms=max_latency_ms,
+        serving_size=serving_size,
         seed=seed,
         serving_root=serving_root,
         model_name=model_name,

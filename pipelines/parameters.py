@@ -11,21 +11,22 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from components import blessing_rules
 from components.artifacts.examples import DEFAULT_TEST_FRACTION, DEFAULT_VAL_FRACTION
 from components.data.readers import FORMATS
 from components.errors import UserError, did_you_mean
-from components.tuner_settings import FLOPS_WEIGHT_RANGE, MIN
+from components.tuner_settings import BASE_LATENCY, LATENCY_WEIGHT_RANGE, MIN, parse_max_latency
 from components.tuner_settings import PIPELINE as SEARCH
 
 
 @dataclasses.dataclass(frozen=True)
 class Parameter:
     """One pipeline parameter: its name, Python type (str, int, float, bool), default and
-    description."""
+    description; numbers may have bounds, and ``check`` (raising ValueError with the reason)
+    validates values a type and bounds cannot describe."""
 
     name: str
     type: type
@@ -33,6 +34,7 @@ class Parameter:
     description: str
     low: float | None = None
     high: float | None = None
+    check: Callable[[Any], Any] | None = None
 
 
 def _rule(name: str, description: str) -> Parameter:
@@ -143,14 +145,26 @@ PARAMETERS: tuple[Parameter, ...] = (
         "(64 and 96 px networks for a quick CPU run).",
     ),
     Parameter(
-        "search_flops_weight",
+        "search_latency_weight",
         float,
-        SEARCH.flops_weight,
-        "Latency-aware reward of the search (MnasNet): a trial scores AP * (FLOPs / target) ** w "
-        "with the space's FLOPs target (small: 50 M, large: 2.5 G multiply-adds). -0.07 "
-        "(MnasNet's soft constraint) values half the FLOPs as much as 5% more AP; 0: AP alone.",
-        low=FLOPS_WEIGHT_RANGE[0],
-        high=FLOPS_WEIGHT_RANGE[1],
+        SEARCH.latency_weight,
+        "Latency-aware reward of the search (MnasNet): a trial scores AP * (latency / "
+        "reference) ** w, the latency of its served detection function (NMS included, batch "
+        "1) measured on the machine that runs the search, the reference the space's base preset "
+        "(small: tiny, large: d0) measured the same way. -0.07 (MnasNet's soft constraint) "
+        "values half the latency as much as 5% more AP; 0: AP alone.",
+        low=LATENCY_WEIGHT_RANGE[0],
+        high=LATENCY_WEIGHT_RANGE[1],
+    ),
+    Parameter(
+        "search_max_latency_ms",
+        str,
+        BASE_LATENCY,
+        "Hard limit of the search on the measured latency, in ms: a candidate over it is "
+        "refused right after it is built, untrained, and cannot be picked. base: the latency "
+        "of the space's base preset measured when the search starts, at the final model's "
+        "image_size (so the pick is at least as fast as the preset); 0: no limit.",
+        check=parse_max_latency,
     ),
     Parameter("seed", int, SEARCH.seed, "Random seed of the search (and of its trials)."),
     Parameter(
@@ -309,6 +323,7 @@ def convert(name: str, value: str) -> Any:
     except ValueError:
         raise UserError(f"parameter {name} needs a {kind.__name__}, got {value!r}") from None
     _check_range(BY_NAME[name], converted)
+    _check_value(BY_NAME[name], converted)
     return converted
 
 
@@ -321,6 +336,16 @@ def _check_range(p: Parameter, value: Any) -> None:
             f"{p.low if p.low is not None else '-inf'}..{p.high if p.high is not None else 'inf'}"
         )
         raise UserError(f"parameter {p.name} must be in {bounds}, got {value}")
+
+
+def _check_value(p: Parameter, value: Any) -> None:
+    """Raise UserError when the parameter's own ``check`` refuses ``value``."""
+    if p.check is None:
+        return
+    try:
+        p.check(value)
+    except ValueError as err:
+        raise UserError(f"parameter {p.name}: {err}") from None
 
 
 def parse_assignments(items: Iterable[str]) -> dict[str, Any]:
@@ -346,6 +371,7 @@ def check_values(values: Mapping[str, Any]) -> None:
         if not ok:
             raise UserError(f"parameter {name} needs a {kind.__name__}, got {value!r}")
         _check_range(BY_NAME[name], value)
+        _check_value(BY_NAME[name], value)
 
 
 def docstring(summary: str) -> str:

@@ -141,15 +141,20 @@ def search(
     model_name: str,
     checkpoint_root: str,
     run_id: str,
-    flops_weight: float,
+    latency_weight: float,
+    max_latency_ms: str,
+    serving_size: int,
 ) -> TaskResult:
     """Search (or reuse: a preset, a file, ``production``) and write the architecture.
 
-    ``flops_weight`` is the exponent of the latency-aware reward (0: AP alone).
+    ``latency_weight`` is the exponent of the reward on measured latency (0: AP alone),
+    ``max_latency_ms`` the latency limit (``base``: the space's base preset's; a number of ms;
+    0: none), ``serving_size`` the size latencies are measured at (0: each architecture's own).
     The tuner project lives under ``checkpoint_root/run_id/search`` (a retried attempt resumes
     there) and is removed when the search succeeds.
     """
     from components.search import run
+    from components.tuner_settings import parse_max_latency
 
     if reuse_architecture == step_io.PRODUCTION:
         version = step_io.production_version(reuse_architecture, serving_root, model_name)
@@ -165,7 +170,9 @@ def search(
         workers=workers,
         seed=seed,
         space=space,
-        flops_weight=flops_weight,
+        latency_weight=latency_weight,
+        max_latency_ms=parse_max_latency(max_latency_ms),
+        serving_size=serving_size,
         reuse_architecture=reuse_architecture or None,
         work_dir=work_dir,
     )

@@ -5,7 +5,9 @@ Files: ``architecture.json`` (a complete detector config, read by
 values of the best trial), ``trials.csv`` (every trial: the columns of ``CSV_FIELDS``) and
 ``report.md`` (with its plot). ``latency_ms`` in ``trials.csv`` is measured, not counted:
 the median of the served detection function (NMS included) at batch 1 on the machine that ran
-the trial, with ``threads`` its thread count; ``architecture`` is the trial's network in words.
+the trial, with ``threads`` its thread count, measured before training; ``max_latency_ms`` is
+the search's latency limit (empty: none) and ``over_limit`` is ``yes`` for a trial refused over
+it (failed, not trained); ``architecture`` is the trial's network in words.
 Importing this module never imports TensorFlow.
 """
 
@@ -31,6 +33,8 @@ CSV_FIELDS = (
     "params",
     "latency_ms",
     "threads",
+    "max_latency_ms",
+    "over_limit",
     "seconds",
     "architecture",
     "values",

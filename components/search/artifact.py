@@ -25,7 +25,8 @@ FAILED = "FAILED"
 class TrialRow:
     """One trial of a search: its status, hyperparameter values and measured numbers.
 
-    Numbers are NaN when the trial did not produce them (failed or still running).
+    Numbers are NaN when the trial did not produce them (failed or still running); a trial
+    refused over the latency limit has its latency, FLOPs and parameters but no AP.
     ``error`` is the last line of the failure message (empty when none).
     """
 
@@ -41,6 +42,13 @@ class TrialRow:
     threads: float = math.nan
     seconds: float = math.nan
     error: str = ""
+    max_latency_ms: float = math.nan  # the search's latency limit (NaN: none)
+
+    @property
+    def over_limit(self) -> bool:
+        """Whether the trial's measured latency is over the search's limit (then it failed
+        untrained: ``latency_limit.OverLatencyLimit``)."""
+        return self.latency_ms > self.max_latency_ms  # False when either is NaN
 
     @property
     def architecture(self) -> str:
@@ -54,6 +62,8 @@ class TrialRow:
             value = getattr(self, name)
             if name == "values":
                 value = json.dumps(value, sort_keys=True)
+            elif isinstance(value, bool):
+                value = "yes" if value else ""
             elif isinstance(value, float):
                 value = "" if math.isnan(value) else repr(value)
             row[name] = value

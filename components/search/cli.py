@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from components.cli_args import StepArgumentParser, run_main
 from components.search.choices import ALGORITHMS, OBJECTIVES
 from components.search.space import SPACES
-from components.tuner_settings import MIN, STEP
+from components.tuner_settings import BASE_LATENCY, MIN, STEP, parse_max_latency
 
 
 def _int_at_least(minimum: int):
@@ -24,6 +24,13 @@ def _int_at_least(minimum: int):
         return value
 
     return parse
+
+
+def _max_latency(text: str) -> float | None:
+    try:
+        return parse_max_latency(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def build_parser() -> StepArgumentParser:
@@ -61,10 +68,27 @@ def build_parser() -> StepArgumentParser:
     parser.add_argument("--space", default=STEP.space, choices=tuple(SPACES))
     parser.add_argument("--objective", default=STEP.objective, choices=OBJECTIVES)
     parser.add_argument(
-        "--flops-weight",
+        "--latency-weight",
         type=float,
-        default=STEP.flops_weight,
-        help="latency-aware reward AP * (FLOPs/target)^w (MnasNet: -0.07; 0 = AP alone)",
+        default=STEP.latency_weight,
+        help="latency-aware reward AP * (latency / base preset's latency)^w on measured "
+        "latency (MnasNet: -0.07; 0 = AP alone)",
+    )
+    parser.add_argument(
+        "--max-latency-ms",
+        type=_max_latency,
+        default=STEP.max_latency_ms,
+        metavar=f"{BASE_LATENCY}|MS",
+        help="hard limit on the measured serving latency: a candidate over it is refused before "
+        f"training ({BASE_LATENCY}, the default: the space's base preset's latency measured "
+        "here at the start; 0 or less: no limit)",
+    )
+    parser.add_argument(
+        "--serving-size",
+        type=_int_at_least(0),
+        default=0,
+        help="input size the latencies are measured at, the one the pick will be served at "
+        "(a multiple of 32; 0: each architecture's own)",
     )
     parser.add_argument(
         "--reuse-architecture",
@@ -97,7 +121,9 @@ def _main(argv: Sequence[str] | None) -> int:
         objective=args.objective,
         reuse_architecture=args.reuse_architecture,
         work_dir=args.work_dir,
-        flops_weight=args.flops_weight,
+        latency_weight=args.latency_weight,
+        max_latency_ms=args.max_latency_ms,
+        serving_size=args.serving_size,
         train_images=args.train_images,
         eval_images=args.eval_images,
         verbose="auto" if args.verbose else 0,

@@ -7,7 +7,9 @@ complete :class:`~components.detector.config.DetectorConfig` and returns the com
 model of the train step (targets and loss inside). ``fit(hp, model, ...)`` trains it with the
 tuner's callbacks (so KerasTuner saves the trial checkpoint), then scores the detector on the
 val split and returns the metrics dict the oracle records: ``score`` (the objective, possibly
-latency-aware), ``AP``, ``AP50``, ``FLOPs``, ``params`` and ``seconds``. A NaN/inf loss or an
+latency-aware), ``AP``, ``AP50``, ``FLOPs``, ``params``, ``latency_ms`` and ``seconds``. The
+latency is measured first, before training: a candidate over the search's latency limit is
+refused untrained (``latency_limit.OverLatencyLimit``). That, a NaN/inf loss or an
 out-of-memory error raises ``FailedTrialError``: the trial is recorded as failed and the
 search goes on.
 """
@@ -24,7 +26,7 @@ from keras_tuner.errors import FailedTrialError
 from components.detector import anchor_fit
 from components.detector.config import DetectorConfig
 from components.detector.config_load import get_preset
-from components.detector.latency import measure_ms
+from components.search import latency_limit
 from components.search.objective import coco_metrics, latency_reward
 from components.search.space import SearchSpace
 from components.search.tuners import SCORE
@@ -142,8 +144,10 @@ class DetectorHyperModel(keras_tuner.HyperModel):
     """Samples, trains and scores detectors on one Examples artifact.
 
     ``train_count`` is the number of training images (for the schedule); ``train_images`` /
-    ``eval_images`` cap the images a trial uses (None: all). ``flops_weight`` is the exponent
-    of the latency-aware reward (0: the score is the COCO number itself).
+    ``eval_images`` cap the images a trial uses (None: all). ``latency_weight`` is the exponent
+    of the latency-aware reward (0: the score is the COCO number itself) and ``reference_ms``
+    its target, the base preset's measured latency; ``limit_ms`` the hard latency limit (None:
+    none); ``serving_size`` the input size latencies are measured at (0: the trial's own).
     """
 
     def __init__(
@@ -154,7 +158,10 @@ class DetectorHyperModel(keras_tuner.HyperModel):
         train_count: int,
         epochs: int,
         objective: str = "AP",
-        flops_weight: float = 0.0,
+        latency_weight: float = 0.0,
+        reference_ms: float | None = None,
+        limit_ms: float | None = None,
+        serving_size: int = 0,
         train_images: int | None = None,
         eval_images: int | None = None,
         seed: int = 0,
@@ -167,7 +174,10 @@ class DetectorHyperModel(keras_tuner.HyperModel):
         self.train_count = min(train_count, train_images) if train_images else train_count
         self.epochs = epochs
         self.objective = objective
-        self.flops_weight = flops_weight
+        self.latency_weight = latency_weight
+        self.reference_ms = reference_ms
+        self.limit_ms = limit_ms
+        self.serving_size = serving_size
         self.train_images = train_images
         self.eval_images = eval_images
         self.seed = seed
@@ -241,14 +251,25 @@ class DetectorHyperModel(keras_tuner.HyperModel):
     def fit(self, hp: keras_tuner.HyperParameters, model: keras.Model, *args, **kwargs) -> dict:
         """Train ``model`` with the tuner's ``callbacks`` and return the trial's metrics dict.
 
-        ``epochs`` / ``initial_epoch`` in ``kwargs`` come from the tuner (Hyperband). Raises
-        ``FailedTrialError`` for a non-finite loss or when memory runs out. The metrics include
-        the measured serving latency (``components.detector.latency``) and its thread count.
+        ``epochs`` / ``initial_epoch`` in ``kwargs`` come from the tuner (Hyperband). The
+        serving latency is measured first (``latency_limit.measure``, with its thread count):
+        over ``limit_ms`` the trial raises ``OverLatencyLimit`` untrained. Raises
+        ``FailedTrialError`` for a non-finite loss or when memory runs out.
         """
         import tensorflow as tf
 
         started = time.time()
         config = self.config(hp)
+        latency = latency_limit.measure(config, self.serving_size, model.detector)
+        cost = {
+            "FLOPs": count_flops(model.detector),
+            "params": float(model.detector.count_params()),
+            "latency_ms": latency["median_ms"],
+            "threads": float(latency["threads"]),
+        }
+        if self.limit_ms is not None and latency["median_ms"] > self.limit_ms:
+            cost["seconds"] = time.time() - started
+            raise latency_limit.OverLatencyLimit(latency["median_ms"], self.limit_ms, cost)
         callbacks = list(kwargs.pop("callbacks", None) or [])
         callbacks.append(keras.callbacks.TerminateOnNaN())
         epochs = int(kwargs.pop("epochs", self.epochs))
@@ -267,16 +288,12 @@ class DetectorHyperModel(keras_tuner.HyperModel):
             metrics = coco_metrics(model.detector, config, self.examples_dir, self.eval_images)
         except tf.errors.ResourceExhaustedError as err:
             raise FailedTrialError(f"out of memory: {err.message.splitlines()[0]}") from err
-        flops = count_flops(model.detector)
-        latency = measure_ms(model.detector, config)
         value = metrics[self.objective]
+        reward = latency_reward(value, latency["median_ms"], self.reference_ms, self.latency_weight)
         return {
-            SCORE: latency_reward(value, flops, self.space.target_flops, self.flops_weight),
+            SCORE: reward,
             "AP": metrics["AP"],
             "AP50": metrics["AP50"],
-            "FLOPs": flops,
-            "params": float(model.detector.count_params()),
-            "latency_ms": latency["median_ms"],
-            "threads": float(latency["threads"]),
+            **cost,
             "seconds": time.time() - started,
         }

@@ -1,5 +1,6 @@
 """``report.md`` of a search: the trial table and plots of AP against FLOPs (Pareto front marked)
-and against measured latency, the pick ringed."""
+and against measured latency (the latency limit drawn), the pick ringed; the trials refused
+over the latency limit listed."""
 
 from __future__ import annotations
 
@@ -73,6 +74,10 @@ def plot_ap_vs_flops(
                 r.trial_id, (r.latency_ms, r.AP), textcoords="offset points", xytext=(4, 4)
             )
         _ring(lat, best, "latency_ms")
+        limit = rows[0].max_latency_ms
+        if not math.isnan(limit):
+            lat.axvline(limit, color="tab:red", linestyle="--", label=f"limit {limit:.1f} ms")
+            lat.legend(fontsize=8)
         lat.set_xlabel("measured latency, ms (served function with NMS, batch 1)")
         lat.set_ylabel("COCO AP (val split)")
         lat.set_title("AP vs measured latency")
@@ -117,18 +122,27 @@ def write_report(out_dir: str, rows: list[TrialRow], best: TrialRow | None, sett
         )
     lines += [
         "",
-        "| trial | status | score | AP | AP50 | MFLOPs | params | latency ms | seconds | Pareto "
-        "| architecture |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| trial | status | score | AP | AP50 | MFLOPs | params | latency ms | over limit "
+        "| seconds | Pareto | architecture |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| {r.trial_id} | {r.status} | {_fmt(r.score, '.4f')} | {_fmt(r.AP, '.4f')} | "
             f"{_fmt(r.AP50, '.4f')} | {_fmt(r.FLOPs / 1e6, '.1f')} | {_fmt(r.params, '.0f')} | "
-            f"{_fmt(r.latency_ms, '.1f')} | {_fmt(r.seconds, '.1f')} | "
+            f"{_fmt(r.latency_ms, '.1f')} | {'yes' if r.over_limit else ''} | "
+            f"{_fmt(r.seconds, '.1f')} | "
             f"{'yes' if r.trial_id in front_ids else ''} | {r.architecture} |"
         )
-    failed = [r for r in rows if r.error]
+    over = [r for r in rows if r.over_limit]
+    if over:
+        lines += [
+            "",
+            f"## Over the latency limit ({rows[0].max_latency_ms:.2f} ms): not trained",
+            "",
+        ]
+        lines += [f"- {r.trial_id}: {r.latency_ms:.2f} ms, {r.architecture}" for r in over]
+    failed = [r for r in rows if r.error and not r.over_limit]
     if failed:
         lines += ["", "## Failed trials", ""]
         lines += [f"- {r.trial_id}: {r.error}" for r in failed]

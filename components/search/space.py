@@ -47,8 +47,8 @@ class SearchSpace:
 
     ``base_preset`` names the detector preset whose non-searched fields (anchors, loss,
     post-processing, optimizer apart from the learning rate) every sampled config inherits.
-    ``batch_size`` is the training batch size of a trial. ``target_flops`` is the FLOPs target
-    of the latency-aware reward (MnasNet: the search's ``flops_weight`` is its exponent).
+    ``batch_size`` is the training batch size of a trial. The base preset is also the latency
+    reference of the search (``components.search.latency_limit``).
     ``operations`` is a subset of the detector's registered cell ops (``cell_ops.op_names()``).
     """
 
@@ -64,7 +64,6 @@ class SearchSpace:
     image_size: tuple[int, ...]
     learning_rate: LogRange
     batch_size: int
-    target_flops: float
 
     def __post_init__(self) -> None:
         for field in ("operations", "base_width", "bifpn_width", "image_size"):
@@ -99,7 +98,6 @@ SMALL = SearchSpace(
     image_size=(64, 96),
     learning_rate=LogRange(0.02, 0.32),
     batch_size=4,
-    target_flops=50e6,
 )
 
 LARGE = SearchSpace(
@@ -115,7 +113,6 @@ LARGE = SearchSpace(
     image_size=(384, 512, 640),
     learning_rate=LogRange(0.01, 0.16),
     batch_size=16,
-    target_flops=2.5e9,
 )
 
 SPACES = {"small": SMALL, "large": LARGE}

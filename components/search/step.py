@@ -8,6 +8,7 @@ and the given architecture (a file or a preset name) is passed on.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -23,13 +24,18 @@ from components.search.tuners import SearchSpec
 from components.tuner_settings import STEP
 
 SPEC_FILE = "search_spec.json"
+_BEST_NUMBERS = ("score", "AP", "AP50", "FLOPs", "params", "latency_ms")
 WORKER_BACKENDS = ("auto", "local", "kubernetes")
 
 
-def _check_resume(spec: SearchSpec, work_dir: str) -> None:
-    """Refuse a working directory that holds a search with other settings; record ours."""
+def _check_resume(spec: SearchSpec, work_dir: str) -> SearchSpec | None:
+    """Refuse a working directory that holds a search with other settings; record ours.
+
+    Returns the spec found there (None when the directory holds no search yet).
+    """
     os.makedirs(work_dir, exist_ok=True)
     path = os.path.join(work_dir, SPEC_FILE)
+    previous = None
     if os.path.exists(path):
         with open(path) as f:
             previous = SearchSpec.from_json(f.read())
@@ -47,7 +53,26 @@ def _check_resume(spec: SearchSpec, work_dir: str) -> None:
                 f"the working directory {work_dir} holds a search with other settings "
                 f"({', '.join(changed)} differ); remove it or choose another output"
             )
-    with open(path, "w") as f:
+    _write_spec(spec, work_dir)
+    return previous
+
+
+def _with_reference(spec: SearchSpec, previous: SearchSpec | None, num_classes: int) -> SearchSpec:
+    """``spec`` with the base preset's latency: the resumed search's, else measured here."""
+    if not spec.needs_reference:
+        return spec
+    if previous is not None and previous.reference_ms is not None:
+        return dataclasses.replace(spec, reference_ms=previous.reference_ms)
+    from components.search.latency_limit import reference_ms
+
+    base = get_space(spec.space).base_preset
+    return dataclasses.replace(
+        spec, reference_ms=reference_ms(base, num_classes, spec.serving_size)
+    )
+
+
+def _write_spec(spec: SearchSpec, work_dir: str) -> None:
+    with open(os.path.join(work_dir, SPEC_FILE), "w") as f:
         f.write(spec.to_json())
 
 
@@ -125,7 +150,9 @@ def run(
     reuse_architecture: str | None = None,
     *,
     work_dir: str | None = None,
-    flops_weight: float = STEP.flops_weight,
+    latency_weight: float = STEP.latency_weight,
+    max_latency_ms: float | None = STEP.max_latency_ms,
+    serving_size: int = 0,
     train_images: int | None = None,
     eval_images: int | None = None,
     worker_backend: str = "auto",
@@ -147,8 +174,13 @@ def run(
         reuse_architecture: a file or preset that skips the search.
         work_dir: keeps the tuner project (default ``<output_dir>.work``): the same call again
             resumes.
-        flops_weight: the exponent of the latency-aware reward ``(FLOPs / target) ** w`` that
-            multiplies the objective (MnasNet uses -0.07; 0: the objective alone).
+        latency_weight: the exponent of the latency-aware reward ``(latency / reference) ** w``
+            that multiplies the objective (MnasNet uses -0.07; 0: the objective alone); the
+            reference is the measured latency of the space's base preset.
+        max_latency_ms: the hard latency limit: a trial whose measured latency is over it is
+            refused before training. None: the base preset's latency; <= 0: no limit.
+        serving_size: the input size latencies are measured at, the one the pick will be
+            trained and served at (0: each architecture's own).
         train_images: caps the images a trial trains on (None: all).
         eval_images: caps the images a trial is scored on (None: all).
         worker_backend: auto | local | kubernetes: where the workers run.
@@ -180,13 +212,18 @@ def run(
         seed=seed,
         space=space,
         objective=objective,
-        flops_weight=flops_weight,
+        latency_weight=latency_weight,
+        max_latency_ms=max_latency_ms,
+        serving_size=serving_size,
         train_images=train_images,
         eval_images=eval_images,
         data_digest=data_fingerprint(examples_dir),
     )
-    _check_resume(spec, work_dir)
+    previous = _check_resume(spec, work_dir)
     from components.search.search_loop import make_hypermodel, search_in_process
+
+    spec = _with_reference(spec, previous, make_hypermodel(spec).num_classes)
+    _write_spec(spec, work_dir)
     from components.search.tuners import read_events
 
     # A resumed search (the same work_dir: a rerun, or a retried pod) keeps finished trials.
@@ -205,14 +242,23 @@ def run(
     events = read_events(spec.project_dir)
     if distributed_result is not None:
         _report_interrupted(rows, events, distributed_result)
+    limit = spec.limit_ms
+    for row in rows:
+        row.max_latency_ms = math.nan if limit is None else limit
     best = artifact.best_trial(rows)
-    if best is None:
+    all_too_slow = bool(rows) and all(r.over_limit for r in rows)
+    if best is None and not all_too_slow:
         errors = "; ".join(sorted({r.error for r in rows if r.error})) or "no trial ran"
         raise UserError(f"no search trial completed ({len(rows)} trials): {errors}")
+    from components.detector.config_load import get_preset
     from components.search.hypermodel import production_config
 
     num_classes = make_hypermodel(spec).num_classes
-    config = production_config(best.values, search_space, num_classes, epochs)
+    if best is None:  # every candidate was slower than the limit: the base preset is not
+        base = search_space.base_preset
+        config = get_preset(base).with_overrides({"num_classes": num_classes})
+    else:
+        config = production_config(best.values, search_space, num_classes, epochs)
     settings = {
         "algorithm": algorithm,
         "max trials": max_trials,
@@ -221,11 +267,17 @@ def run(
         "seed": seed,
         "search space": space,
         "objective": objective
-        if not flops_weight
-        else f"{objective} * (FLOPs/target)^{flops_weight}",
+        if not latency_weight
+        else f"{objective} * (latency / {spec.reference_ms:.2f} ms)^{latency_weight}",
+        "latency limit": _limit_words(spec),
     }
+    if best is None:
+        settings["pick"] = (
+            f"none of the {len(rows)} trials was within the latency limit: the base preset "
+            f"{search_space.base_preset} is passed on"
+        )
     with atomic_output_dir(output_dir) as tmp:
-        architecture_files.write_architecture(tmp, config.to_json(), best.values)
+        architecture_files.write_architecture(tmp, config.to_json(), best.values if best else {})
         architecture_files.write_trials_csv(rows, os.path.join(tmp, architecture_files.TRIALS_FILE))
         report.write_report(tmp, rows, best, settings)
     started_here = {
@@ -239,12 +291,12 @@ def run(
         "output_dir": out,
         "architecture": os.path.join(out, architecture_files.ARCHITECTURE_FILE),
         "work_dir": work_dir,
-        "best_trial": best.trial_id,
-        "score": best.score,
-        "AP": best.AP,
-        "AP50": best.AP50,
-        "FLOPs": best.FLOPs,
-        "params": best.params,
+        "best_trial": best.trial_id if best else None,
+        **{k: getattr(best, k) if best else math.nan for k in _BEST_NUMBERS},
+        "fallback": None if best else search_space.base_preset,
+        "max_latency_ms": limit,
+        "reference_ms": spec.reference_ms,
+        "over_limit_trials": sum(r.over_limit for r in rows),
         "trials": len(rows),
         "resumed_trials": len(finished_before),
         "trials_run": len(started_here),
@@ -258,6 +310,18 @@ def run(
                 ended[e.get("tuner_id", "?")] = ended.get(e.get("tuner_id", "?"), 0) + 1
         summary["distributed"] = {**distributed_result, "trials_by_tuner": ended}
     return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in summary.items()}
+
+
+def _limit_words(spec: SearchSpec) -> str:
+    """The latency limit as the report states it."""
+    size = f"{spec.serving_size} px" if spec.serving_size else "each architecture's own size"
+    where = f"measured at {size}, batch 1, served function with NMS"
+    if spec.limit_ms is None:
+        return "none"
+    if spec.max_latency_ms is None:
+        base = get_space(spec.space).base_preset
+        return f"{spec.limit_ms:.2f} ms (the base preset {base}'s latency, {where})"
+    return f"{spec.limit_ms:.2f} ms ({where})"
 
 
 def summary_json(summary: dict) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import time
 
@@ -35,8 +36,12 @@ class SearchSpec:
     """Everything a tuner process needs to take part in a search (JSON round trip).
 
     ``directory`` holds the KerasTuner project ``search/``. ``epochs`` is the number of epochs
-    per trial (for Hyperband: the most epochs any trial gets). ``flops_weight`` is the exponent
-    of the latency-aware reward ``AP * (FLOPs / target) ** w``; 0 rewards AP alone.
+    per trial (for Hyperband: the most epochs any trial gets). ``latency_weight`` is the
+    exponent of the latency-aware reward ``AP * (latency / reference) ** w``; 0 rewards AP
+    alone. ``max_latency_ms`` is the hard limit asked for (None: the reference; <= 0: none);
+    ``serving_size`` the input size latencies are measured at (0: each architecture's own).
+    ``reference_ms`` is the measured latency of the space's base preset, filled in when the
+    search starts and kept when it resumes (see ``components.search.latency_limit``).
     ``train_images``/``eval_images`` cap the images a trial reads (None: all).
     ``data_digest`` is the examples' content fingerprint (``examples.data_fingerprint``): a
     search continues only on the data it started on, wherever that data now lives.
@@ -50,7 +55,10 @@ class SearchSpec:
     seed: int = STEP.seed
     space: str = STEP.space
     objective: str = STEP.objective
-    flops_weight: float = STEP.flops_weight
+    latency_weight: float = STEP.latency_weight
+    max_latency_ms: float | None = STEP.max_latency_ms
+    serving_size: int = 0
+    reference_ms: float | None = None
     train_images: int | None = None
     eval_images: int | None = None
     data_digest: str | None = None
@@ -70,6 +78,10 @@ class SearchSpec:
                     f"--{name.replace('_', '-')} must be at least {MIN[name]}, "
                     f"got {getattr(self, name)}"
                 )
+        if self.serving_size < 0 or self.serving_size % 32:
+            raise UserError(
+                f"--serving-size must be 0 or a multiple of 32, got {self.serving_size}"
+            )
 
     def to_json(self) -> str:
         """Return the spec as a JSON string."""
@@ -79,6 +91,18 @@ class SearchSpec:
     def from_json(cls, text: str) -> SearchSpec:
         """Parse a spec written by :meth:`to_json`."""
         return cls(**json.loads(text))
+
+    @property
+    def limit_ms(self) -> float | None:
+        """The latency limit in ms (None: no limit; see ``latency_limit.resolve_limit``)."""
+        from components.search.latency_limit import resolve_limit
+
+        return resolve_limit(self.max_latency_ms, self.reference_ms)
+
+    @property
+    def needs_reference(self) -> bool:
+        """Whether the base preset's latency is used (by the reward or as the limit)."""
+        return self.latency_weight != 0 or self.max_latency_ms is None
 
     @property
     def project_dir(self) -> str:
@@ -92,7 +116,9 @@ class SearchSpec:
             "seed",
             "space",
             "objective",
-            "flops_weight",
+            "latency_weight",
+            "max_latency_ms",
+            "serving_size",
             "epochs",
             "train_images",
             "eval_images",
@@ -102,7 +128,8 @@ class SearchSpec:
 
 
 class _TrialEvents:
-    """Tuner mixin: trial events in ``events.jsonl``, and a cheap declaration of the space.
+    """Tuner mixin: trial events in ``events.jsonl``, a cheap declaration of the space, and the
+    measured cost of a trial refused over the latency limit recorded on it (it fails untrained).
 
     KerasTuner finds conditional hyperparameters by building models until every conditional
     scope was active once; the detector hypermodel declares all of them in one cheap pass
@@ -128,6 +155,16 @@ class _TrialEvents:
                 f.write(json.dumps(record) + "\n")
         except OSError:  # e.g. an object-store project directory: events are best effort
             pass
+
+    def _build_and_fit_model(self, trial, *args, **kwargs):
+        """Run the trial; one refused over the latency limit keeps its measured cost."""
+        from components.search.latency_limit import OverLatencyLimit
+
+        try:
+            return super()._build_and_fit_model(trial, *args, **kwargs)
+        except OverLatencyLimit as refused:
+            self.oracle.update_trial(trial.trial_id, {SCORE: math.nan, **refused.metrics})
+            raise
 
     def on_trial_begin(self, trial):
         super().on_trial_begin(trial)

@@ -345,7 +345,7 @@ def test_isolated_node_pool_run_pushes_then_a_warm_start_run_compares(tmp_path, 
     common += ["--set", "train_epochs=1", "--set", "min_ap=0"]
     # A distributed search: each worker in its own namespaces, reaching the chief over a veth.
     common += ["--set", "search_workers=2", "--set", "search_max_trials=2"]
-    common += ["--set", "search_epochs=1"]
+    common += ["--set", "search_epochs=1", "--set", "search_max_latency_ms=0"]  # all trials train
     refused = _isolated_run(work, *common)
     assert refused.returncode == 2 and refused.stderr.startswith("error: the pipeline uses the ")
     # Data outside every volume the ingest step mounts: refused before anything runs.

@@ -179,14 +179,17 @@ def test_bundled_sample(bundled_sample_dir):
 
 
 def test_search_parameters_are_the_pipeline_tuner_settings():
-    from components.tuner_settings import FLOPS_WEIGHT_RANGE, MIN, PIPELINE
+    from components.tuner_settings import BASE_LATENCY, LATENCY_WEIGHT_RANGE, MIN, PIPELINE
 
     by = parameters.BY_NAME
     assert by["search_algorithm"].default == PIPELINE.algorithm
     assert by["search_space"].default == PIPELINE.space
     assert by["seed"].default == PIPELINE.seed
-    assert by["search_flops_weight"].default == PIPELINE.flops_weight
-    assert (by["search_flops_weight"].low, by["search_flops_weight"].high) == FLOPS_WEIGHT_RANGE
+    assert by["search_latency_weight"].default == PIPELINE.latency_weight
+    assert (by["search_latency_weight"].low, by["search_latency_weight"].high) == (
+        LATENCY_WEIGHT_RANGE
+    )
+    assert PIPELINE.max_latency_ms is None and by["search_max_latency_ms"].default == BASE_LATENCY
     for name in ("max_trials", "epochs", "workers"):
         assert by[f"search_{name}"].default == getattr(PIPELINE, name)
         assert by[f"search_{name}"].low == MIN[name]

@@ -73,7 +73,9 @@ def test_architecture_production_reuses_the_newest_version(monkeypatch, tmp_path
         model_name="nasdet",
         checkpoint_root="",
         run_id="r1",
-        flops_weight=-0.07,
+        latency_weight=-0.07,
+        max_latency_ms="base",
+        serving_size=128,
     )
     tasks.search(reuse_architecture="production", **common)
     assert calls["reuse_architecture"] is None  # nothing pushed yet: a search
@@ -84,7 +86,8 @@ def test_architecture_production_reuses_the_newest_version(monkeypatch, tmp_path
     assert calls["reuse_architecture"] == str(newest / model.CONFIG_FILE)
     tasks.search(reuse_architecture="", **common)
     assert calls["reuse_architecture"] is None and calls["work_dir"] is None
-    assert calls["flops_weight"] == -0.07
+    assert calls["latency_weight"] == -0.07
+    assert calls["max_latency_ms"] is None and calls["serving_size"] == 128
 
 
 def test_train_checkpoints_are_keyed_by_run_and_removed_after_success(monkeypatch, tmp_path):

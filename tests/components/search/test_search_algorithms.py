@@ -32,6 +32,7 @@ def test_hyperband_search_completes_and_continues_the_best_trial(
         space=tight_space,
         train_images=4,
         eval_images=2,
+        max_latency_ms=0.0,  # no latency limit: every trial trains (not this test's subject)
     )
     rows = _rows(out)
     assert len(rows) == 4 and all(r["status"] == "COMPLETED" for r in rows)
@@ -58,6 +59,7 @@ def test_bayesian_search_completes(tiny_examples, tmp_path, tight_space):
         space=tight_space,
         train_images=4,
         eval_images=2,
+        max_latency_ms=0.0,  # no latency limit: every trial trains (not this test's subject)
     )
     rows = _rows(out)
     assert [r["status"] for r in rows] == ["COMPLETED"] * 3

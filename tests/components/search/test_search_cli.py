@@ -40,8 +40,8 @@ def test_defaults_are_valid_choices(settings):
     assert settings.space in space.SPACES
     for name, low in tuner_settings.MIN.items():
         assert getattr(settings, name) >= low, name
-    low, high = tuner_settings.FLOPS_WEIGHT_RANGE
-    assert low <= settings.flops_weight <= high
+    low, high = tuner_settings.LATENCY_WEIGHT_RANGE
+    assert low <= settings.latency_weight <= high
 
 
 @pytest.mark.parametrize(

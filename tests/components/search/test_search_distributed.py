@@ -21,7 +21,14 @@ from components.search.tuners import read_events
 def test_chief_and_two_workers_finish_with_distinct_trials(tiny_examples, tmp_path, search_env):
     out = tmp_path / "architecture"
     summary = run(
-        tiny_examples, str(out), max_trials=4, workers=2, seed=2, train_images=4, eval_images=2
+        tiny_examples,
+        str(out),
+        max_trials=4,
+        workers=2,
+        seed=2,
+        train_images=4,
+        eval_images=2,
+        max_latency_ms=0.0,  # no latency limit: every trial trains
     )
 
     result = summary["distributed"]
@@ -64,7 +71,14 @@ def test_a_killed_workers_trial_is_reported_and_the_other_worker_finishes(
     watcher.start()
     try:
         summary = run(
-            tiny_examples, str(out), max_trials=3, workers=2, seed=2, train_images=4, eval_images=2
+            tiny_examples,
+            str(out),
+            max_trials=3,
+            workers=2,
+            seed=2,
+            train_images=4,
+            eval_images=2,
+            max_latency_ms=0.0,  # no latency limit: every trial trains
         )
     finally:
         stop.set()

@@ -107,11 +107,13 @@ def test_unknown_space_is_a_user_error():
         get_space("huge")
 
 
-def test_latency_reward_prefers_cheaper_models_at_equal_ap():
-    assert latency_reward(0.4, 1e6, 1e6, -0.07) == pytest.approx(0.4)
-    assert latency_reward(0.4, 2e6, 1e6, -0.07) == pytest.approx(0.4 * 2**-0.07)
-    assert latency_reward(0.4, 5e5, 1e6, -0.07) > latency_reward(0.4, 2e6, 1e6, -0.07)
-    assert latency_reward(0.4, 123.0, 1e6, 0.0) == 0.4
+def test_latency_reward_prefers_faster_models_at_equal_ap():
+    assert latency_reward(0.4, 20.0, 20.0, -0.07) == pytest.approx(0.4)
+    assert latency_reward(0.4, 40.0, 20.0, -0.07) == pytest.approx(0.4 * 2**-0.07)
+    assert latency_reward(0.4, 10.0, 20.0, -0.07) > latency_reward(0.4, 40.0, 20.0, -0.07)
+    assert latency_reward(0.4, 123.0, None, 0.0) == 0.4
+    with pytest.raises(ValueError, match="must be positive"):
+        latency_reward(0.4, 10.0, None, -0.07)
 
 
 def test_the_operations_are_the_detectors_registered_cell_ops():
