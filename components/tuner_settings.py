@@ -32,10 +32,14 @@ class SearchSettings:
     latency_weight: float = 0.0
     # The hard latency limit in ms: None, the base preset's measured latency; <= 0, no limit.
     max_latency_ms: float | None = None
+    # Architectures screened by a training-free score before the search (0: no screening),
+    # and the score (a name of components.detector.zero_cost); the best max_trials are trained.
+    screen: int = 0
+    proxy: str = "params"
 
 
 # The lowest value each integer setting accepts (the CLI and the pipeline parameters check them).
-MIN = {"max_trials": 1, "epochs": 1, "workers": 0}
+MIN = {"max_trials": 1, "epochs": 1, "workers": 0, "screen": 0}
 # MnasNet's soft constraint is -0.07; a positive weight would reward slower networks. Checked
 # by the pipeline parameters (the command line takes any number, for experiments).
 LATENCY_WEIGHT_RANGE = (-1.0, 0.0)

@@ -84,6 +84,8 @@ def check_changes(
     search_space: str,
     search_latency_weight: float,
     search_max_latency_ms: str,
+    search_screen: int,
+    search_proxy: str,
     seed: int,
     train_epochs: int,
     train_budget_s: float,
@@ -127,6 +129,8 @@ def check_changes(
             "search_space": search_space,
             "search_latency_weight": search_latency_weight,
             "search_max_latency_ms": search_max_latency_ms,
+            "search_screen": search_screen,
+            "search_proxy": search_proxy,
             "seed": seed,
             "train_epochs": train_epochs,
             "train_budget_s": train_budget_s,
@@ -156,6 +160,8 @@ def search_architecture(
     latency_weight: float,
     max_latency_ms: str,
     serving_size: int,
+    screen: int,
+    proxy: str,
     seed: int,
     serving_root: str,
     model_name: str,
@@ -178,6 +184,8 @@ def search_architecture(
         latency_weight: Exponent of the reward on measured latency (0: AP alone).
         max_latency_ms: The latency limit: base (the space's base preset), ms, or 0 (none).
         serving_size: The input size latencies are measured at (0: each architecture's own).
+        screen: Architectures screened by a training-free score first (0: none).
+        proxy: The training-free score of the screening.
         seed: Random seed.
         serving_root: Where pushed versions live (for production).
         model_name: Model name under serving_root.
@@ -199,6 +207,8 @@ def search_architecture(
         latency_weight=latency_weight,
         max_latency_ms=max_latency_ms,
         serving_size=serving_size,
+        screen=screen,
+        proxy=proxy,
         seed=seed,
         serving_root=serving_root,
         model_name=model_name,

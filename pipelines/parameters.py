@@ -17,6 +17,7 @@ from typing import Any
 from components import blessing_rules
 from components.artifacts.examples import DEFAULT_TEST_FRACTION, DEFAULT_VAL_FRACTION
 from components.data.readers import FORMATS
+from components.detector.zero_cost import score_names
 from components.errors import UserError, did_you_mean
 from components.tuner_settings import BASE_LATENCY, LATENCY_WEIGHT_RANGE, MIN, parse_max_latency
 from components.tuner_settings import PIPELINE as SEARCH
@@ -48,6 +49,11 @@ def _rule(name: str, description: str) -> Parameter:
         low=low,
         high=high,
     )
+
+
+def _known_score(name: str) -> None:
+    if name not in score_names():
+        raise ValueError(f"unknown score {name!r} (known: {', '.join(score_names())})")
 
 
 PARAMETERS: tuple[Parameter, ...] = (
@@ -165,6 +171,25 @@ PARAMETERS: tuple[Parameter, ...] = (
         "of the space's base preset measured when the search starts, at the final model's "
         "image_size (so the pick is at least as fast as the preset); 0: no limit.",
         check=parse_max_latency,
+    ),
+    Parameter(
+        "search_screen",
+        int,
+        SEARCH.screen,
+        "Architectures the search screens before training any: each is built untrained and "
+        "scored on one minibatch of training images by search_proxy; those over the latency "
+        "limit are dropped and the best search_max_trials of the others are the first trials "
+        "(Bayesian optimisation: its initial points; Hyperband: its first candidates). The "
+        "table is screening.csv in the architecture. 0: no screening.",
+        low=MIN["screen"],
+    ),
+    Parameter(
+        "search_proxy",
+        str,
+        SEARCH.proxy,
+        f"The training-free score the screening ranks by: {', '.join(score_names())}. params "
+        "(the parameter count) is the baseline a zero-cost score has to beat.",
+        check=_known_score,
     ),
     Parameter("seed", int, SEARCH.seed, "Random seed of the search (and of its trials)."),
     Parameter(

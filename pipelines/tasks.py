@@ -144,12 +144,15 @@ def search(
     latency_weight: float,
     max_latency_ms: str,
     serving_size: int,
+    screen: int,
+    proxy: str,
 ) -> TaskResult:
     """Search (or reuse: a preset, a file, ``production``) and write the architecture.
 
     ``latency_weight`` is the exponent of the reward on measured latency (0: AP alone),
     ``max_latency_ms`` the latency limit (``base``: the space's base preset's; a number of ms;
-    0: none), ``serving_size`` the size latencies are measured at (0: each architecture's own).
+    0: none), ``serving_size`` the size latencies are measured at (0: each architecture's own),
+    ``screen`` / ``proxy`` the screening (``components.search.screening``; 0: none).
     The tuner project lives under ``checkpoint_root/run_id/search`` (a retried attempt resumes
     there) and is removed when the search succeeds.
     """
@@ -173,6 +176,8 @@ def search(
         latency_weight=latency_weight,
         max_latency_ms=parse_max_latency(max_latency_ms),
         serving_size=serving_size,
+        screen=screen,
+        proxy=proxy,
         reuse_architecture=reuse_architecture or None,
         work_dir=work_dir,
     )

@@ -7,7 +7,9 @@ values of the best trial), ``trials.csv`` (every trial: the columns of ``CSV_FIE
 the median of the served detection function (NMS included) at batch 1 on the machine that ran
 the trial, with ``threads`` its thread count, measured before training; ``max_latency_ms`` is
 the search's latency limit (empty: none) and ``over_limit`` is ``yes`` for a trial refused over
-it (failed, not trained); ``architecture`` is the trial's network in words.
+it (failed, not trained); ``architecture`` is the trial's network in words. A search that
+screened also writes ``screening.csv`` (``components.search.screening``: every screened
+architecture, its cost, latency and zero-cost scores, and whether it was selected).
 Importing this module never imports TensorFlow.
 """
 
@@ -21,6 +23,7 @@ from collections.abc import Iterable
 ARCHITECTURE_FILE = "architecture.json"
 HYPERPARAMETERS_FILE = "hyperparameters.json"
 TRIALS_FILE = "trials.csv"
+SCREENING_FILE = "screening.csv"  # the search's screening, when it screened (its own columns)
 REPORT_FILE = "report.md"
 PLOT_FILE = "ap_vs_flops.png"  # AP against FLOPs of every trial, shown in the report
 CSV_FIELDS = (

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from components.cli_args import StepArgumentParser, run_main
+from components.detector.zero_cost import score_names
 from components.search.choices import ALGORITHMS, OBJECTIVES
 from components.search.space import SPACES
 from components.tuner_settings import BASE_LATENCY, MIN, STEP, parse_max_latency
@@ -91,6 +92,20 @@ def build_parser() -> StepArgumentParser:
         "(a multiple of 32; 0: each architecture's own)",
     )
     parser.add_argument(
+        "--screen",
+        type=_int_at_least(MIN["screen"]),
+        default=STEP.screen,
+        metavar="N",
+        help="screen N sampled architectures with a training-free score first: those over the "
+        "latency limit are dropped, the best --max-trials of the others are trained (0: none)",
+    )
+    parser.add_argument(
+        "--proxy",
+        default=STEP.proxy,
+        choices=score_names(),
+        help="the training-free score the screening ranks by",
+    )
+    parser.add_argument(
         "--reuse-architecture",
         metavar="FILE|PRESET",
         help="skip the search and pass this architecture on",
@@ -124,6 +139,8 @@ def _main(argv: Sequence[str] | None) -> int:
         latency_weight=args.latency_weight,
         max_latency_ms=args.max_latency_ms,
         serving_size=args.serving_size,
+        screen=args.screen,
+        proxy=args.proxy,
         train_images=args.train_images,
         eval_images=args.eval_images,
         verbose="auto" if args.verbose else 0,

@@ -100,10 +100,18 @@ def _fmt(value: float, spec: str) -> str:
     return "-" if math.isnan(value) else format(value, spec)
 
 
-def write_report(out_dir: str, rows: list[TrialRow], best: TrialRow | None, settings: dict) -> str:
+def write_report(
+    out_dir: str,
+    rows: list[TrialRow],
+    best: TrialRow | None,
+    settings: dict,
+    screening: dict | None = None,
+) -> str:
     """Write ``report.md`` (and the PNG plot) into ``out_dir``; return the report path.
 
-    ``settings`` (algorithm, trials, epochs, space, objective, ...) is listed at the top.
+    ``settings`` (algorithm, trials, epochs, space, objective, ...) is listed at the top;
+    ``screening`` (the summary of ``screening.screen``, its table ``screening.csv`` in
+    ``out_dir``) adds a section on the screening.
     """
     has_plot = plot_ap_vs_flops(
         rows, os.path.join(out_dir, PLOT_FILE), settings.get("objective", "AP"), best
@@ -155,7 +163,49 @@ def write_report(out_dir: str, rows: list[TrialRow], best: TrialRow | None, sett
             "Latency: median of the served detection function (NMS included), batch 1, on the "
             f"machine that ran the trial ({', '.join(map(str, sorted(threads)))} threads)."
         )
+    if screening is not None:
+        lines += _screening_lines(out_dir, screening)
     path = os.path.join(out_dir, REPORT_FILE)
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
     return path
+
+
+def _screening_lines(out_dir: str, summary: dict) -> list[str]:
+    """The report's screening section: what was screened, how, and the selected candidates."""
+    import csv
+
+    from components.artifacts.architecture import SCREENING_FILE
+    from components.detector.zero_cost import score_names
+
+    with open(os.path.join(out_dir, SCREENING_FILE), newline="") as f:
+        chosen = [r for r in csv.DictReader(f) if r["selected"] == "yes"]
+    lines = [
+        "",
+        "## Screening",
+        "",
+        f"{summary['sampled']} architectures sampled and scored untrained on one minibatch of "
+        f"training images ({', '.join(score_names())}) in {summary['seconds']:.0f} s. Latency: "
+        f"the first {summary['measured']} timed",
+    ]
+    if "latency_fit_mae_ms" in summary:
+        lines[-1] += (
+            ", the others predicted by a line in multiply-adds and layer count fitted on them "
+            f"(mean error {summary['latency_fit_mae_ms']:.2f} ms on those timed)"
+        )
+    lines[-1] += (
+        f"; {summary['over_limit']} over the latency limit dropped. Ranked by "
+        f"`{summary['proxy']}`, the best {summary['selected']} are the first trials "
+        f"(every one in `{SCREENING_FILE}`):"
+    )
+    names = list(score_names())
+    lines += [
+        "",
+        "| rank | latency ms | " + " | ".join(names) + " | architecture |",
+        "|---|---|" + "---|" * len(names) + "---|",
+    ]
+    for r in chosen:
+        latency = f"{float(r['latency_ms']):.1f} ({r['latency_source']})"
+        scores = " | ".join(f"{float(r[n]):.4g}" for n in names)
+        lines.append(f"| {r['rank']} | {latency} | {scores} | {r['architecture']} |")
+    return lines

@@ -12,6 +12,7 @@ import dataclasses
 import json
 import math
 import os
+import shutil
 import time
 
 from components.artifacts import architecture as architecture_files
@@ -153,6 +154,8 @@ def run(
     latency_weight: float = STEP.latency_weight,
     max_latency_ms: float | None = STEP.max_latency_ms,
     serving_size: int = 0,
+    screen: int = STEP.screen,
+    proxy: str = STEP.proxy,
     train_images: int | None = None,
     eval_images: int | None = None,
     worker_backend: str = "auto",
@@ -181,6 +184,10 @@ def run(
             refused before training. None: the base preset's latency; <= 0: no limit.
         serving_size: the input size latencies are measured at, the one the pick will be
             trained and served at (0: each architecture's own).
+        screen: architectures to screen with the zero-cost score ``proxy`` before the search
+            (``components.search.screening``): those over the latency limit are dropped, the
+            best ``max_trials`` of the others are the first trials. 0: no screening.
+        proxy: the zero-cost score that ranks them (``components.detector.zero_cost``).
         train_images: caps the images a trial trains on (None: all).
         eval_images: caps the images a trial is scored on (None: all).
         worker_backend: auto | local | kubernetes: where the workers run.
@@ -215,6 +222,8 @@ def run(
         latency_weight=latency_weight,
         max_latency_ms=max_latency_ms,
         serving_size=serving_size,
+        screen=screen,
+        proxy=proxy,
         train_images=train_images,
         eval_images=eval_images,
         data_digest=data_fingerprint(examples_dir),
@@ -224,6 +233,11 @@ def run(
 
     spec = _with_reference(spec, previous, make_hypermodel(spec).num_classes)
     _write_spec(spec, work_dir)
+    screened = None
+    if spec.screen:
+        from components.search import screening
+
+        screened = screening.run_once(spec, make_hypermodel(spec, verbose))
     from components.search.tuners import read_events
 
     # A resumed search (the same work_dir: a rerun, or a retried pod) keeps finished trials.
@@ -279,7 +293,10 @@ def run(
     with atomic_output_dir(output_dir) as tmp:
         architecture_files.write_architecture(tmp, config.to_json(), best.values if best else {})
         architecture_files.write_trials_csv(rows, os.path.join(tmp, architecture_files.TRIALS_FILE))
-        report.write_report(tmp, rows, best, settings)
+        if screened is not None:
+            name = architecture_files.SCREENING_FILE
+            shutil.copyfile(os.path.join(work_dir, name), os.path.join(tmp, name))
+        report.write_report(tmp, rows, best, settings, screened)
     started_here = {
         e["trial_id"] for e in events if e.get("event") == "begin" and e.get("time", 0) >= started
     }
@@ -297,6 +314,7 @@ def run(
         "max_latency_ms": limit,
         "reference_ms": spec.reference_ms,
         "over_limit_trials": sum(r.over_limit for r in rows),
+        "screening": screened,
         "trials": len(rows),
         "resumed_trials": len(finished_before),
         "trials_run": len(started_here),

@@ -21,6 +21,7 @@ import time
 import keras_tuner
 
 from components import progress
+from components.detector.zero_cost import check_name as check_score_name
 from components.errors import UserError
 from components.search.choices import ALGORITHMS, OBJECTIVES
 from components.tuner_settings import MIN, STEP
@@ -42,6 +43,8 @@ class SearchSpec:
     ``serving_size`` the input size latencies are measured at (0: each architecture's own).
     ``reference_ms`` is the measured latency of the space's base preset, filled in when the
     search starts and kept when it resumes (see ``components.search.latency_limit``).
+    ``screen`` architectures are screened by the zero-cost score ``proxy`` before the search
+    and the best ``max_trials`` are proposed first (``components.search.screening``; 0: none).
     ``train_images``/``eval_images`` cap the images a trial reads (None: all).
     ``data_digest`` is the examples' content fingerprint (``examples.data_fingerprint``): a
     search continues only on the data it started on, wherever that data now lives.
@@ -59,6 +62,8 @@ class SearchSpec:
     max_latency_ms: float | None = STEP.max_latency_ms
     serving_size: int = 0
     reference_ms: float | None = None
+    screen: int = STEP.screen
+    proxy: str = STEP.proxy
     train_images: int | None = None
     eval_images: int | None = None
     data_digest: str | None = None
@@ -78,6 +83,9 @@ class SearchSpec:
                     f"--{name.replace('_', '-')} must be at least {MIN[name]}, "
                     f"got {getattr(self, name)}"
                 )
+        if self.screen < MIN["screen"]:
+            raise UserError(f"--screen must be at least {MIN['screen']}, got {self.screen}")
+        check_score_name(self.proxy)
         if self.serving_size < 0 or self.serving_size % 32:
             raise UserError(
                 f"--serving-size must be 0 or a multiple of 32, got {self.serving_size}"
@@ -119,6 +127,8 @@ class SearchSpec:
             "latency_weight",
             "max_latency_ms",
             "serving_size",
+            "screen",
+            "proxy",
             "epochs",
             "train_images",
             "eval_images",
@@ -155,6 +165,10 @@ class _TrialEvents:
                 f.write(json.dumps(record) + "\n")
         except OSError:  # e.g. an object-store project directory: events are best effort
             pass
+
+    def __init__(self, oracle, hypermodel, **kwargs):
+        # The algorithm's tuner class only builds its own oracle: this one is given (screened).
+        keras_tuner.Tuner.__init__(self, oracle=oracle, hypermodel=hypermodel, **kwargs)
 
     def _build_and_fit_model(self, trial, *args, **kwargs):
         """Run the trial; one refused over the latency limit keeps its measured cost."""
@@ -197,6 +211,44 @@ class _TrialEvents:
         progress.report("trial", len(done), total, numbers, per_trial * (total - len(done)))
 
 
+class ScreenedFirst:
+    """Oracle mixin: the architectures the screening selected (``screened``, by rank) are
+    proposed first, each once, before any draw of the algorithm's own.
+
+    Every algorithm draws its new points through ``_random_values``: random search all of
+    them, Bayesian optimisation its initial points, Hyperband the candidates of its brackets.
+    A candidate some trial already ran (a resumed search) is skipped.
+    """
+
+    screened: list[dict] = []
+
+    def _random_values(self):
+        tried = {_architecture_key(t.hyperparameters.values) for t in self.trials.values()}
+        while self.screened:
+            values, self.screened = self.screened[0], self.screened[1:]
+            if _architecture_key(values) not in tried:
+                return dict(values)
+        return super()._random_values()
+
+
+def _architecture_key(values: dict) -> str:
+    return json.dumps(
+        {k: v for k, v in values.items() if not k.startswith("tuner/")}, sort_keys=True
+    )
+
+
+class ScreenedRandomOracle(ScreenedFirst, keras_tuner.oracles.RandomSearchOracle):
+    """Random search, screened candidates first."""
+
+
+class ScreenedBayesianOracle(ScreenedFirst, keras_tuner.oracles.BayesianOptimizationOracle):
+    """Gaussian-process Bayesian optimisation, screened candidates as its first points."""
+
+
+class ScreenedHyperbandOracle(ScreenedFirst, keras_tuner.oracles.HyperbandOracle):
+    """Hyperband, screened candidates first into its brackets."""
+
+
 class RandomTuner(_TrialEvents, keras_tuner.RandomSearch):
     """Random search with trial events."""
 
@@ -209,37 +261,42 @@ class HyperbandTuner(_TrialEvents, keras_tuner.Hyperband):
     """Hyperband (successive halving over epochs) with trial events."""
 
 
+_ALGORITHMS = {
+    "random": (RandomTuner, ScreenedRandomOracle),
+    "bayesian": (BayesianTuner, ScreenedBayesianOracle),
+    "hyperband": (HyperbandTuner, ScreenedHyperbandOracle),
+}
+
+
 def make_tuner(spec: SearchSpec, hypermodel: keras_tuner.HyperModel) -> keras_tuner.Tuner:
     """Return the tuner of ``spec.algorithm`` for ``hypermodel`` on ``spec.project_dir``.
 
     An existing project is reloaded (resume). Hyperband gets ``max_epochs = spec.epochs`` and
-    is stopped after ``spec.max_trials`` trials like the other algorithms.
+    is stopped after ``spec.max_trials`` trials like the other algorithms. The oracle proposes
+    the candidates the screening selected first (``screening.csv`` in ``spec.directory``).
     """
+    from components.search.screening import read_selected
+
     os.makedirs(spec.directory, exist_ok=True)
-    common = dict(
+    settings = dict(
         objective=keras_tuner.Objective(SCORE, direction="max"),
         seed=spec.seed,
         max_retries_per_trial=0,
         max_consecutive_failed_trials=spec.max_trials + 1,
-        directory=spec.directory,
-        project_name=PROJECT_NAME,
-        overwrite=False,
     )
+    tuner_class, oracle_class = _ALGORITHMS[spec.algorithm]
     if spec.algorithm == "random":
-        return RandomTuner(hypermodel, max_trials=spec.max_trials, **common)
-    if spec.algorithm == "bayesian":
-        return BayesianTuner(
-            hypermodel,
-            max_trials=spec.max_trials,
-            num_initial_points=max(2, spec.max_trials // 3),
-            **common,
+        oracle = oracle_class(max_trials=spec.max_trials, **settings)
+    elif spec.algorithm == "bayesian":
+        initial = max(2, spec.max_trials // 3)
+        oracle = oracle_class(max_trials=spec.max_trials, num_initial_points=initial, **settings)
+    else:
+        oracle = oracle_class(
+            max_epochs=spec.epochs, factor=HYPERBAND_FACTOR, hyperband_iterations=None, **settings
         )
-    tuner = HyperbandTuner(
-        hypermodel,
-        max_epochs=spec.epochs,
-        factor=HYPERBAND_FACTOR,
-        hyperband_iterations=None,
-        **common,
+    oracle.screened = read_selected(spec.directory)
+    tuner = tuner_class(
+        oracle, hypermodel, directory=spec.directory, project_name=PROJECT_NAME, overwrite=False
     )
     tuner.oracle.max_trials = spec.max_trials
     return tuner

@@ -76,6 +76,8 @@ def test_architecture_production_reuses_the_newest_version(monkeypatch, tmp_path
         latency_weight=-0.07,
         max_latency_ms="base",
         serving_size=128,
+        screen=200,
+        proxy="naswot",
     )
     tasks.search(reuse_architecture="production", **common)
     assert calls["reuse_architecture"] is None  # nothing pushed yet: a search
@@ -88,6 +90,7 @@ def test_architecture_production_reuses_the_newest_version(monkeypatch, tmp_path
     assert calls["reuse_architecture"] is None and calls["work_dir"] is None
     assert calls["latency_weight"] == -0.07
     assert calls["max_latency_ms"] is None and calls["serving_size"] == 128
+    assert calls["screen"] == 200 and calls["proxy"] == "naswot"
 
 
 def test_train_checkpoints_are_keyed_by_run_and_removed_after_success(monkeypatch, tmp_path):
