@@ -280,7 +280,8 @@ def make_tuner(spec: SearchSpec, hypermodel: keras_tuner.HyperModel) -> keras_tu
     os.makedirs(spec.directory, exist_ok=True)
     settings = dict(
         objective=keras_tuner.Objective(SCORE, direction="max"),
-        seed=spec.seed,
+        # KerasTuner draws a random seed for a falsy one: seed 0 would not reproduce.
+        seed=spec.seed + 1,
         max_retries_per_trial=0,
         max_consecutive_failed_trials=spec.max_trials + 1,
     )

@@ -151,3 +151,16 @@ def test_changed_settings_on_the_same_work_dir_are_refused(tiny_examples, tmp_pa
     args = ["--examples", tiny_examples, "--output", str(tmp_path / "out"), "--seed", "2"]
     assert _status(args) == 2
     assert "seed" in capsys.readouterr().err
+
+
+def test_seed_0_gives_a_reproducible_oracle(tiny_examples, tmp_path):
+    from components.search.search_loop import make_hypermodel
+    from components.search.tuners import SearchSpec, make_tuner
+
+    def first_points(name: str) -> list[dict]:
+        spec = SearchSpec(examples_dir=tiny_examples, directory=str(tmp_path / name), seed=0)
+        oracle = make_tuner(spec, make_hypermodel(spec)).oracle
+        return [oracle.populate_space(str(i))["values"] for i in range(3)]
+
+    # KerasTuner replaces a falsy seed by a random one: the default seed must not be falsy.
+    assert first_points("a") == first_points("b")
