@@ -6,7 +6,9 @@ Layout (TensorFlow Serving)::
         saved_model.pb, variables/             (saved_model.pb written last on object stores)
         labels.json, detector_config.json, model.weights.h5   copied from the Model artifact
         push.json                              version, metrics, source model, fingerprints,
-                                               trained_on (what the check-changes step compares)
+                                               trained_on (what the check-changes step compares),
+                                               load_check (the push's check of the staged copy)
+        assets.extra/tf_serving_warmup_requests  PredictionLog records TF Serving replays on load
 
 Names that are not integers (``.tmp-push-*``, ``.last_version``) are not versions: TF Serving
 ignores them, and so does every reader here. Importing this module never imports TensorFlow.

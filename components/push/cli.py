@@ -47,6 +47,11 @@ def _main(argv: Sequence[str] | None) -> int:
         keep=args.keep,
         trained_on=trained_on,
     )
+    check = result["load_check"]
+    print(
+        f"load check passed: the staged copy answered its {check['requests']} warm-up requests "
+        f"as the source model (max difference {check['max_abs_diff']:.3g}) in a fresh process"
+    )
     print(f"pushed version {result['version']} to {result['path']}")
     if result["pruned"]:
         print(f"removed old versions {', '.join(map(str, result['pruned']))}")

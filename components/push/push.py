@@ -7,6 +7,12 @@
 ``trained_on``: what the check-changes step of the next run compares) and the model card (``model_card.json``, ``model_card.md``:
 ``components.push.model_card``).
 
+Before it is published, the staged copy gets ``assets.extra/tf_serving_warmup_requests`` and
+is load-checked in a fresh process (``components.push.readiness``): loaded from its files,
+its warm-up requests replayed, the outputs compared with the source model's; a copy that does
+not load or answers differently is refused and nothing is published. ``push.json`` records the
+check (``load_check``).
+
 Guarantees:
 - Local (POSIX) file systems: the version is written in a hidden temporary sibling
   (``.tmp-push-...``) and renamed into place with one ``rename(2)``, so a server polling the
@@ -42,7 +48,7 @@ from components.artifacts.evaluation import read_blessing
 from components.artifacts.model import SAVED_MODEL_PB, locate_model, model_fingerprint
 from components.errors import UserError
 from components.files import join
-from components.push import model_card, versions
+from components.push import model_card, readiness, versions
 
 MAX_ATTEMPTS = 50
 TMP_PREFIX = ".tmp-push-"
@@ -208,18 +214,29 @@ def run(
         serving.write_push_record(directory, record)
         model_card.write(directory, model_card.build(location, decision, record))
 
-    return publish_version(location, model_root, record, write_records, keep)
+    return publish_version(
+        location, model_root, record, write_records, keep, examples=decision.get("examples")
+    )
 
 
 def publish_version(
-    location, model_root: str, record: dict, write_records: Records, keep: int | None = None
+    location,
+    model_root: str,
+    record: dict,
+    write_records: Records,
+    keep: int | None = None,
+    examples: str | None = None,
 ) -> dict:
     """Publish the SavedModel at ``location`` as the next version under ``model_root``.
 
     ``write_records(folder, record)`` writes ``push.json`` and the model card (``record`` gets
-    its ``version`` first). Staged and renamed into place locally, copied ``saved_model.pb``
-    last on object stores; then the versions beyond the newest ``keep`` are removed. Returns
-    ``{"version", "path", "pruned", "model_card"}``.
+    its ``version`` first). The staged copy gets its TF Serving warm-up requests (images of the
+    test split of ``examples`` when readable) and must pass the load check in a fresh process
+    (:mod:`components.push.readiness`; the result is ``record["load_check"]``) before it is
+    published: renamed into place locally, copied ``saved_model.pb`` last on object stores;
+    then the versions beyond the newest ``keep`` are removed. Returns ``{"version", "path",
+    "pruned", "model_card", "load_check"}``; a copy that fails the check raises UserError and
+    nothing is published.
     """
     remote = files.is_remote(model_root)
     if not remote:
@@ -228,6 +245,9 @@ def publish_version(
     with sigterm_as_interrupt():
         try:
             _stage(location, tmp, record, write_records)
+            record["load_check"] = readiness.prepare(
+                location.saved_model_dir, tmp, files.basename(model_root), examples
+            )
             publish = _publish_remote if remote else _publish_local
             version = publish(tmp, model_root, record, write_records)
         finally:
@@ -240,4 +260,5 @@ def publish_version(
         "path": path,
         "pruned": pruned,
         "model_card": join(path, model_card.CARD_MD),
+        "load_check": record["load_check"],
     }

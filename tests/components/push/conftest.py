@@ -85,3 +85,18 @@ def other_model(tmp_path, _model_templates):
         _bless(model, True, str(tmp_path / "other-blessing.json")),
         _bless(model, False, str(tmp_path / "other-not-blessed.json")),
     )
+
+
+@pytest.fixture(autouse=True)
+def load_check_in_process(monkeypatch):
+    """The push's load check runs in this process here, to keep these tests fast: the same
+    check (load the staged copy, replay its warm-up requests, compare), without a fresh Python
+    that imports TensorFlow anew for each push. test_push_load_check.py overrides this fixture
+    and runs it in a fresh process, as the push does."""
+    from components.push import load_check, readiness
+
+    def in_process(saved_model_dir: str, expected_file: str, tolerance: float) -> dict:
+        expected = load_check.read_expected(expected_file)
+        return load_check.check(saved_model_dir, expected, tolerance)
+
+    monkeypatch.setattr(readiness, "run_load_check", in_process)
