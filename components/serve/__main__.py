@@ -1,0 +1,7 @@
+"""``python -m components.serve``."""
+
+import sys
+
+from components.serve.cli import main
+
+sys.exit(main())
