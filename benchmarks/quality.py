@@ -196,11 +196,11 @@ def export_for_yolo(examples: str, out: str) -> str:
     return data
 
 
-def yolo(python: str, data: str, size: int, budget_s: float, seed: int) -> dict:
+def yolo(python: str, data: str, size: int, budget_s: float, seed: int, threads: int) -> dict:
     """YOLOv8n from scratch in the separate environment ``python``, same split, same scoring."""
     script = REPO / "benchmarks" / "yolo_peer.py"
     argv = [python, str(script), "--data", data, "--imgsz", str(size)]
-    argv += ["--seconds", str(budget_s), "--seed", str(seed)]
+    argv += ["--seconds", str(budget_s), "--seed", str(seed), "--threads", str(threads)]
     result = subprocess.run(argv, capture_output=True, text=True, check=False)
     lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
     if result.returncode != 0 or not lines:
@@ -319,10 +319,19 @@ def main() -> int:
         "--also-read", nargs="*", default=[], help="more result files to report (read only)"
     )
     parser.add_argument("--work-dir", default=os.path.join(tempfile.gettempdir(), "nasdet-quality"))
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="threads per training process, both frameworks (0: each one's default)",
+    )
     parser.add_argument("--report-only", action="store_true", help="print the cached results")
     parser.add_argument("--peer-only", action="store_true", help="run only the YOLOv8n peer")
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if args.threads:  # read when TensorFlow starts: before anything here imports it
+        os.environ["TF_NUM_INTRAOP_THREADS"] = str(args.threads)
+        os.environ["TF_NUM_INTEROP_THREADS"] = str(args.threads)
     sizes = [
         tuple(float(x) if i == 1 else int(x) for i, x in enumerate(s.split(":")))
         for s in args.sizes
@@ -342,6 +351,8 @@ def main() -> int:
             for size, budget_s, seeds in sizes:
                 for seed in range(seeds):
                     key = {"dataset": dataset, "size": size, "budget_s": budget_s, "seed": seed}
+                    if args.threads:
+                        key["threads"] = args.threads  # rows without it: the defaults
 
                     def done(model, overrides=None, digest=None, key=key):
                         return any(
@@ -349,6 +360,7 @@ def main() -> int:
                             and r.get("overrides") == overrides
                             and r.get("config_digest") == digest
                             and all(r.get(k) == v for k, v in key.items())
+                            and r.get("threads", 0) == args.threads
                             for r in results
                         )
 
@@ -359,7 +371,7 @@ def main() -> int:
                         row = {
                             **key,
                             "model": "YOLOv8n",
-                            **yolo(args.yolo_python, data, size, budget_s, seed),
+                            **yolo(args.yolo_python, data, size, budget_s, seed, args.threads),
                         }
                         append_result(args.results, row)
                         results.append(row)
@@ -373,6 +385,7 @@ def main() -> int:
                             for r in results
                             if r.get("config_digest") == digest
                             and all(r.get(k) == v for k, v in key.items())
+                            and r.get("threads", 0) == args.threads
                         ]
                         if same:  # another label trained this very config: its result stands
                             row = {**same[0], "model": name, "same_config_as": same[0]["model"]}

@@ -26,6 +26,7 @@ parser.add_argument("--data", required=True)
 parser.add_argument("--imgsz", type=int, default=256)
 parser.add_argument("--seconds", type=float, default=120.0, help="CPU seconds of training")
 parser.add_argument("--seed", type=int, default=0)
+parser.add_argument("--threads", type=int, default=0, help="torch threads (0: one per core)")
 args = parser.parse_args()
 os.environ.setdefault("YOLO_OFFLINE", "1")
 
@@ -65,7 +66,7 @@ def note_cpu(trainer):
     cpu_at_epoch_end[trainer.epoch] = clock.time() - trainer.train_time_start
 
 
-torch.set_num_threads(os.cpu_count() or 1)
+torch.set_num_threads(args.threads or os.cpu_count() or 1)
 root = pathlib.Path(args.data).parent
 project = root / "runs"
 name = f"s{args.imgsz}-{int(args.seconds)}-{args.seed}"
