@@ -25,7 +25,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("components.export.cli", "ONNX / OpenVINO / LiteRT, checked against the SavedModel"),
     "rollback": ("components.push.cli", "serve an earlier pushed version again"),
     "serve": ("components.serve.cli", "KServe model server (v1 and v2 protocols) on a model"),
-    "serving-manifest": ("components.serve.cli", "the KServe InferenceService of a model"),
     "compile": ("pipelines.compile_cmd", "write the KFP IR YAML"),
     "upload": ("pipelines.api_cmds", "upload the pipeline (or a new version) to KFP"),
     "submit": ("pipelines.api_cmds", "start a run on KFP"),
@@ -63,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"error: unknown command {command!r} (try: nasdet --help)\n")
         return 2
     module = importlib.import_module(COMMANDS[command][0])
-    entry = getattr(module, f"main_{command.replace('-', '_')}", None) or module.main
+    entry = getattr(module, f"main_{command}", None) or module.main
     return int(entry(rest) or 0)
 
 
