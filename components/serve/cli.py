@@ -28,7 +28,7 @@ def build_parser() -> StepArgumentParser:
     parser.add_argument("--port", type=int, default=8080, help="HTTP port (default 8080)")
     parser.add_argument("--grpc-port", type=int, help="also serve gRPC (v2) on this port")
     parser.add_argument(
-        "--workers", type=int, default=1, help="HTTP worker processes (KServe's uvicorn workers)"
+        "--workers", type=int, default=1, help="HTTP worker processes: 1 (the only one supported)"
     )
     parser.add_argument(
         "--poll-seconds",
@@ -43,8 +43,11 @@ def _serve(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     from components.predict.model_ref import PRODUCTION, resolve_model
 
-    if args.workers < 1:
-        raise UserError(f"--workers must be at least 1, got {args.workers}")
+    if args.workers != 1:
+        # KServe starts extra workers as new processes and restarts one that does not answer
+        # its 5 s ping; loading TensorFlow and the model in the worker takes longer here, so
+        # the workers were restarted in a loop.
+        raise UserError(f"--workers must be 1 (more are not supported yet), got {args.workers}")
     if not 0 < args.port < 65536:
         raise UserError(f"--port must be 1..65535, got {args.port}")
     if args.poll_seconds <= 0:

@@ -7,9 +7,9 @@ replays its TF Serving warm-up requests (``assets.extra``) and only then swaps i
 Serving does. Requests already running finish on the version they started with; a version
 that fails to load or to answer its warm-up is skipped (logged) and the old one keeps serving.
 
-The TensorFlow calls run in the event loop's thread pool, so requests overlap. With
-``--workers`` > 1 KServe starts its HTTP workers as new processes and passes them this object
-pickled: the loaded model is not pickled, each worker loads the SavedModel itself.
+The TensorFlow calls run in the event loop's thread pool, so requests overlap. The loaded
+model is not pickled (KServe pickles models for its worker processes): an unpickled copy loads
+the SavedModel itself.
 """
 
 from __future__ import annotations

@@ -269,4 +269,5 @@ def test_bad_model_is_one_line_error(tmp_path, capsys):
     assert err.startswith("error: ") and err.count("\n") == 1
     assert cli.main(["production"]) == 2
     assert "--serving-root" in capsys.readouterr().err
-    assert cli.main([str(tmp_path), "--workers", "0"]) == 2
+    assert cli.main([str(tmp_path), "--workers", "2"]) == 2
+    assert "--workers must be 1" in capsys.readouterr().err
