@@ -44,6 +44,7 @@ from components.train import artifact, budget, callbacks
 from components.train import warm_start as warm_start_lib
 from components.train.backbone_weights import with_backbone_weights
 from components.train.bn_calibration import recalibrate_batch_norm
+from components.train.cpu_threads import DEFAULT_CPU_THREADS, use_cpu_threads
 from components.train.step_callbacks import step_callbacks
 from components.training.builder import build_trainer
 from components.training.model_wrapper import DetectorTrainer
@@ -288,6 +289,7 @@ def run(
     seed: int | None = 0,
     bn_batches: int = 50,
     verbose: str | int = "auto",
+    cpu_threads: int | None = DEFAULT_CPU_THREADS,
 ) -> dict:
     """Train a detector on ``examples_dir`` and write the Model artifact to ``output_dir``.
 
@@ -317,6 +319,8 @@ def run(
         bn_batches: batches of the (unaugmented) train split used to re-estimate the batch-norm
             statistics of the final weights.
         verbose: passed to ``Model.fit``.
+        cpu_threads: TensorFlow's intra- and inter-op threads when training on the CPU
+            (``components.train.cpu_threads``; None / 0: one per core).
 
     Returns:
         A summary dict: ``epochs_run``, ``initial_epoch`` (> 0 after a resume),
@@ -329,6 +333,7 @@ def run(
             of another run).
     """
     started = time.time()
+    threads = use_cpu_threads(cpu_threads)  # before the first TensorFlow operation
     plan = _prepare(
         examples_dir,
         architecture,
@@ -386,6 +391,7 @@ def run(
         "eval_images": plan.n_eval,
         "batch_size": plan.batch,
         "replicas": plan.replicas,
+        "cpu_threads": threads or 0,  # 0: TensorFlow's default (one per core), or a GPU
         "mixed_precision": plan.mixed,
         "steps_per_epoch": plan.steps_per_epoch,
         "bn_calibration_batches": calibration_batches,

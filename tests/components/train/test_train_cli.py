@@ -31,6 +31,12 @@ def test_bad_epochs(capsys, tmp_path):
     assert code == 2 and "positive integer" in err
 
 
+def test_bad_cpu_threads(capsys, tmp_path):
+    argv = ["--examples", str(tmp_path), "--architecture", "tiny", "--output", "o"]
+    code, err = _run([*argv, "--cpu-threads", "-1"], capsys)
+    assert code == 2 and "0 or a positive integer" in err and len(err.strip().splitlines()) == 1
+
+
 def test_examples_dir_missing(capsys, tmp_path):
     out = tmp_path / "model"
     code, err = _run(
