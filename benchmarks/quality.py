@@ -323,15 +323,20 @@ def main() -> int:
         "--threads",
         type=int,
         default=0,
-        help="threads per training process, both frameworks (0: each one's default)",
+        help="threads per training process, both frameworks (0: each one's default: one for "
+        "nasdet's train step on the CPU, one per core for torch)",
     )
     parser.add_argument("--report-only", action="store_true", help="print the cached results")
     parser.add_argument("--peer-only", action="store_true", help="run only the YOLOv8n peer")
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if args.threads:  # read when TensorFlow starts: before anything here imports it
-        os.environ["TF_NUM_INTRAOP_THREADS"] = str(args.threads)
-        os.environ["TF_NUM_INTEROP_THREADS"] = str(args.threads)
+    from components.train.cpu_threads import DEFAULT_CPU_THREADS
+
+    # Read when TensorFlow starts, before anything here imports it: the train step sets its
+    # threads itself only in a process of its own, and this one ingests first.
+    ours_threads = args.threads or DEFAULT_CPU_THREADS
+    os.environ["TF_NUM_INTRAOP_THREADS"] = str(ours_threads)
+    os.environ["TF_NUM_INTEROP_THREADS"] = str(ours_threads)
     sizes = [
         tuple(float(x) if i == 1 else int(x) for i, x in enumerate(s.split(":")))
         for s in args.sizes
@@ -351,16 +356,18 @@ def main() -> int:
             for size, budget_s, seeds in sizes:
                 for seed in range(seeds):
                     key = {"dataset": dataset, "size": size, "budget_s": budget_s, "seed": seed}
-                    if args.threads:
-                        key["threads"] = args.threads  # rows without it: the defaults
+                    # YOLOv8n rows name their threads when not torch's default; nasdet rows
+                    # always do (rows without: TensorFlow's one per core, before the default).
+                    peer_key = {**key, **({"threads": args.threads} if args.threads else {})}
+                    ours_key = {**key, "threads": ours_threads}
 
-                    def done(model, overrides=None, digest=None, key=key):
+                    def done(model, overrides=None, digest=None, key=peer_key):
                         return any(
                             r["model"] == model
                             and r.get("overrides") == overrides
                             and r.get("config_digest") == digest
                             and all(r.get(k) == v for k, v in key.items())
-                            and r.get("threads", 0) == args.threads
+                            and r.get("threads", 0) == key.get("threads", 0)
                             for r in results
                         )
 
@@ -369,7 +376,7 @@ def main() -> int:
                             examples, os.path.join(args.work_dir, f"{dataset}-yolo")
                         )
                         row = {
-                            **key,
+                            **peer_key,
                             "model": "YOLOv8n",
                             **yolo(args.yolo_python, data, size, budget_s, seed, args.threads),
                         }
@@ -378,14 +385,14 @@ def main() -> int:
                         print(json.dumps(row), flush=True)
                     for name, overrides in variants:
                         digest = config_digest(args.preset, overrides, size, examples)
-                        if done(name, {"preset": args.preset, **overrides}, digest):
+                        if done(name, {"preset": args.preset, **overrides}, digest, ours_key):
                             continue
                         same = [
                             r
                             for r in results
                             if r.get("config_digest") == digest
                             and all(r.get(k) == v for k, v in key.items())
-                            and r.get("threads", 0) == args.threads
+                            and r.get("threads", 0) == ours_threads
                         ]
                         if same:  # another label trained this very config: its result stands
                             row = {**same[0], "model": name, "same_config_as": same[0]["model"]}
@@ -397,7 +404,7 @@ def main() -> int:
                         measured = train_eval(
                             examples, args.preset, overrides, size, budget_s, seed, args.work_dir
                         )
-                        row = {**key, "model": name, **measured}
+                        row = {**ours_key, "model": name, **measured}
                         row["overrides"] = {"preset": args.preset, **overrides}
                         row["config_digest"] = digest
                         append_result(args.results, row)
