@@ -240,9 +240,12 @@ def run(
         screened = screening.run_once(spec, make_hypermodel(spec, verbose))
     from components.search.tuners import read_events
 
-    # A resumed search (the same work_dir: a rerun, or a retried pod) keeps finished trials.
+    # A resumed search (the same work_dir: a rerun, or a retried pod) keeps finished trials:
+    # completed ones and failed ones (e.g. refused over the latency limit) alike.
     finished_before = {
-        r.trial_id for r in artifact.read_trials(spec.project_dir) if r.status == "COMPLETED"
+        r.trial_id
+        for r in artifact.read_trials(spec.project_dir)
+        if r.status in (artifact.COMPLETED, artifact.FAILED)
     }
 
     distributed_result = None

@@ -159,6 +159,7 @@ def test_default_limit_is_the_base_preset_and_refuses_slower_trials_untrained(
     before = len(fake_latency["sizes"])
     again = _search(tiny_examples, tmp_path, tight_space, serving_size=64, latency_weight=-0.07)
     assert again["max_latency_ms"] == BASE_MS and again["trials_run"] == 0
+    assert again["resumed_trials"] == 3  # the refused trial is finished too: it is not rerun
     assert len(fake_latency["sizes"]) == before
 
 
