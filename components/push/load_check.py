@@ -8,8 +8,13 @@ with the reference outputs in ``--expected`` (an ``.npz`` with ``<request>/<outp
 Float outputs must agree within ``--tolerance``; ``detection_classes`` and ``num_detections``
 exactly.
 
+Then the first request is timed ``LATENCY_RUNS`` more times: ``latency_ms`` is the median, one
+request of one image through ``serving_default`` (NMS included) in this process, with its
+TensorFlow thread count (the model card's latency).
+
 Prints one JSON line (``passed``, ``reason``, ``requests``, ``detections``,
-``max_abs_diff``, ``load_seconds``, ``replay_seconds``, ``pid``); exit status 0 when it passed, 1 when
+``max_abs_diff``, ``load_seconds``, ``replay_seconds``, ``latency_ms``, ``latency_runs``,
+``latency_threads``, ``latency_input``, ``pid``); exit status 0 when it passed, 1 when
 the version did not load or answered differently, 2 on bad usage.
 """
 
@@ -18,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 import time
 from collections.abc import Sequence
@@ -28,6 +34,7 @@ from components.files import join
 from components.push import warmup
 
 DEFAULT_TOLERANCE = 1e-5
+LATENCY_RUNS = 10
 EXACT_OUTPUTS = ("detection_classes", "num_detections")
 
 
@@ -115,7 +122,27 @@ def check(saved_model_dir: str, expected: list[dict], tolerance: float) -> dict:
         max_abs_diff=worst,
         replay_seconds=round(time.perf_counter() - start, 3),
     )
+    result.update(_latency(serve, requests[0]))
     return result
+
+
+def _latency(serve, inputs: dict) -> dict:
+    """Median milliseconds of ``LATENCY_RUNS`` calls of ``serve`` on one warm-up request."""
+    import tensorflow as tf
+
+    tensors = {k: tf.constant(v) for k, v in inputs.items()}
+    times = []
+    for _ in range(LATENCY_RUNS):
+        start = time.perf_counter()
+        serve(**tensors)
+        times.append((time.perf_counter() - start) * 1000)
+    threads = tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count()
+    return {
+        "latency_ms": round(statistics.median(times), 3),
+        "latency_runs": LATENCY_RUNS,
+        "latency_threads": threads,
+        "latency_input": {k: list(np.shape(v)) for k, v in inputs.items()},
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:

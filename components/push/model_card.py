@@ -5,8 +5,10 @@ Everything in it is read from what the push already has, nothing is estimated: t
 ``labels.json`` (classes), its ``history.csv`` when the Model artifact has one (epochs trained),
 the evaluation's ``blessing.json`` (test metrics overall and per class with their box counts, the
 gate's rules and reasons, the data fingerprint) and, when the Examples are still readable,
-their ``stats.json`` (images per split). The limits are derived from those numbers (classes
-measured on few boxes, object sizes absent from the test split, a low AP).
+their ``stats.json`` (images per split); the latency is the push's load check timing the
+version in a fresh process (``push.json`` ``load_check``). The limits are derived from those
+numbers (a low AP, classes the model hardly finds, classes measured on few boxes, object sizes
+absent from the test split).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ CARD_JSON = "model_card.json"
 CARD_MD = "model_card.md"
 HISTORY_FILE = "history.csv"
 LOW_AP = 0.3
+CLASS_NOT_FOUND_AP = 0.05  # a class below this test AP is one the model hardly finds
 _SIZES = {"APs": "small (< 32x32 px)", "APm": "medium", "APl": "large (> 96x96 px)"}
 
 
@@ -62,6 +65,7 @@ def build(location, decision: dict, record: dict) -> dict:
             "max_detections": post.get("max_detections"),
             "nms_iou": post.get("iou_threshold"),
         },
+        "latency": _latency(record.get("load_check") or {}),
         "data": {
             "fingerprint": decision.get("data_fingerprint"),
             "images_per_split": _split_counts(decision.get("examples")),
@@ -74,7 +78,7 @@ def build(location, decision: dict, record: dict) -> dict:
     card["intended_use"] = (
         "Detecting "
         + (", ".join(c["name"] for c in card["classes"]) or "the trained classes")
-        + " in images like those it was trained on (the data fingerprint above). Its numbers "
+        + " in images like those it was trained on (the data fingerprint below). Its numbers "
         "hold for that data only; check it on your own images (`nasdet predict`) before "
         "relying on it elsewhere."
     )
@@ -98,6 +102,7 @@ def render(card: dict) -> str:
         f"| serving | score >= {card['serving']['score_threshold']}, at most "
         f"{card['serving']['max_detections']} detections, NMS IoU {card['serving']['nms_iou']} |",
         f"| threshold | {_threshold(card['serving']['recommended_threshold'])} |",
+        f"| latency | {_latency_words(card.get('latency'))} |",
         f"| data | {card['data']['fingerprint']} {_splits(card['data']['images_per_split'])} |",
         f"| pushed | {card['pushed_at']} |",
         "",
@@ -135,6 +140,12 @@ def _limits(metrics: dict, per_class: dict, rules: dict) -> list[str]:
             out.append(f"No {label} objects in the test split: quality on them is unmeasured.")
     few = rules.get("class_min_boxes")
     for name, row in sorted(per_class.items()):
+        class_ap = row.get("AP")
+        if isinstance(class_ap, (int, float)) and 0 <= class_ap < CLASS_NOT_FOUND_AP:
+            out.append(
+                f"Class {name}: AP {class_ap:.3f} on {row.get('num_boxes', 0)} test boxes: the "
+                "model hardly finds it."
+            )
         if few and row.get("num_boxes", 0) < few:
             out.append(
                 f"Class {name} has {row.get('num_boxes', 0)} test boxes (fewer than {few}): "
@@ -175,6 +186,24 @@ def _training(train: dict) -> str:
         f"{train['optimizer']}, learning rate {train['learning_rate']}, batch {train['batch_size']}"
         + (f", {epochs} epochs" if epochs else "")
         + (f", {train['box_loss']} box loss" if train.get("box_loss") else "")
+    )
+
+
+def _latency(check: dict) -> dict | None:
+    if not isinstance(check.get("latency_ms"), (int, float)):
+        return None
+    keys = ("latency_ms", "latency_runs", "latency_threads", "latency_input")
+    return {k.removeprefix("latency_"): check.get(k) for k in keys}
+
+
+def _latency_words(latency: dict | None) -> str:
+    if not latency:
+        return "not measured"
+    shape = next(iter((latency.get("input") or {}).values()), None)
+    size = f" ({shape[1]}x{shape[2]} px image)" if shape and len(shape) == 4 else ""
+    return (
+        f"{latency['ms']:.1f} ms per image{size}, median of {latency['runs']} requests through "
+        f"serving_default with NMS, {latency['threads']} CPU threads, on the machine that pushed it"
     )
 
 

@@ -13,7 +13,10 @@ def _rich_blessing(blessing_file: str, examples_dir: str) -> None:
     with open(blessing_file) as f:
         decision = json.load(f)
     decision["candidate"] = {"AP": 0.21, "AP50": 0.6, "AP75": 0.1, "AR100": 0.4, "APs": -1.0}
-    decision["class_deltas"] = {"raccoon": {"AP": 0.21, "num_boxes": 7}}
+    decision["class_deltas"] = {
+        "raccoon": {"AP": 0.21, "num_boxes": 7},
+        "badger": {"AP": 0.01, "num_boxes": 40},
+    }
     decision["rules"] = {"min_ap": 0.05, "tolerance": 0.01, "class_min_boxes": 20}
     decision["examples"] = examples_dir
     decision["operating_point"] = {"threshold": 0.35, "precision": 0.8, "recall": 0.6, "f1": 0.69}
@@ -61,10 +64,19 @@ def test_the_card_says_what_the_model_is_how_good_and_where_it_is_weak(
     assert "AP 0.210 on the test split" in limits
     assert "No small (< 32x32 px) objects in the test split" in limits
     assert "Class raccoon has 7 test boxes (fewer than 20)" in limits
+    assert "Class badger: AP 0.010 on 40 test boxes: the model hardly finds it." in limits
+    assert "raccoon: AP" not in limits
+    # The latency is the load check's, timed on the version as published.
+    check = push_record["load_check"]
+    assert card["latency"]["ms"] == check["latency_ms"] > 0
+    assert card["latency"]["runs"] == check["latency_runs"] >= 5
+    assert card["latency"]["input"] == {"images": [1, *check["latency_input"]["images"][1:]]}
     text = (version / model_card.CARD_MD).read_text()
     assert text.startswith("# Model card: det version 1\n")
     assert "| raccoon | 0.210 | 7 |" in text and "Detecting raccoon in images" in text
     assert "| threshold | 0.35: the best F1 on the test split" in text
+    assert f"| latency | {check['latency_ms']:.1f} ms per image (" in text
+    assert "(the data fingerprint below)" in text
 
 
 def test_a_second_version_gets_its_own_card_and_not_the_sources(tmp_path, model_and_blessing):
