@@ -1,8 +1,8 @@
 """The ``nasdet`` command: one entry point that dispatches to the steps and pipeline commands.
 
 Step commands (ingest, search, train, describe, evaluate, push, predict) run the step's own
-``main(argv)`` from ``components``; pipeline commands (run, compile, upload, submit, schedule)
-live in ``pipelines``. Modules are imported only when their command is used, so
+``main(argv)`` from ``components``; pipeline commands (run, compile, upload, submit, schedule,
+serving-manifest) live in ``pipelines``. Modules are imported only when their command is used, so
 ``nasdet compile`` never imports TensorFlow.
 """
 
@@ -25,15 +25,20 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("components.export.cli", "ONNX / OpenVINO / LiteRT, checked against the SavedModel"),
     "rollback": ("components.push.cli", "serve an earlier pushed version again"),
     "serve": ("components.serve.cli", "KServe model server (v1 and v2 protocols) on a model"),
+    "serving-manifest": (
+        "pipelines.serving_manifest",
+        "the KServe InferenceService serving the pushed versions",
+    ),
     "compile": ("pipelines.compile_cmd", "write the KFP IR YAML"),
     "upload": ("pipelines.api_cmds", "upload the pipeline (or a new version) to KFP"),
     "submit": ("pipelines.api_cmds", "start a run on KFP"),
     "schedule": ("pipelines.api_cmds", "create a recurring run on KFP from a cron expression"),
 }
 
+_WIDTH = max(map(len, COMMANDS))
 USAGE = (
     "usage: nasdet COMMAND [ARGS...] | nasdet --version\n\ncommands:\n"
-    + "".join(f"  {name:<9} {help_}\n" for name, (_, help_) in COMMANDS.items())
+    + "".join(f"  {name:<{_WIDTH}} {help_}\n" for name, (_, help_) in COMMANDS.items())
     + "\n`nasdet COMMAND --help` describes a command.\n"
 )
 

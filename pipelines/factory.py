@@ -86,6 +86,7 @@ def make_pipeline(profile: Profile):
         model_name: str = D["model_name"],
         checkpoint_root: str = D["checkpoint_root"],
         keep_versions: int = D["keep_versions"],
+        export_formats: str = D["export_formats"],
         force: bool = D["force"],
     ):
         values = dict(locals())  # the parameters by name: check-changes takes the model's
@@ -160,6 +161,7 @@ def make_pipeline(profile: Profile):
                     serving_root=serving_root,
                     model_name=model_name,
                     keep_versions=keep_versions,
+                    export_formats=export_formats,
                 )
         for step, task in tasks.items():
             task.set_display_name(TASK_NAMES[step])

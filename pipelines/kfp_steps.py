@@ -333,6 +333,7 @@ def push_model(
     serving_root: str,
     model_name: str,
     keep_versions: int,
+    export_formats: str,
     pushed_model: Output[Artifact],
     model_card: Output[Markdown],
 ):
@@ -343,6 +344,7 @@ def push_model(
         serving_root: The serving location.
         model_name: Model name under serving_root.
         keep_versions: Versions to keep (0: all).
+        export_formats: Serving formats also written into the version, comma separated.
     """
     from pipelines import tasks
 
@@ -353,6 +355,7 @@ def push_model(
         serving_root=serving_root,
         model_name=model_name,
         keep_versions=keep_versions,
+        export_formats=export_formats,
         output_file=pushed_model.path,
     )
     tasks.publish(result, pushed_model, markdown=model_card)

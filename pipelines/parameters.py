@@ -19,6 +19,8 @@ from components.artifacts.examples import DEFAULT_TEST_FRACTION, DEFAULT_VAL_FRA
 from components.data.readers import FORMATS
 from components.detector.zero_cost import score_names
 from components.errors import UserError, did_you_mean
+from components.export.formats import FORMATS as EXPORT_FORMATS
+from components.export.formats import parse_names as parse_export_formats
 from components.tuner_settings import BASE_LATENCY, LATENCY_WEIGHT_RANGE, MIN, parse_max_latency
 from components.tuner_settings import PIPELINE as SEARCH
 
@@ -54,6 +56,13 @@ def _rule(name: str, description: str) -> Parameter:
 def _known_score(name: str) -> None:
     if name not in score_names():
         raise ValueError(f"unknown score {name!r} (known: {', '.join(score_names())})")
+
+
+def _known_export_formats(text: str) -> None:
+    try:
+        parse_export_formats(text)
+    except UserError as err:
+        raise ValueError(str(err)) from None
 
 
 PARAMETERS: tuple[Parameter, ...] = (
@@ -292,6 +301,18 @@ PARAMETERS: tuple[Parameter, ...] = (
         low=0,
     ),
     Parameter(
+        "export_formats",
+        str,
+        "",
+        "Serving formats the push also writes into the version, comma separated "
+        f"({', '.join(EXPORT_FORMATS)}; e.g. onnx,openvino): each is exported from the blessed "
+        "SavedModel as nasdet export does and checked for parity with it on the test split, "
+        "into <version>/exports/<format>/ with its export.json; a format that fails its check "
+        "refuses the push. Not compared by check-changes: for a new format on an unchanged "
+        "model, set force or run nasdet export --model production. Empty: none.",
+        check=_known_export_formats,
+    ),
+    Parameter(
         "force",
         bool,
         False,
@@ -307,7 +328,8 @@ DEFAULTS: dict[str, Any] = {p.name: p.default for p in PARAMETERS}
 
 # The parameters that do not change what a run trains or how the gate judges it: the data's
 # (they act only through the Examples, which check-changes compares by content; so do the
-# split fractions), where things live, how the work is spread, what is kept, and force itself.
+# split fractions), where things live, how the work is spread, what is kept or published
+# beside the model (other serving formats, derived from it), and force itself.
 NOT_SHAPING_THE_MODEL = (
     "data_path",
     "data_format",
@@ -321,6 +343,7 @@ NOT_SHAPING_THE_MODEL = (
     "model_name",
     "checkpoint_root",
     "keep_versions",
+    "export_formats",
     "force",
 )
 # The others: check-changes compares them with those the production version was trained with.

@@ -6,8 +6,10 @@ and the key: the dataclasses are built by the typed ``build_dataclass`` (the det
 too), and the values Kubernetes would refuse are checked here.
 It holds the image, the pipeline root, and per step: accelerator (GPU) type and count, CPU and
 memory requests/limits, node selector, tolerations, the volumes (PVCs) to mount and the
-secrets to expose as environment variables. ``pipelines.profile_tasks.apply_to_task`` applies a
-step's settings to a KFP task. Without ``--profile`` the default profile
+secrets to expose as environment variables; and ``serving``: the KServe InferenceService
+that serves the pushed versions (``pipelines.serving_manifest``).
+``pipelines.profile_tasks.apply_to_task`` applies a step's settings to a KFP task. Without
+``--profile`` the default profile
 (``pipelines/profiles/default.yaml``) is used.
 """
 
@@ -22,6 +24,7 @@ import yaml
 
 from components.detector.config_parse import build_dataclass
 from components.errors import UserError
+from components.serve import manifest
 
 STEPS = ("ingest", "changes", "search", "train", "evaluate", "push")
 PROFILES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "profiles")
@@ -32,6 +35,7 @@ _K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 _DURATION = re.compile(r"^([0-9]+)(s|m|h)$")
+_IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _SECONDS = {"s": 1, "m": 60, "h": 3600}
 
 
@@ -95,8 +99,30 @@ class StepSettings:
 
 
 @dataclasses.dataclass(frozen=True)
+class ServingSettings:
+    """The KServe InferenceService serving the pushed versions (all optional): its namespace
+    and service account (whose secrets give KServe's storage initializer s3:// credentials),
+    the tag of TF Serving's image, the predictor's resources and placement, its replicas."""
+
+    namespace: str | None = None
+    service_account: str | None = None
+    runtime_version: str | None = manifest.RUNTIME_VERSION
+    accelerator_type: str | None = None
+    accelerator_count: int = 0
+    cpu_request: str | None = manifest.CPU_REQUEST
+    cpu_limit: str | None = None
+    memory_request: str | None = manifest.MEMORY_REQUEST
+    memory_limit: str | None = None
+    node_selector: dict[str, str] = dataclasses.field(default_factory=dict)
+    tolerations: tuple[Toleration, ...] = ()
+    min_replicas: int = 1
+    max_replicas: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
 class Profile:
-    """A cluster profile: image, pipeline root, named volumes and secrets, settings per step."""
+    """A cluster profile: image, pipeline root, named volumes and secrets, settings per step,
+    the InferenceService."""
 
     image: str
     pipeline_root: str | None = None
@@ -104,6 +130,7 @@ class Profile:
     volumes: dict[str, Volume] = dataclasses.field(default_factory=dict)
     secrets: dict[str, Secret] = dataclasses.field(default_factory=dict)
     steps: dict[str, StepSettings] = dataclasses.field(default_factory=dict)
+    serving: ServingSettings = dataclasses.field(default_factory=ServingSettings)
 
     def step(self, name: str) -> StepSettings:
         """The settings of step ``name`` (empty settings when the profile has none)."""
@@ -128,7 +155,21 @@ def duration_seconds(text: str) -> int:
 
 
 _QUANTITIES = ("cpu_request", "cpu_limit", "memory_request", "memory_limit")
-_SECTIONS = ("volumes", "secrets", "steps")
+_SECTIONS = ("volumes", "secrets", "steps", "serving")
+
+
+def _plain_quantities(spec: Any) -> Any:
+    """A step's or the serving section's mapping (None: empty) with CPU and memory given as
+    numbers (``cpu_request: 2``) as the strings Kubernetes takes."""
+    spec = {} if spec is None else spec
+    if not isinstance(spec, dict):
+        return spec
+    spec = dict(spec)
+    for key in _QUANTITIES:
+        value = spec.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            spec[key] = str(value)
+    return spec
 
 
 def _plain(data: Any) -> Any:
@@ -145,17 +186,9 @@ def _plain(data: Any) -> Any:
     if data.get("pipeline_root") == "":
         data["pipeline_root"] = None
     if isinstance(data.get("steps"), dict):
-        steps = {}
-        for name, spec in data["steps"].items():
-            spec = {} if spec is None else spec
-            if isinstance(spec, dict):
-                spec = dict(spec)
-                for key in _QUANTITIES:
-                    value = spec.get(key)
-                    if isinstance(value, (int, float)) and not isinstance(value, bool):
-                        spec[key] = str(value)
-            steps[name] = spec
-        data["steps"] = steps
+        data["steps"] = {name: _plain_quantities(spec) for name, spec in data["steps"].items()}
+    if "serving" in data:
+        data["serving"] = _plain_quantities(data["serving"])
     return data
 
 
@@ -186,7 +219,8 @@ def _check_retry(retry: Retry, where: str) -> None:
             raise UserError(f"{where}.{key}: {err}") from None
 
 
-def _check_step(step: StepSettings, where: str, profile: Profile) -> None:
+def _check_resources(step: StepSettings | ServingSettings, where: str) -> None:
+    """The resources and tolerations of a step or of the serving section."""
     for key in _QUANTITIES:
         if getattr(step, key) is not None:
             _check_name(getattr(step, key), f"{where}.{key}", _QUANTITY)
@@ -209,6 +243,10 @@ def _check_step(step: StepSettings, where: str, profile: Profile) -> None:
             f"{at}.effect",
             f"expected one of {', '.join(_EFFECTS)}, got {toleration.effect!r}",
         )
+
+
+def _check_step(step: StepSettings, where: str, profile: Profile) -> None:
+    _check_resources(step, where)
     for name in step.env:
         _check_name(name, f"{where}.env key", _ENV_NAME)
     if step.retry is not None:
@@ -247,7 +285,26 @@ def from_dict(data: Any, source: str = "profile") -> Profile:
             name in STEPS, f"{prefix}steps", f"unknown step {name!r} (known: {', '.join(STEPS)})"
         )
         _check_step(step, f"{prefix}steps.{name}", profile)
+    _check_serving(profile.serving, f"{prefix}serving")
     return profile
+
+
+def _check_serving(serving: ServingSettings, where: str) -> None:
+    _check_resources(serving, where)
+    if serving.namespace is not None:
+        _check_name(serving.namespace, f"{where}.namespace", manifest.NAMESPACE_PATTERN)
+    if serving.service_account is not None:
+        _check_name(serving.service_account, f"{where}.service_account", _K8S_NAME)
+    if serving.runtime_version is not None:
+        _check_name(serving.runtime_version, f"{where}.runtime_version", _IMAGE_TAG)
+    low = serving.min_replicas
+    _check_value(low >= 0, f"{where}.min_replicas", f"expected an integer >= 0, got {low}")
+    high = serving.max_replicas
+    _check_value(
+        high is None or high >= max(low, 1),
+        f"{where}.max_replicas",
+        f"expected an integer >= {max(low, 1)} (and min_replicas), got {high}",
+    )
 
 
 def load(path: str | None = None) -> Profile:

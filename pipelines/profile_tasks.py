@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pipelines.profile import Profile, duration_seconds
+from pipelines.serving_manifest import push_environment
 
 
 def apply_to_task(task: Any, profile: Profile, step: str) -> Any:
@@ -13,6 +14,9 @@ def apply_to_task(task: Any, profile: Profile, step: str) -> Any:
     Uses ``set_accelerator_type/limit``, ``set_cpu_*``, ``set_memory_*``, ``set_env_variable``
     and ``kfp.kubernetes`` (node selector, tolerations, PVC mounts, secrets as env, image pull
     secrets). ``kfp.local`` ignores the Kubernetes settings, so local runs are unaffected.
+    The push task also gets the profile's InferenceService options in its environment
+    (``pipelines.serving_manifest.push_environment``), which it writes as
+    ``inferenceservice.yaml`` beside the versions.
     """
     from kfp import kubernetes
 
@@ -28,7 +32,10 @@ def apply_to_task(task: Any, profile: Profile, step: str) -> Any:
         task.set_memory_request(s.memory_request)
     if s.memory_limit:
         task.set_memory_limit(s.memory_limit)
-    for key, value in sorted(s.env.items()):
+    env = dict(s.env)
+    if step == "push":
+        env.update(push_environment(profile, step))
+    for key, value in sorted(env.items()):
         task.set_env_variable(key, value)
     for key, value in sorted(s.node_selector.items()):
         kubernetes.add_node_selector(task, label_key=key, label_value=value)

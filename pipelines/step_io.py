@@ -38,8 +38,14 @@ def checkpoint_dir(checkpoint_root: str, run_id: str, step: str) -> str | None:
 
 
 def remove_checkpoints(path: str | None) -> None:
-    """Remove a step's checkpoint directory after success, and its run folder once empty."""
-    if not path or "://" in path:
+    """Remove a step's checkpoint directory after success, and its run folder once empty (a
+    URI's run folder goes with its last object)."""
+    if not path:
+        return
+    if "://" in path:
+        from components import files
+
+        files.remove_tree(path)
         return
     shutil.rmtree(path, ignore_errors=True)
     with contextlib.suppress(OSError):  # other steps of the run still keep theirs

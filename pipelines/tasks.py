@@ -19,6 +19,7 @@ import os
 import shlex
 from typing import Any
 
+from components import files
 from components.artifacts import architecture, changes, evaluation, examples, model
 from pipelines import step_io
 
@@ -162,7 +163,7 @@ def search(
     if reuse_architecture == step_io.PRODUCTION:
         version = step_io.production_version(reuse_architecture, serving_root, model_name)
         print(f"architecture production: {version or 'nothing pushed yet, searching'}")
-        reuse_architecture = os.path.join(version, model.CONFIG_FILE) if version else ""
+        reuse_architecture = files.join(version, model.CONFIG_FILE) if version else ""
     work_dir = step_io.checkpoint_dir(checkpoint_root, run_id, "search")
     summary = run(
         examples_dir=examples_dir,
@@ -312,12 +313,17 @@ def push(
     serving_root: str,
     model_name: str,
     keep_versions: int,
+    export_formats: str,
     output_file: str,
 ) -> TaskResult:
     """Push the blessed model with what it was trained from (the Changes artifact's
     ``trained_on``); write the push record to ``output_file``; the model card is the step's
-    Markdown page."""
+    Markdown page. The profile's InferenceService options come from the task's environment
+    (``pipelines.serving_manifest``): push writes ``inferenceservice.yaml`` beside the versions.
+    ``export_formats`` (comma separated) go into the version's ``exports/``."""
+    from components.export.formats import parse_names
     from components.push import run
+    from pipelines.serving_manifest import options_from_environment
 
     summary = run(
         model_dir=model_dir,
@@ -326,6 +332,8 @@ def push(
         model_name=model_name,
         keep=keep_versions or None,
         trained_on=changes.read(changes_dir)["trained_on"],
+        serving_options=options_from_environment(),
+        export_formats=parse_names(export_formats),
     )
     step_io.write_json(output_file, summary)
     from components import files

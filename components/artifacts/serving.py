@@ -9,6 +9,11 @@ Layout (TensorFlow Serving)::
                                                trained_on (what the check-changes step compares),
                                                load_check (the push's check of the staged copy)
         assets.extra/tf_serving_warmup_requests  PredictionLog records TF Serving replays on load
+        exports/<format>/                      the push's other serving formats (export_formats):
+                                               what ``nasdet export`` writes, export.json with
+                                               the parity check against this SavedModel
+    <serving_root>/<model_name>/inferenceservice.yaml   the KServe InferenceService serving the
+                                                         folder (components.serve.manifest)
 
 Names that are not integers (``.tmp-push-*``, ``.last_version``) are not versions: TF Serving
 ignores them, and so does every reader here. Importing this module never imports TensorFlow.
@@ -23,12 +28,18 @@ from components.artifacts import model
 from components.files import join
 
 PUSH_FILE = "push.json"
+# Beside the versions: the KServe InferenceService whose storageUri is the model's folder.
+INFERENCE_SERVICE_FILE = "inferenceservice.yaml"
 # The key of push.json holding what the version was trained from (``changes.TRAINED_ON_KEYS``:
 # the Examples' content digest, the settings digest, the code digest, the parameters).
 TRAINED_ON = "trained_on"
 # Beside the SavedModel: the labels, the config and the Keras weights of the Model artifact, so
 # a pushed version can warm-start the next training.
 EXTRA_FILES = (model.LABELS_FILE, model.CONFIG_FILE, model.WEIGHTS_FILE)
+# Inside a version: one folder per exported serving format (``exports/onnx/model.onnx``, ...).
+# Not ``assets*`` nor ``variables``, the only folders TF Serving reads in a version, and not at
+# the top: with --prefer_tflite_model TF Serving would serve a top-level ``model.tflite``.
+EXPORTS_DIR = "exports"
 
 
 def model_root(serving_root: str, model_name: str) -> str:

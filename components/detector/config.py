@@ -16,6 +16,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from components import files
 from components.detector import presets
 from components.detector.config_parse import (
     build_dataclass,
@@ -308,13 +309,13 @@ class DetectorConfig:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> DetectorConfig:
-        """Read a JSON config file; UserError when missing or invalid (the message names it)."""
+        """Read a JSON config file (a path or a URI); UserError when missing or invalid (the
+        message names it)."""
         try:
-            with open(path, encoding="utf-8") as handle:
-                text = handle.read()
+            text = files.read_text(os.fspath(path))
         except OSError as err:
             raise UserError(
-                f"cannot read detector config {os.fspath(path)!r}: {err.strerror}"
+                f"cannot read detector config {os.fspath(path)!r}: {err.strerror or err}"
             ) from None
         try:
             return cls.from_json(text)

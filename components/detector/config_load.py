@@ -3,13 +3,15 @@
 ``get_preset("tiny")`` merges a preset of ``presets.py`` over the defaults;
 ``load_architecture(value)`` accepts a preset name, a JSON file or a folder holding
 ``architecture.json`` (a step's Architecture artifact) or ``detector_config.json`` (a Model
-artifact or a pushed version). Errors are ``UserError`` naming the value.
+artifact or a pushed version), as paths or URIs (``components.files``). Errors are
+``UserError`` naming the value.
 """
 
 from __future__ import annotations
 
 import os
 
+from components import files
 from components.artifacts.architecture import ARCHITECTURE_FILE
 from components.artifacts.model import CONFIG_FILE as MODEL_CONFIG_FILE
 from components.detector import presets
@@ -34,16 +36,16 @@ def load_architecture(file_or_preset: str | os.PathLike[str]) -> DetectorConfig:
     text = os.fspath(file_or_preset)
     if text in presets.PRESETS and not os.path.isfile(text):
         return get_preset(text)
-    if os.path.isdir(text):
+    if files.is_dir(text):
         for name in (ARCHITECTURE_FILE, MODEL_CONFIG_FILE):
-            candidate = os.path.join(text, name)
-            if os.path.isfile(candidate):
+            candidate = files.join(text, name)
+            if files.is_file(candidate):
                 return DetectorConfig.load(candidate)
         raise UserError(
             f"{text!r} is a directory without {ARCHITECTURE_FILE} (an Architecture artifact) "
             f"or {MODEL_CONFIG_FILE} (a Model artifact or a pushed version)"
         )
-    if os.path.isfile(text):
+    if files.is_file(text):
         return DetectorConfig.load(text)
     raise UserError(
         f"{text!r} is neither a config file nor a preset (presets: {', '.join(presets.preset_names())})"

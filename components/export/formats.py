@@ -122,3 +122,14 @@ def export_formats() -> list[dict]:
         }
         for f in FORMATS.values()
     ]
+
+
+def parse_names(text: str) -> tuple[str, ...]:
+    """The format names of a comma-separated list (``"onnx, openvino"``), in order, each once;
+    empty items are ignored, so ``""`` is none. UserError for a name not in the table."""
+    names: list[str] = []
+    for item in text.split(","):
+        name = item.strip()
+        if name and name not in names:
+            names.append(get_format(name).name)
+    return tuple(names)

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from collections.abc import Sequence
 
 from components.cli_args import StepArgumentParser, run_main
+from components.errors import UserError
+
+
+def _format_list(text: str) -> tuple[str, ...]:
+    """``--export``'s comma-separated format names; an unknown one is a usage error."""
+    from components.export.formats import parse_names
+
+    try:
+        return parse_names(text)
+    except UserError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def build_parser() -> StepArgumentParser:
@@ -28,6 +40,15 @@ def build_parser() -> StepArgumentParser:
         help="the check-changes step's output (changes.json or its folder): what the model was "
         "trained from, recorded in push.json for the next run's comparison",
     )
+    parser.add_argument(
+        "--export",
+        type=_format_list,
+        default=(),
+        metavar="FORMATS",
+        help="also write the model in these serving formats, comma separated (onnx, openvino, "
+        "tflite: nasdet export --list), into VERSION/exports/FORMAT/, each checked for parity "
+        "with the SavedModel; one that fails refuses the push",
+    )
     return parser
 
 
@@ -46,6 +67,7 @@ def _main(argv: Sequence[str] | None) -> int:
         model_name=args.model_name,
         keep=args.keep,
         trained_on=trained_on,
+        export_formats=args.export,
     )
     check = result["load_check"]
     print(
@@ -53,9 +75,21 @@ def _main(argv: Sequence[str] | None) -> int:
         f"as the source model (max difference {check['max_abs_diff']:.3g}) in a fresh process"
     )
     print(f"pushed version {result['version']} to {result['path']}")
+    for name, exported in result["exports"].items():
+        print(f"with {name}: {exported['file']} ({_parity_words(exported['parity'])})")
+    if result["inference_service"]:
+        print(f"wrote the KServe InferenceService serving it: {result['inference_service']}")
     if result["pruned"]:
         print(f"removed old versions {', '.join(map(str, result['pruned']))}")
     return 0
+
+
+def _parity_words(parity: dict) -> str:
+    ap = f", AP difference {parity['ap_diff']:+.4f}" if parity.get("ap_diff") is not None else ""
+    return (
+        f"parity passed: {parity['matched']} of {parity['compared']} detections matched on "
+        f"{parity['images']} images{ap}"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,9 +6,10 @@ Everything in it is read from what the push already has, nothing is estimated: t
 the evaluation's ``blessing.json`` (test metrics overall and per class with their box counts, the
 gate's rules and reasons, the data fingerprint) and, when the Examples are still readable,
 their ``stats.json`` (images per split); the latency is the push's load check timing the
-version in a fresh process (``push.json`` ``load_check``). The limits are derived from those
-numbers (a low AP, classes the model hardly finds, classes measured on few boxes, object sizes
-absent from the test split).
+version in a fresh process (``push.json`` ``load_check``); the other serving formats in the
+version are ``push.json``'s ``exports`` (file, parity check, latency beside the SavedModel's,
+measured by the push). The limits are derived from those numbers (a low AP, classes the model
+hardly finds, classes measured on few boxes, object sizes absent from the test split).
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ def build(location, decision: dict, record: dict) -> dict:
             "nms_iou": post.get("iou_threshold"),
         },
         "latency": _latency(record.get("load_check") or {}),
+        "exports": _exports(record.get("exports") or {}),
         "data": {
             "fingerprint": decision.get("data_fingerprint"),
             "images_per_split": _split_counts(decision.get("examples")),
@@ -103,6 +105,7 @@ def render(card: dict) -> str:
         f"{card['serving']['max_detections']} detections, NMS IoU {card['serving']['nms_iou']} |",
         f"| threshold | {_threshold(card['serving']['recommended_threshold'])} |",
         f"| latency | {_latency_words(card.get('latency'))} |",
+        *(f"| {e['format']} | {_export_words(e)} |" for e in card.get("exports") or []),
         f"| data | {card['data']['fingerprint']} {_splits(card['data']['images_per_split'])} |",
         f"| pushed | {card['pushed_at']} |",
         "",
@@ -205,6 +208,43 @@ def _latency_words(latency: dict | None) -> str:
         f"{latency['ms']:.1f} ms per image{size}, median of {latency['runs']} requests through "
         f"serving_default with NMS, {latency['threads']} CPU threads, on the machine that pushed it"
     )
+
+
+def _exports(exported: dict) -> list[dict]:
+    out = []
+    for name, e in exported.items():
+        parity, latency = e.get("parity") or {}, e.get("latency") or {}
+        out.append(
+            {
+                "format": name,
+                "file": e.get("file"),
+                "precision": e.get("precision"),
+                "parity_passed": parity.get("passed"),
+                "parity_images": parity.get("images"),
+                "matched_fraction": parity.get("matched_fraction"),
+                "ap_diff": parity.get("ap_diff"),
+                "latency_ms": (latency.get(name) or {}).get("median_ms"),
+                "savedmodel_ms": (latency.get("savedmodel") or {}).get("median_ms"),
+                "threads": latency.get("threads"),
+            }
+        )
+    return out
+
+
+def _export_words(e: dict) -> str:
+    fraction = e.get("matched_fraction")
+    matched = f"{fraction:.1%} of the detections matched" if fraction is not None else "checked"
+    ap = f", AP difference {e['ap_diff']:+.4f}" if e.get("ap_diff") is not None else ""
+    words = (
+        f"`{e['file']}` ({e['precision']}): parity with the SavedModel on {e['parity_images']} "
+        f"images, {matched}{ap}"
+    )
+    if isinstance(e.get("latency_ms"), (int, float)):
+        words += (
+            f"; {e['latency_ms']:.1f} ms per image against the SavedModel's "
+            f"{e['savedmodel_ms']:.1f} ms ({e['threads']} CPU threads, on the machine that pushed)"
+        )
+    return words
 
 
 def _threshold(value) -> str:

@@ -4,14 +4,19 @@
 (``saved_model.pb``, ``variables/``, ...; TensorFlow Serving layout) plus ``labels.json``,
 ``detector_config.json``, ``model.weights.h5`` (so the version can warm-start training) and
 ``push.json`` (version, metrics, source model, data fingerprint, time in UTC, and
-``trained_on``: what the check-changes step of the next run compares) and the model card (``model_card.json``, ``model_card.md``:
-``components.push.model_card``).
+``trained_on``: what the check-changes step of the next run compares) and the model card
+(``model_card.json``, ``model_card.md``: ``components.push.model_card``); with
+``export_formats``, the model in other serving formats, ``exports/<format>/``
+(``components.push.exports``: ``nasdet export``'s folder with its parity record; a format that
+fails its check refuses the push). Beside the versions, ``<serving_root>/<model_name>/
+inferenceservice.yaml`` is the KServe InferenceService serving that folder
+(``components.serve.manifest``), rewritten by every push.
 
-Before it is published, the staged copy gets ``assets.extra/tf_serving_warmup_requests`` and
-is load-checked in a fresh process (``components.push.readiness``): loaded from its files,
-its warm-up requests replayed, the outputs compared with the source model's; a copy that does
-not load or answers differently is refused and nothing is published. ``push.json`` records the
-check (``load_check``).
+Before it is published, the staged copy gets its exports and
+``assets.extra/tf_serving_warmup_requests`` and is load-checked in a fresh process
+(``components.push.readiness``): loaded from its files, its warm-up requests replayed, the
+outputs compared with the source model's; a copy that does not load or answers differently is
+refused and nothing is published. ``push.json`` records the check (``load_check``).
 
 Guarantees:
 - Local (POSIX) file systems: the version is written in a hidden temporary sibling
@@ -40,7 +45,7 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 from components import files
 from components.artifacts import serving
@@ -48,7 +53,8 @@ from components.artifacts.evaluation import read_blessing
 from components.artifacts.model import SAVED_MODEL_PB, locate_model, model_fingerprint
 from components.errors import UserError
 from components.files import join
-from components.push import model_card, readiness, versions
+from components.push import exports, model_card, readiness, versions
+from components.serve import manifest
 
 MAX_ATTEMPTS = 50
 TMP_PREFIX = ".tmp-push-"
@@ -60,7 +66,7 @@ Records = Callable[[str, dict], None]  # writes push.json and the model card int
 
 def _stage(location, tmp: str, record: dict, write_records: Records) -> None:
     """Write the SavedModel, labels, config, ``push.json`` and the card of the version into
-    ``tmp``."""
+    ``tmp`` (and a source version's ``exports/``)."""
     files.make_dirs(tmp)
     files.copy_tree(
         location.saved_model_dir,
@@ -155,6 +161,8 @@ def run(
     model_name: str,
     keep: int | None = None,
     trained_on: dict | None = None,
+    serving_options: manifest.ServingOptions | None = None,
+    export_formats: Sequence[str] = (),
 ) -> dict:
     """Push the blessed model in ``model_dir`` to ``serving_root/model_name/<next version>``.
 
@@ -168,15 +176,25 @@ def run(
             Examples, settings and code digests, parameters), recorded in ``push.json`` so that
             the next run can tell whether anything changed. None: not recorded (the next run
             then counts the version as changed).
+        serving_options: the KServe InferenceService's options (the pipeline's profile; None:
+            the defaults, and no PVC known), written as ``inferenceservice.yaml`` beside the
+            versions when a server can read the serving root (a URI, or a path on a PVC).
+        export_formats: names of ``components.export.formats.FORMATS``: each is exported from
+            the model, parity-checked and written to ``<version>/exports/<format>/``
+            (``components.push.exports``); one that fails refuses the push.
 
     Returns:
-        ``{"version", "path", "pruned", "model_card"}``: the new integer version, its folder,
-        the versions removed, the card's Markdown file.
+        ``{"version", "path", "pruned", "model_card", "load_check", "exports",
+        "inference_service"}``: the new integer version, its folder, the versions removed, the
+        card's Markdown file, the load check, the exported formats (``push.json``'s
+        ``exports``), the InferenceService file written (None when none could be).
 
     Raises:
-        UserError: the blessing says not blessed or was made for another model, or bad
-            options; nothing is written then.
+        UserError: the blessing says not blessed or was made for another model, bad options,
+            or an export format that is unknown, not installed or fails its parity check;
+            nothing is published then.
     """
+    export_formats = exports.check(export_formats)
     if keep is not None and keep < 1:
         raise UserError(f"--keep must be at least 1, got {keep}")
     if not model_name or "/" in model_name or model_name.startswith("."):
@@ -214,9 +232,19 @@ def run(
         serving.write_push_record(directory, record)
         model_card.write(directory, model_card.build(location, decision, record))
 
-    return publish_version(
-        location, model_root, record, write_records, keep, examples=decision.get("examples")
+    result = publish_version(
+        location,
+        model_root,
+        record,
+        write_records,
+        keep,
+        examples=decision.get("examples"),
+        export_formats=export_formats,
     )
+    result["inference_service"] = manifest.write_beside_versions(
+        serving_root, model_name, serving_options
+    )
+    return result
 
 
 def publish_version(
@@ -226,17 +254,21 @@ def publish_version(
     write_records: Records,
     keep: int | None = None,
     examples: str | None = None,
+    export_formats: Sequence[str] | None = None,
 ) -> dict:
     """Publish the SavedModel at ``location`` as the next version under ``model_root``.
 
     ``write_records(folder, record)`` writes ``push.json`` and the model card (``record`` gets
-    its ``version`` first). The staged copy gets its TF Serving warm-up requests (images of the
-    test split of ``examples`` when readable) and must pass the load check in a fresh process
-    (:mod:`components.push.readiness`; the result is ``record["load_check"]``) before it is
-    published: renamed into place locally, copied ``saved_model.pb`` last on object stores;
-    then the versions beyond the newest ``keep`` are removed. Returns ``{"version", "path",
-    "pruned", "model_card", "load_check"}``; a copy that fails the check raises UserError and
-    nothing is published.
+    its ``version`` first). With ``export_formats`` (a push) the staged copy gets those formats
+    in ``exports/`` (``record["exports"]``) and a source version's own exports are left out;
+    with None (a rollback) the source's ``exports/`` are copied as they are. The staged copy
+    then gets its TF Serving warm-up requests (images of the test split of ``examples`` when
+    readable) and must pass the load check in a fresh process (:mod:`components.push.readiness`;
+    the result is ``record["load_check"]``) before it is published: renamed into place locally,
+    copied ``saved_model.pb`` last on object stores; then the versions beyond the newest
+    ``keep`` are removed. Returns ``{"version", "path", "pruned", "model_card", "load_check",
+    "exports"}``; a format or a copy that fails its check raises UserError and nothing is
+    published.
     """
     remote = files.is_remote(model_root)
     if not remote:
@@ -245,6 +277,9 @@ def publish_version(
     with sigterm_as_interrupt():
         try:
             _stage(location, tmp, record, write_records)
+            if export_formats is not None:
+                files.remove_tree(join(tmp, serving.EXPORTS_DIR))  # a source version's own
+                record["exports"] = exports.write(location, tmp, export_formats, examples)
             record["load_check"] = readiness.prepare(
                 location.saved_model_dir, tmp, files.basename(model_root), examples
             )
@@ -261,4 +296,5 @@ def publish_version(
         "pruned": pruned,
         "model_card": join(path, model_card.CARD_MD),
         "load_check": record["load_check"],
+        "exports": record.get("exports") or {},
     }

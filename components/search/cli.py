@@ -111,7 +111,8 @@ def build_parser() -> StepArgumentParser:
         help="skip the search and pass this architecture on",
     )
     parser.add_argument(
-        "--work-dir", help="tuner working directory kept for resuming (default: <output>.work)"
+        "--work-dir",
+        help="tuner working directory kept for resuming, a path or a URI (default: <output>.work)",
     )
     parser.add_argument("--train-images", type=_int_at_least(1), help="cap on training images")
     parser.add_argument("--eval-images", type=_int_at_least(1), help="cap on eval images")

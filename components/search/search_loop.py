@@ -6,6 +6,8 @@ distributed search (:mod:`components.search.distributed`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import keras
 
 from components.search.hypermodel import DetectorHyperModel
@@ -52,8 +54,14 @@ def _use_mixed_precision_on_gpus() -> None:
         keras.mixed_precision.set_global_policy("mixed_float16")
 
 
-def search_in_process(spec: SearchSpec, verbose: int | str = 0):
+def search_in_process(
+    spec: SearchSpec,
+    verbose: int | str = 0,
+    after_trial: Callable[[], object] | None = None,
+):
     """Build the hypermodel and tuner of ``spec`` and run ``tuner.search()``; return the tuner.
+
+    ``after_trial`` is called after each trial of this process (``tuners.make_tuner``).
 
     In a distributed search the ``KERASTUNER_*`` environment makes this process the chief
     (serves the oracle; returns only when every worker asked for a trial after the last one)
@@ -61,6 +69,6 @@ def search_in_process(spec: SearchSpec, verbose: int | str = 0):
     """
     keras.utils.set_random_seed(spec.seed)
     _use_mixed_precision_on_gpus()
-    tuner = make_tuner(spec, make_hypermodel(spec, verbose))
+    tuner = make_tuner(spec, make_hypermodel(spec, verbose), after_trial)
     tuner.search(verbose=verbose)
     return tuner

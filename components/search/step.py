@@ -1,7 +1,8 @@
 """The search step: run (or resume) an architecture search and write the Architecture artifact.
 
 The KerasTuner project lives in a persistent working directory (``<output>.work`` unless
-``work_dir`` is given) so that the same command run again continues the search; the output
+``work_dir`` is given; a URI is staged in a local copy and synced up after every trial,
+``components.local_copy``) so that the same command run again continues the search; the output
 directory is written atomically at the end. With ``reuse_architecture`` the search is skipped
 and the given architecture (a file or a preset name) is passed on.
 """
@@ -15,13 +16,15 @@ import os
 import shutil
 import time
 
+from components import files
 from components.artifacts import architecture as architecture_files
 from components.artifacts.examples import data_fingerprint
 from components.errors import UserError
 from components.files import atomic_output_dir
+from components.local_copy import local_work_dir
 from components.search import artifact, report
 from components.search.space import get_space
-from components.search.tuners import SearchSpec
+from components.search.tuners import ORACLE_FILE, SearchSpec
 from components.tuner_settings import STEP
 
 SPEC_FILE = "search_spec.json"
@@ -32,10 +35,11 @@ WORKER_BACKENDS = ("auto", "local", "kubernetes")
 def _check_resume(spec: SearchSpec, work_dir: str) -> SearchSpec | None:
     """Refuse a working directory that holds a search with other settings; record ours.
 
-    Returns the spec found there (None when the directory holds no search yet).
+    ``spec.directory`` is where it is read (the local copy of a URI ``work_dir``), ``work_dir``
+    what the messages name. Returns the spec found there (None when it holds no search yet).
     """
-    os.makedirs(work_dir, exist_ok=True)
-    path = os.path.join(work_dir, SPEC_FILE)
+    os.makedirs(spec.directory, exist_ok=True)
+    path = os.path.join(spec.directory, SPEC_FILE)
     previous = None
     if os.path.exists(path):
         with open(path) as f:
@@ -54,7 +58,7 @@ def _check_resume(spec: SearchSpec, work_dir: str) -> SearchSpec | None:
                 f"the working directory {work_dir} holds a search with other settings "
                 f"({', '.join(changed)} differ); remove it or choose another output"
             )
-    _write_spec(spec, work_dir)
+    _write_spec(spec, spec.directory)
     return previous
 
 
@@ -175,8 +179,8 @@ def run(
         space: the search space (``space.SPACES``: small | large).
         objective: AP | AP50 on the val split.
         reuse_architecture: a file or preset that skips the search.
-        work_dir: keeps the tuner project (default ``<output_dir>.work``): the same call again
-            resumes.
+        work_dir: keeps the tuner project (default ``<output_dir>.work``; a path, or a URI
+            when ``workers`` is 0): the same call again resumes.
         latency_weight: the exponent of the latency-aware reward ``(latency / reference) ** w``
             that multiplies the objective (MnasNet uses -0.07; 0: the objective alone); the
             reference is the measured latency of the space's base preset.
@@ -209,97 +213,108 @@ def run(
     if workers < 0:
         raise UserError(f"--workers must be >= 0, got {workers}")
     search_space = get_space(space)
-    work_dir = os.path.abspath(work_dir or f"{os.path.abspath(output_dir).rstrip('/')}.work")
-    spec = SearchSpec(
-        examples_dir=os.path.abspath(examples_dir),
-        directory=work_dir,
-        algorithm=algorithm,
-        max_trials=max_trials,
-        epochs=epochs,
-        seed=seed,
-        space=space,
-        objective=objective,
-        latency_weight=latency_weight,
-        max_latency_ms=max_latency_ms,
-        serving_size=serving_size,
-        screen=screen,
-        proxy=proxy,
-        train_images=train_images,
-        eval_images=eval_images,
-        data_digest=data_fingerprint(examples_dir),
-    )
-    previous = _check_resume(spec, work_dir)
-    from components.search.search_loop import make_hypermodel, search_in_process
-
-    spec = _with_reference(spec, previous, make_hypermodel(spec).num_classes)
-    _write_spec(spec, work_dir)
-    screened = None
-    if spec.screen:
-        from components.search import screening
-
-        screened = screening.run_once(spec, make_hypermodel(spec, verbose))
-    from components.search.tuners import read_events
-
-    # A resumed search (the same work_dir: a rerun, or a retried pod) keeps finished trials:
-    # completed ones and failed ones (e.g. refused over the latency limit) alike.
-    finished_before = {
-        r.trial_id
-        for r in artifact.read_trials(spec.project_dir)
-        if r.status in (artifact.COMPLETED, artifact.FAILED)
-    }
-
-    distributed_result = None
-    if workers > 0:
-        make_hypermodel(spec)  # bad input fails here, before any process starts
-        distributed_result = _run_workers(spec, workers, worker_backend)
-    else:
-        search_in_process(spec, verbose)
-
-    rows = artifact.read_trials(spec.project_dir)
-    events = read_events(spec.project_dir)
-    if distributed_result is not None:
-        _report_interrupted(rows, events, distributed_result)
-    limit = spec.limit_ms
-    for row in rows:
-        row.max_latency_ms = math.nan if limit is None else limit
-    best = artifact.best_trial(rows)
-    all_too_slow = bool(rows) and all(r.over_limit for r in rows)
-    if best is None and not all_too_slow:
-        errors = "; ".join(sorted({r.error for r in rows if r.error})) or "no trial ran"
-        raise UserError(f"no search trial completed ({len(rows)} trials): {errors}")
-    from components.detector.config_load import get_preset
-    from components.search.hypermodel import production_config
-
-    num_classes = make_hypermodel(spec).num_classes
-    if best is None:  # every candidate was slower than the limit: the base preset is not
-        base = search_space.base_preset
-        config = get_preset(base).with_overrides({"num_classes": num_classes})
-    else:
-        config = production_config(best.values, search_space, num_classes, epochs)
-    settings = {
-        "algorithm": algorithm,
-        "max trials": max_trials,
-        "epochs per trial": epochs,
-        "workers": workers,
-        "seed": seed,
-        "search space": space,
-        "objective": objective
-        if not latency_weight
-        else f"{objective} * (latency / {spec.reference_ms:.2f} ms)^{latency_weight}",
-        "latency limit": _limit_words(spec),
-    }
-    if best is None:
-        settings["pick"] = (
-            f"none of the {len(rows)} trials was within the latency limit: the base preset "
-            f"{search_space.base_preset} is passed on"
+    home = files.absolute(work_dir or f"{os.path.abspath(output_dir).rstrip('/')}.work")
+    if workers > 0 and files.is_remote(home):
+        raise UserError(
+            f"--workers {workers}: the workers share the search's work folder, which must be a "
+            f"path they all mount (a volume), not the URI {home}"
         )
-    with atomic_output_dir(output_dir) as tmp:
-        architecture_files.write_architecture(tmp, config.to_json(), best.values if best else {})
-        architecture_files.write_trials_csv(rows, os.path.join(tmp, architecture_files.TRIALS_FILE))
-        if screened is not None:
-            name = architecture_files.SCREENING_FILE
-            shutil.copyfile(os.path.join(work_dir, name), os.path.join(tmp, name))
-        report.write_report(tmp, rows, best, settings, screened)
+    with local_work_dir(home, last=(ORACLE_FILE,)) as work:
+        spec = SearchSpec(
+            examples_dir=os.path.abspath(examples_dir),
+            directory=work.local,
+            algorithm=algorithm,
+            max_trials=max_trials,
+            epochs=epochs,
+            seed=seed,
+            space=space,
+            objective=objective,
+            latency_weight=latency_weight,
+            max_latency_ms=max_latency_ms,
+            serving_size=serving_size,
+            screen=screen,
+            proxy=proxy,
+            train_images=train_images,
+            eval_images=eval_images,
+            data_digest=data_fingerprint(examples_dir),
+        )
+        previous = _check_resume(spec, home)
+        from components.search.search_loop import make_hypermodel, search_in_process
+
+        spec = _with_reference(spec, previous, make_hypermodel(spec).num_classes)
+        _write_spec(spec, work.local)
+        screened = None
+        if spec.screen:
+            from components.search import screening
+
+            screened = screening.run_once(spec, make_hypermodel(spec, verbose))
+        work.sync()  # the spec, its reference latency and the screening: kept before any trial
+        from components.search.tuners import read_events
+
+        # A resumed search (the same work folder: a rerun, or a retried pod) keeps finished trials:
+        # completed ones and failed ones (e.g. refused over the latency limit) alike.
+        finished_before = {
+            r.trial_id
+            for r in artifact.read_trials(spec.project_dir)
+            if r.status in (artifact.COMPLETED, artifact.FAILED)
+        }
+
+        distributed_result = None
+        if workers > 0:
+            make_hypermodel(spec)  # bad input fails here, before any process starts
+            distributed_result = _run_workers(spec, workers, worker_backend)
+        else:
+            search_in_process(spec, verbose, after_trial=work.sync)
+
+        rows = artifact.read_trials(spec.project_dir)
+        events = read_events(spec.project_dir)
+        if distributed_result is not None:
+            _report_interrupted(rows, events, distributed_result)
+        limit = spec.limit_ms
+        for row in rows:
+            row.max_latency_ms = math.nan if limit is None else limit
+        best = artifact.best_trial(rows)
+        all_too_slow = bool(rows) and all(r.over_limit for r in rows)
+        if best is None and not all_too_slow:
+            errors = "; ".join(sorted({r.error for r in rows if r.error})) or "no trial ran"
+            raise UserError(f"no search trial completed ({len(rows)} trials): {errors}")
+        from components.detector.config_load import get_preset
+        from components.search.hypermodel import production_config
+
+        num_classes = make_hypermodel(spec).num_classes
+        if best is None:  # every candidate was slower than the limit: the base preset is not
+            base = search_space.base_preset
+            config = get_preset(base).with_overrides({"num_classes": num_classes})
+        else:
+            config = production_config(best.values, search_space, num_classes, epochs)
+        settings = {
+            "algorithm": algorithm,
+            "max trials": max_trials,
+            "epochs per trial": epochs,
+            "workers": workers,
+            "seed": seed,
+            "search space": space,
+            "objective": objective
+            if not latency_weight
+            else f"{objective} * (latency / {spec.reference_ms:.2f} ms)^{latency_weight}",
+            "latency limit": _limit_words(spec),
+        }
+        if best is None:
+            settings["pick"] = (
+                f"none of the {len(rows)} trials was within the latency limit: the base preset "
+                f"{search_space.base_preset} is passed on"
+            )
+        with atomic_output_dir(output_dir) as tmp:
+            architecture_files.write_architecture(
+                tmp, config.to_json(), best.values if best else {}
+            )
+            architecture_files.write_trials_csv(
+                rows, os.path.join(tmp, architecture_files.TRIALS_FILE)
+            )
+            if screened is not None:
+                name = architecture_files.SCREENING_FILE
+                shutil.copyfile(os.path.join(work.local, name), os.path.join(tmp, name))
+            report.write_report(tmp, rows, best, settings, screened)
     started_here = {
         e["trial_id"] for e in events if e.get("event") == "begin" and e.get("time", 0) >= started
     }
@@ -310,7 +325,7 @@ def run(
     summary = {
         "output_dir": out,
         "architecture": os.path.join(out, architecture_files.ARCHITECTURE_FILE),
-        "work_dir": work_dir,
+        "work_dir": home,
         "best_trial": best.trial_id if best else None,
         **{k: getattr(best, k) if best else math.nan for k in _BEST_NUMBERS},
         "fallback": None if best else search_space.base_preset,

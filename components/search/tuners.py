@@ -4,7 +4,8 @@ A search is described by a :class:`SearchSpec` (plain JSON, so worker processes 
 the very same description). :func:`make_tuner` builds the tuner on the spec's project directory
 with ``overwrite=False``: running the same spec again reloads the oracle and continues where it
 stopped (finished trials are kept; a trial interrupted while running is run again from scratch).
-Every trial start and end is appended to ``events.jsonl`` in the project directory.
+Every trial start and end is appended to ``events.jsonl`` in the project directory, and the
+tuner's ``after_trial`` (if set) is called once a trial's files are written.
 
 A trial that raises is recorded by the oracle as FAILED (no retries) and the search goes on:
 the consecutive-failure limit is set above ``max_trials``, so only ``max_trials`` bounds a search.
@@ -17,6 +18,7 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable
 
 import keras_tuner
 
@@ -29,6 +31,7 @@ from components.tuner_settings import MIN, STEP
 SCORE = "score"  # the oracle's objective: the (optionally latency-aware) reward, maximised
 PROJECT_NAME = "search"
 EVENTS_FILE = "events.jsonl"
+ORACLE_FILE = "oracle.json"  # KerasTuner's: the oracle's state, written after the trial's own
 HYPERBAND_FACTOR = 3
 
 
@@ -186,9 +189,13 @@ class _TrialEvents:
         if not hasattr(self, "_trial_clock"):
             self._trial_clock = (time.monotonic(), len(self._finished() or []))
 
+    after_trial: Callable[[], object] | None = None  # e.g. the sync of a URI work folder
+
     def on_trial_end(self, trial):
         super().on_trial_end(trial)
         self._event(trial, "end")
+        if self.after_trial is not None:
+            self.after_trial()
         self._progress(trial)
 
     def _finished(self) -> list | None:
@@ -268,12 +275,17 @@ _ALGORITHMS = {
 }
 
 
-def make_tuner(spec: SearchSpec, hypermodel: keras_tuner.HyperModel) -> keras_tuner.Tuner:
+def make_tuner(
+    spec: SearchSpec,
+    hypermodel: keras_tuner.HyperModel,
+    after_trial: Callable[[], object] | None = None,
+) -> keras_tuner.Tuner:
     """Return the tuner of ``spec.algorithm`` for ``hypermodel`` on ``spec.project_dir``.
 
     An existing project is reloaded (resume). Hyperband gets ``max_epochs = spec.epochs`` and
     is stopped after ``spec.max_trials`` trials like the other algorithms. The oracle proposes
     the candidates the screening selected first (``screening.csv`` in ``spec.directory``).
+    ``after_trial`` is called after each trial, once its files and the oracle's are written.
     """
     from components.search.screening import read_selected
 
@@ -300,6 +312,7 @@ def make_tuner(spec: SearchSpec, hypermodel: keras_tuner.HyperModel) -> keras_tu
         oracle, hypermodel, directory=spec.directory, project_name=PROJECT_NAME, overwrite=False
     )
     tuner.oracle.max_trials = spec.max_trials
+    tuner.after_trial = after_trial
     return tuner
 
 

@@ -2,5 +2,6 @@
 
 The door is the command line (:mod:`components.serve.cli`); :class:`components.serve.model.
 DetectorModel` is the ``kserve.Model``, :mod:`components.serve.codec` the request and response
-formats.
+formats. :mod:`components.serve.manifest` is the KServe ``InferenceService`` that serves the
+pushed versions on a cluster (KServe's TF Serving runtime).
 """

@@ -1,4 +1,5 @@
-"""``nasdet serve`` (KServe's model server on a model) and ``nasdet serving-manifest``."""
+"""``nasdet serve``: KServe's model server on a model (``nasdet serving-manifest``, the
+InferenceService of the pushed versions, is ``pipelines.serving_manifest``: it reads the profile)."""
 
 from __future__ import annotations
 

@@ -10,7 +10,8 @@ The working directory (it survives a crash) holds::
     logs/                       TensorBoard event files
 
 ``state.json`` is written (atomically) only after its checkpoint, so a crash at any point resumes
-from a consistent epoch.
+from a consistent epoch. A working directory on a URI is a local copy synced up after each
+epoch with ``state.json`` last (``components.local_copy``), which keeps that order.
 """
 
 from __future__ import annotations
@@ -102,6 +103,8 @@ class EpochCheckpoint(keras.callbacks.Callback):
     ``export_weights`` a function ``(path) -> None`` that saves the weights to export (the EMA
     weights when enabled) as ``.weights.h5``. Early stopping watches ``state.monitor`` with
     ``patience`` epochs (0 disables it); improvements smaller than ``min_delta`` do not count.
+    ``after_save`` is called once the epoch's files are written (a URI working directory
+    syncs its local copy up).
     """
 
     def __init__(
@@ -113,6 +116,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
         patience: int,
         min_delta: float = 0.0,
         max_to_keep: int = 2,
+        after_save: Callable[[], object] | None = None,
     ) -> None:
         super().__init__()
         self.work_dir = work_dir
@@ -120,6 +124,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self.export_weights = export_weights
         self.patience = int(patience)
         self.min_delta = float(min_delta)
+        self.after_save = after_save
         self.manager = tf.train.CheckpointManager(
             checkpoint, os.path.join(work_dir, CKPT_DIR), max_to_keep=max_to_keep
         )
@@ -143,6 +148,8 @@ class EpochCheckpoint(keras.callbacks.Callback):
         state.epochs_done = epoch + 1
         state.history = [r for r in state.history if r["epoch"] <= epoch] + [row]
         state.save(self.work_dir)
+        if self.after_save is not None:
+            self.after_save()
 
 
 def _number(value) -> float:

@@ -76,7 +76,9 @@ def build_parser() -> StepArgumentParser:
         "--batch-size", type=_positive_int, help="images per step (default: the config's)"
     )
     parser.add_argument(
-        "--warm-start", metavar="DIR", help="start from the weights of this Model artifact"
+        "--warm-start",
+        metavar="DIR",
+        help="start from the weights of this Model artifact or pushed version (a path or a URI)",
     )
     parser.add_argument(
         "--backbone-weights",
@@ -100,8 +102,8 @@ def build_parser() -> StepArgumentParser:
     parser.add_argument(
         "--checkpoint-dir",
         metavar="DIR",
-        help="working directory for checkpoints (default: <output>.work); a crashed run "
-        "started again with the same arguments resumes from its last epoch",
+        help="working directory for checkpoints, a path or a URI (default: <output>.work); a "
+        "crashed run started again with the same arguments resumes from its last epoch",
     )
     return parser
 

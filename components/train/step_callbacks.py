@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import keras
 import tensorflow as tf
@@ -20,11 +20,13 @@ def step_callbacks(
     extra: Sequence[keras.callbacks.Callback],
     gpus: bool,
     examples_dir: str,
+    after_save: Callable[[], object] | None = None,
 ) -> list[keras.callbacks.Callback]:
     """The train step's callbacks, in order: EMA validation, val AP every
     ``train.val_ap_every`` epochs, TensorBoard, the time budget (on ``gpus`` its clock is wall
     time), closing the mosaic, the per-epoch checkpoint (history, best weights, early
-    stopping), a progress line per epoch; then ``extra``.
+    stopping; then ``after_save``, e.g. the sync of a URI working directory), a progress line
+    per epoch; then ``extra``.
 
     ``plan`` is the trainer's ``_Plan`` (config, work_dir, budget_s, epochs, steps_per_epoch).
     """
@@ -73,7 +75,9 @@ def step_callbacks(
     # learning rate has decayed wastes the part of the run that helps most.
     patience = 0 if plan.budget_s else plan.config.train.early_stopping_patience
     cbs.append(
-        callbacks.EpochCheckpoint(plan.work_dir, state, checkpoint, export_weights, patience)
+        callbacks.EpochCheckpoint(
+            plan.work_dir, state, checkpoint, export_weights, patience, after_save=after_save
+        )
     )
     cbs.append(epoch_progress.EpochProgress(lambda: state.planned_epochs or plan.epochs))
     cbs.extend(extra)

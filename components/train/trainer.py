@@ -6,7 +6,8 @@ warm-up then cosine learning rate (scaled by global batch / ``learning_rate_batc
 decay, global gradient-norm clipping and an optional EMA of the weights (the EMA weights are
 validated and exported). With GPUs it trains under ``tf.distribute.MirroredStrategy`` and
 ``mixed_float16``; on the CPU in float32 with the default strategy. Every epoch is
-checkpointed in a working directory (``<output>.work`` by default) and a run started again
+checkpointed in a working directory (``<output>.work`` by default; a URI is staged in a local
+copy and synced up after every epoch, ``components.local_copy``) and a run started again
 with the same arguments resumes from the last finished epoch; the working directory is removed
 once the Model artifact is complete.
 """
@@ -19,13 +20,13 @@ import hashlib
 import logging
 import math
 import os
-import shutil
 import time
 from collections.abc import Sequence
 
 import keras
 import tensorflow as tf
 
+from components import files
 from components.artifacts.examples import (
     TRAIN_SPLIT,
     VAL_SPLIT,
@@ -40,6 +41,7 @@ from components.detector.anchor_fit import fit_to_examples
 from components.detector.config import DetectorConfig
 from components.detector.config_load import load_architecture
 from components.errors import UserError
+from components.local_copy import WorkDir, local_work_dir
 from components.train import artifact, budget, callbacks
 from components.train import warm_start as warm_start_lib
 from components.train.backbone_weights import with_backbone_weights
@@ -79,7 +81,7 @@ def _fingerprint(
         "examples": files_digest(examples_dir),
         "epochs": epochs,
         "batch_size": batch,
-        "warm_start": os.path.abspath(warm) if warm else None,
+        "warm_start": files.absolute(warm) if warm else None,
         "budget_s": budget_s,
     }
 
@@ -111,7 +113,8 @@ class _Plan:
     labels: dict
     epochs: int  # the cap of a budgeted run
     budget_s: float | None
-    work_dir: str
+    work_dir: str  # local: the working directory, or its local copy (work_home a URI)
+    work_home: str
     n_train: int
     n_eval: int
     strategy: tf.distribute.Strategy
@@ -132,14 +135,13 @@ class _Plan:
 def _prepare(
     examples_dir: str,
     architecture: str,
-    output_dir: str,
     epochs: int | None,
     budget_s: float | None,
     batch_size: int | None,
     warm_start: str | None,
     backbone_weights: str | None,
     image_size: int | None,
-    work_dir: str | None,
+    work: WorkDir,
 ) -> _Plan:
     """Check the inputs and settle the config, the sizes and the devices (UserError if bad)."""
     if not os.path.isdir(examples_dir):
@@ -153,8 +155,7 @@ def _prepare(
     config, fit = fit_to_examples(config, examples_dir, TRAIN_SPLIT)
     if fit is not None:
         log.info("anchors: %s", fit.summary())
-    work_dir = work_dir or f"{os.path.abspath(output_dir).rstrip('/')}.work"
-    config = with_backbone_weights(config, backbone_weights, work_dir)
+    config = with_backbone_weights(config, backbone_weights, work.local)
     if budget_s is not None and not (budget_s > 0 and math.isfinite(budget_s)):
         raise UserError(f"the training budget must be a positive number of seconds, got {budget_s}")
     epochs = int(epochs or (budget.MAX_BUDGET_EPOCHS if budget_s else config.train.epochs))
@@ -177,7 +178,8 @@ def _prepare(
         labels=labels,
         epochs=epochs,
         budget_s=float(budget_s) if budget_s else None,
-        work_dir=work_dir,
+        work_dir=work.local,
+        work_home=work.home,
         n_train=n_train,
         n_eval=count_records(examples_dir, VAL_SPLIT),
         strategy=strategy,
@@ -219,7 +221,7 @@ def _restore(plan: _Plan, warm_start: str | None, jit_compile: bool | str):
     state = callbacks.TrainState.load(plan.work_dir)
     if state is not None and state.fingerprint != plan.fingerprint:
         raise UserError(
-            f"the working directory {plan.work_dir} belongs to another training run "
+            f"the working directory {plan.work_home} belongs to another training run "
             f"(different data, architecture or options); remove it or choose --checkpoint-dir"
         )
     os.makedirs(plan.work_dir, exist_ok=True)
@@ -311,8 +313,9 @@ def run(
             overrides the architecture's (the artifact records ``backbone.weights: none``: its
             own weights are in it).
         image_size: overrides the architecture's input size.
-        work_dir: keeps the checkpoints (default ``<output_dir>.work``): a run started again
-            after a crash resumes there; removed once the artifact is complete.
+        work_dir: keeps the checkpoints (default ``<output_dir>.work``; a path or a URI): a
+            run started again after a crash resumes there; removed once the artifact is
+            complete.
         jit_compile: passed to ``Model.compile`` ("auto": XLA on GPUs only).
         extra_callbacks: Keras callbacks run after the step's own.
         seed: the shuffling and augmentation seed.
@@ -334,45 +337,47 @@ def run(
     """
     started = time.time()
     threads = use_cpu_threads(cpu_threads)  # before the first TensorFlow operation
-    plan = _prepare(
-        examples_dir,
-        architecture,
-        output_dir,
-        epochs,
-        budget_s,
-        batch_size,
-        warm_start,
-        backbone_weights,
-        image_size,
-        work_dir,
-    )
-    train_ds, val_ds = _datasets(plan, examples_dir, seed)
-    trainer, checkpoint, state = _restore(plan, warm_start, jit_compile)
-    initial_epoch = state.epochs_done
-    target = state.planned_epochs or plan.epochs
-    fit_started = budget.cpu_seconds()
-    if initial_epoch < target and not state.stopped_early:
-        trainer.fit(
-            train_ds,
-            validation_data=val_ds,
-            epochs=plan.epochs,
-            steps_per_epoch=plan.steps_per_epoch,
-            initial_epoch=initial_epoch,
-            shuffle=False,  # the input pipeline shuffles
-            callbacks=step_callbacks(
-                plan,
-                trainer,
-                checkpoint,
-                state,
-                extra_callbacks,
-                gpus=bool(training_devices()),
-                examples_dir=examples_dir,
-            ),
-            verbose=verbose,
+    home = work_dir or f"{os.path.abspath(output_dir).rstrip('/')}.work"
+    with local_work_dir(home, last=(callbacks.STATE_FILE,)) as work:
+        plan = _prepare(
+            examples_dir,
+            architecture,
+            epochs,
+            budget_s,
+            batch_size,
+            warm_start,
+            backbone_weights,
+            image_size,
+            work,
         )
-    fit_cpu_s = budget.cpu_seconds() - fit_started
-    paths, calibration_batches = _export(plan, trainer, examples_dir, output_dir, bn_batches)
-    shutil.rmtree(plan.work_dir, ignore_errors=True)
+        train_ds, val_ds = _datasets(plan, examples_dir, seed)
+        trainer, checkpoint, state = _restore(plan, warm_start, jit_compile)
+        initial_epoch = state.epochs_done
+        target = state.planned_epochs or plan.epochs
+        fit_started = budget.cpu_seconds()
+        if initial_epoch < target and not state.stopped_early:
+            trainer.fit(
+                train_ds,
+                validation_data=val_ds,
+                epochs=plan.epochs,
+                steps_per_epoch=plan.steps_per_epoch,
+                initial_epoch=initial_epoch,
+                shuffle=False,  # the input pipeline shuffles
+                callbacks=step_callbacks(
+                    plan,
+                    trainer,
+                    checkpoint,
+                    state,
+                    extra_callbacks,
+                    gpus=bool(training_devices()),
+                    examples_dir=examples_dir,
+                    after_save=work.sync,
+                ),
+                verbose=verbose,
+            )
+        fit_cpu_s = budget.cpu_seconds() - fit_started
+        paths, calibration_batches = _export(plan, trainer, examples_dir, output_dir, bn_batches)
+        work.remove()
     last = state.history[-1] if state.history else {}
     return {
         "output_dir": os.path.abspath(output_dir),

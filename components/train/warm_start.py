@@ -2,19 +2,20 @@
 
 Scheduled retraining starts from the production model: the Model artifact stores the Keras
 weights next to its SavedModel (``model.weights.h5``) and its ``detector_config.json``; both are
-read here. A different architecture (backbone, BiFPN, heads, anchors per location, classes)
-is a ``UserError``.
+read here, from a folder or a URI (a version pushed to ``gs://`` / ``s3://``: the weights are
+copied to a local file to load them). A different architecture (backbone, BiFPN, heads,
+anchors per location, classes) is a ``UserError``.
 """
 
 from __future__ import annotations
 
-import os
-
 import keras
 
+from components import files
 from components.detector import backbones
 from components.detector.config import DetectorConfig
 from components.errors import UserError
+from components.local_copy import local_file
 from components.train import artifact
 
 
@@ -52,15 +53,20 @@ def check_model_artifact(model_dir: str, config: DetectorConfig) -> str:
     missing or when the architecture differs (the message names the first differences).
     """
     for name in (artifact.WEIGHTS_FILE, artifact.CONFIG_FILE):
-        if not os.path.isfile(os.path.join(model_dir, name)):
+        try:
+            present = files.is_file(files.join(model_dir, name))
+        except Exception as err:  # unknown scheme, credentials, permissions, network
+            reason = (str(err).strip() or type(err).__name__).splitlines()[0]
+            raise UserError(f"--warm-start {model_dir}: cannot read it: {reason}") from None
+        if not present:
             raise UserError(f"--warm-start {model_dir}: no {name} (not a Model artifact)")
-    theirs = DetectorConfig.load(os.path.join(model_dir, artifact.CONFIG_FILE))
+    theirs = DetectorConfig.load(files.join(model_dir, artifact.CONFIG_FILE))
     diff = _differences(architecture_signature(config), architecture_signature(theirs))
     if diff:
         raise UserError(
             f"--warm-start {model_dir}: a different architecture ({'; '.join(diff[:3])})"
         )
-    return os.path.join(model_dir, artifact.WEIGHTS_FILE)
+    return files.join(model_dir, artifact.WEIGHTS_FILE)
 
 
 def load_warm_start(model: keras.Model, config: DetectorConfig, model_dir: str) -> str:
@@ -71,7 +77,8 @@ def load_warm_start(model: keras.Model, config: DetectorConfig, model_dir: str) 
     """
     weights = check_model_artifact(model_dir, config)
     try:
-        model.load_weights(weights)
+        with local_file(weights) as local:
+            model.load_weights(local)
     except (ValueError, KeyError, OSError) as err:
         raise UserError(f"--warm-start {model_dir}: cannot load {weights}: {err}") from err
     return weights

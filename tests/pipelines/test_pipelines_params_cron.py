@@ -44,6 +44,7 @@ def test_model_parameters_are_the_pipeline_parameters_but_data_places_and_scale(
         assert shaping in parameters.MODEL_PARAMETERS
     for other in ("data_path", "serving_root", "search_workers", "keep_versions", "force"):
         assert other not in parameters.MODEL_PARAMETERS
+    assert "export_formats" not in parameters.MODEL_PARAMETERS  # derived from the model
 
 
 @pytest.mark.parametrize(
@@ -58,6 +59,7 @@ def test_model_parameters_are_the_pipeline_parameters_but_data_places_and_scale(
         ("test_fraction=1.5", "test_fraction must be in 0.0..1.0, got 1.5"),
         ("search_max_trials=0", "search_max_trials must be in 1..inf, got 0"),
         ("tolerance=nan", "tolerance must be a finite number"),
+        ("export_formats=onnx,trt", "export_formats: unknown export format 'trt' \\(known: onnx, "),
     ],
 )
 def test_parse_assignments_errors(item, message):

@@ -217,3 +217,63 @@ def test_check_changes_digests_this_code_and_hands_the_decision_to_kfp(tmp_path,
         serving_root=str(tmp_path / "serving"), force=True, output_dir=str(out), **common
     )
     assert forced.value is True
+
+
+def test_production_and_checkpoints_on_an_object_store(monkeypatch, object_store, tmp_path):
+    import components.train
+    from components.detector.config_load import get_preset, load_architecture
+
+    serving, checkpoints = "memstore://bucket/serving", "memstore://bucket/checkpoints"
+    version = f"{serving}/nasdet/2"
+    object_store[f"{version}/saved_model.pb"] = b"pb"
+    object_store[f"{version}/{model.CONFIG_FILE}"] = get_preset("tiny").to_json().encode()
+    common = dict(serving_root=serving, model_name="nasdet", checkpoint_root=checkpoints)
+
+    # architecture=production: the search step reads the pushed config from the store.
+    out = tmp_path / "arch"
+    result = tasks.search(
+        examples_dir=str(tmp_path / "no-examples"),
+        output_dir=str(out),
+        reuse_architecture="production",
+        algorithm="random",
+        max_trials=2,
+        epochs=1,
+        workers=0,
+        space="small",
+        seed=0,
+        run_id="77",
+        latency_weight=0.0,
+        max_latency_ms="0",
+        serving_size=0,
+        screen=0,
+        proxy="params",
+        **common,
+    )
+    assert result.metrics["reused"] == f"{version}/{model.CONFIG_FILE}"
+    assert load_architecture(str(out / architecture.ARCHITECTURE_FILE)).name == "tiny"
+
+    # warm_start=production and checkpoints under a URI, removed once the step succeeded.
+    seen: dict = {}
+
+    def run(**kwargs):
+        seen.update(kwargs)
+        object_store[f"{kwargs['work_dir']}/state.json"] = b"{}"
+        return {"epochs_run": 1}
+
+    monkeypatch.setattr(components.train, "run", run)
+    result = tasks.train(
+        examples_dir="e",
+        architecture_dir=str(out),
+        output_dir=str(tmp_path / "model"),
+        epochs=0,
+        budget_s=0.0,
+        batch_size=0,
+        warm_start="production",
+        backbone_weights="",
+        image_size=0,
+        run_id="77",
+        **common,
+    )
+    assert seen["work_dir"] == f"{checkpoints}/77/train" and seen["warm_start"] == version
+    assert result.metadata["warm_start"] == version
+    assert not [key for key in object_store if key.startswith(checkpoints)]

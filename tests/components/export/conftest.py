@@ -35,6 +35,12 @@ TINY = {
 def tiny_model(tmp_path_factory) -> str:
     """A Model artifact folder: untrained weights, the class head's output scaled so that the
     scores spread over 0..1 (an untrained head scores every anchor about 0.01 alike)."""
+    return save_tiny_model(tmp_path_factory.mktemp("export_model"))
+
+
+def save_tiny_model(out: pathlib.Path) -> str:
+    """Write the tiny Model artifact of :func:`tiny_model` into ``out``; return its path (also
+    what the push tests export)."""
     import keras
     import numpy as np
 
@@ -49,7 +55,6 @@ def tiny_model(tmp_path_factory) -> str:
     head = detector.get_layer("class_net_out")
     kernel, bias = head.get_weights()[:-1], head.get_weights()[-1]
     head.set_weights([k * 30.0 for k in kernel] + [np.full_like(bias, -2.0)])
-    out = tmp_path_factory.mktemp("export_model")
     export.export_saved_model(detector, config, LABELS, str(out))
     config.save(out / CONFIG_FILE)
     return str(out)

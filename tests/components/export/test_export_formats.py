@@ -37,3 +37,10 @@ def test_a_missing_package_is_named_with_how_to_install_it(monkeypatch):
     with pytest.raises(UserError, match="needs the package.*openvino.*pip install openvino"):
         fmt.require_packages()
     formats.get_format("tflite").require_packages()  # tensorflow is there
+
+
+def test_a_list_of_format_names_is_parsed_in_order_each_once():
+    assert formats.parse_names("") == ()
+    assert formats.parse_names(" onnx, tflite,,onnx ,") == ("onnx", "tflite")
+    with pytest.raises(UserError, match=r"unknown export format 'onxx' \(did you mean 'onnx'"):
+        formats.parse_names("tflite,onxx")

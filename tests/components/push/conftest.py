@@ -49,7 +49,7 @@ def _model_templates(tmp_path_factory):
     return paths
 
 
-def _bless(model: str, blessed: bool, path: str) -> str:
+def bless(model: str, blessed: bool, path: str) -> str:
     from components.artifacts.model import model_fingerprint
 
     decision = {
@@ -72,7 +72,7 @@ def model_and_blessing(tmp_path, _model_templates):
     """(model_dir, blessing_file) of a blessed tiny model, copied into this test's tmp_path."""
     model = str(tmp_path / "model")
     shutil.copytree(_model_templates[0], model)
-    return model, _bless(model, True, str(tmp_path / "blessing.json"))
+    return model, bless(model, True, str(tmp_path / "blessing.json"))
 
 
 @pytest.fixture
@@ -82,8 +82,8 @@ def other_model(tmp_path, _model_templates):
     shutil.copytree(_model_templates[1], model)
     return (
         model,
-        _bless(model, True, str(tmp_path / "other-blessing.json")),
-        _bless(model, False, str(tmp_path / "other-not-blessed.json")),
+        bless(model, True, str(tmp_path / "other-blessing.json")),
+        bless(model, False, str(tmp_path / "other-not-blessed.json")),
     )
 
 
