@@ -6,6 +6,7 @@ import io
 import json
 import os
 import pathlib
+import pty
 import re
 import subprocess
 import sys
@@ -141,12 +142,31 @@ def test_each_step_has_its_own_log_without_ansi_codes_or_executor_json(tmp_path)
 
 
 def _nasdet_run(
-    work_dir: pathlib.Path, data: pathlib.Path, *extra: str
+    work_dir: pathlib.Path, data: pathlib.Path, *extra: str, terminal: bool = False
 ) -> subprocess.CompletedProcess:
+    """Run ``nasdet run``; with ``terminal`` its stdout and stderr are one pseudo-terminal
+    (``stdout`` holds what it showed, ``stderr`` is empty)."""
     argv = [sys.executable, "-m", "pipelines.cli", "run", "--work-dir", str(work_dir)]
     argv += ["--data", str(data / "annotations"), *extra]  # 50 images: the suite stays short
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    return subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=1500, env=env)
+    if not terminal:
+        return subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=1500, env=env)
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(argv, cwd=REPO, stdout=slave, stderr=slave, env=env)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data_read = os.read(master, 65536)
+        except OSError:  # EIO: every holder of the terminal's other end has closed it
+            break
+        if not data_read:
+            break
+        chunks.append(data_read)
+    os.close(master)
+    returncode = proc.wait(timeout=60)
+    text = b"".join(chunks).decode(errors="replace")
+    return subprocess.CompletedProcess(argv, returncode, text, "")
 
 
 def _versions(serving: pathlib.Path) -> list[str]:
@@ -210,13 +230,19 @@ def test_nasdet_run_end_to_end_push_then_refuse(tmp_path, sample_dir):
 
     # Same data, an AP floor no 1-epoch model reaches (the default floor, 0.05, is one that a
     # 1-epoch `tiny` model sometimes meets: 0.007 to 0.059 were seen), so evaluate refuses to
-    # bless and names the rule; the push branch is skipped.
+    # bless and names the rule; the push branch is skipped. This run's output is a real
+    # pseudo-terminal, as in a user's shell.
     second = _nasdet_run(
-        work, sample_dir, "--set", "architecture=tiny", "--set", "train_epochs=1",
-        "--set", "min_ap=0.5",
+        work, sample_dir, "--set", "search_max_trials=1", "--set", "search_epochs=1",
+        "--set", "search_max_latency_ms=0", "--set", "train_epochs=1", "--set", "min_ap=0.5",
+        terminal=True,
     )  # fmt: skip
-    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
-    out = second.stdout
+    assert second.returncode == 0, second.stdout[-3000:]
+    out = second.stdout.replace("\r\n", "\n")  # the terminal's own line endings
+    # On a terminal each step's progress is one line, rewritten in place ("\r", erase to end).
+    assert re.search(r"\r\[\d\d:\d\d\] search-architecture: trial 1/1  score \S+  best ", out), out
+    assert re.search(r"\r\[\d\d:\d\d\] train-model: epoch 1/1  loss \S+  val_loss \S+", out), out
+    assert "\x1b[K" in out
     assert re.search(r"\] evaluate-model: SUCCESS", out), out
     assert "push-model: running" not in out and "push-model: SUCCESS" not in out
     assert re.search(r"\] push-model: skipped \(evaluate-model did not bless the model\)", out)

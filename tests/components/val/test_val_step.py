@@ -61,6 +61,59 @@ def test_val_on_raw_voc_labels_equals_evaluate_on_the_ingested_test_split(raccoo
     assert low <= summary["metrics"]["AP"] <= high
 
 
+def _voc_as_coco(stems: list[str], out: pathlib.Path) -> None:
+    """The VOC labels of ``stems`` as one COCO instances JSON (same pixel boxes)."""
+    import xml.etree.ElementTree as ET
+
+    data = {"images": [], "annotations": [], "categories": [{"id": 7, "name": "raccoon"}]}
+    for image_id, stem in enumerate(stems, start=1):
+        root = ET.parse(SAMPLE / "annotations" / f"{stem}.xml").getroot()
+        size = root.find("size")
+        data["images"].append(
+            {
+                "id": image_id,
+                "file_name": f"{stem}.jpg",
+                "width": int(size.findtext("width")),
+                "height": int(size.findtext("height")),
+            }
+        )
+        for obj in root.iter("object"):
+            box = obj.find("bndbox")
+            x0, y0, x1, y1 = (float(box.findtext(k)) for k in ("xmin", "ymin", "xmax", "ymax"))
+            data["annotations"].append(
+                {
+                    "id": len(data["annotations"]) + 1,
+                    "image_id": image_id,
+                    "category_id": 7,
+                    "bbox": [x0, y0, x1 - x0, y1 - y0],
+                    "area": (x1 - x0) * (y1 - y0),
+                    "iscrowd": 0,
+                }
+            )
+    out.write_text(json.dumps(data))
+
+
+def test_val_on_raw_coco_labels_equals_evaluate_on_the_ingested_test_split(raccoon_model, tmp_path):
+    from components.data import example_reader
+    from components.evaluate import run as evaluate
+    from components.ingest import run as ingest
+
+    examples = tmp_path / "examples"
+    ingest(str(SAMPLE / "annotations"), "voc", str(examples))
+    evaluated = evaluate(raccoon_model, str(examples), str(tmp_path / "eval"))["metrics"]
+    test_ids = [
+        e["source_id"].decode()
+        for e in example_reader.read_split(str(examples), "test").as_numpy_iterator()
+    ]
+    coco = tmp_path / "instances_test.json"
+    _voc_as_coco(test_ids, coco)
+    summary = val(str(coco), raccoon_model, images_dir=str(SAMPLE / "images"))
+    assert summary["images"] == len(test_ids) == evaluated["num_images"]
+    assert evaluated["AR100"] > 0
+    for name in ("AP", "AP50", "AP75", "AR1", "AR10", "AR100"):
+        assert summary["metrics"][name] == pytest.approx(evaluated[name], abs=1e-9), name
+
+
 def test_classes_are_matched_by_name_and_unknown_ones_counted(raccoon_model, tmp_path, capsys):
     from PIL import Image
 
