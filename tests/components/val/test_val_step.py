@@ -35,18 +35,28 @@ def raccoon_model(tmp_path_factory) -> str:
     return str(out)
 
 
-def test_val_on_raw_voc_labels_equals_evaluate_on_the_ingested_test_split(raccoon_model, tmp_path):
+@pytest.fixture(scope="module")
+def evaluated_test_split(raccoon_model, tmp_path_factory) -> tuple[dict, list[str]]:
+    """Evaluate's metrics of the model on the ingested sample's test split, and its image ids."""
     from components.data import example_reader
     from components.evaluate import run as evaluate
     from components.ingest import run as ingest
 
-    examples = tmp_path / "examples"
+    tmp = tmp_path_factory.mktemp("val_evaluated")
+    examples = tmp / "examples"
     ingest(str(SAMPLE / "annotations"), "voc", str(examples))
-    evaluated = evaluate(raccoon_model, str(examples), str(tmp_path / "eval"))["metrics"]
+    evaluated = evaluate(raccoon_model, str(examples), str(tmp / "eval"))["metrics"]
     test_ids = [
         e["source_id"].decode()
         for e in example_reader.read_split(str(examples), "test").as_numpy_iterator()
     ]
+    return evaluated, test_ids
+
+
+def test_val_on_raw_voc_labels_equals_evaluate_on_the_ingested_test_split(
+    raccoon_model, evaluated_test_split, tmp_path
+):
+    evaluated, test_ids = evaluated_test_split
     labels = tmp_path / "voc"
     labels.mkdir()
     for source_id in test_ids:
@@ -93,18 +103,10 @@ def _voc_as_coco(stems: list[str], out: pathlib.Path) -> None:
     out.write_text(json.dumps(data))
 
 
-def test_val_on_raw_coco_labels_equals_evaluate_on_the_ingested_test_split(raccoon_model, tmp_path):
-    from components.data import example_reader
-    from components.evaluate import run as evaluate
-    from components.ingest import run as ingest
-
-    examples = tmp_path / "examples"
-    ingest(str(SAMPLE / "annotations"), "voc", str(examples))
-    evaluated = evaluate(raccoon_model, str(examples), str(tmp_path / "eval"))["metrics"]
-    test_ids = [
-        e["source_id"].decode()
-        for e in example_reader.read_split(str(examples), "test").as_numpy_iterator()
-    ]
+def test_val_on_raw_coco_labels_equals_evaluate_on_the_ingested_test_split(
+    raccoon_model, evaluated_test_split, tmp_path
+):
+    evaluated, test_ids = evaluated_test_split
     coco = tmp_path / "instances_test.json"
     _voc_as_coco(test_ids, coco)
     summary = val(str(coco), raccoon_model, images_dir=str(SAMPLE / "images"))
