@@ -36,6 +36,9 @@ class SearchSettings:
     # and the score (a name of components.detector.zero_cost); the best max_trials are trained.
     screen: int = 0
     proxy: str = "params"
+    # CPU seconds of training per trial, the epochs (at most ``epochs``) and the schedule fitted
+    # to them as the train step fits the pick's to its budget; 0: ``epochs`` epochs per trial.
+    trial_budget_s: float = 0.0
 
 
 # The lowest value each integer setting accepts (the CLI and the pipeline parameters check them).

@@ -86,6 +86,7 @@ def check_changes(
     search_max_latency_ms: str,
     search_screen: int,
     search_proxy: str,
+    search_trial_budget_s: float,
     seed: int,
     train_epochs: int,
     train_budget_s: float,
@@ -131,6 +132,7 @@ def check_changes(
             "search_max_latency_ms": search_max_latency_ms,
             "search_screen": search_screen,
             "search_proxy": search_proxy,
+            "search_trial_budget_s": search_trial_budget_s,
             "seed": seed,
             "train_epochs": train_epochs,
             "train_budget_s": train_budget_s,
@@ -162,6 +164,7 @@ def search_architecture(
     serving_size: int,
     screen: int,
     proxy: str,
+    trial_budget_s: float,
     seed: int,
     serving_root: str,
     model_name: str,
@@ -186,6 +189,7 @@ def search_architecture(
         serving_size: The input size latencies are measured at (0: each architecture's own).
         screen: Architectures screened by a training-free score first (0: none).
         proxy: The training-free score of the screening.
+        trial_budget_s: CPU seconds of training per trial (0: epochs per trial).
         seed: Random seed.
         serving_root: Where pushed versions live (for production).
         model_name: Model name under serving_root.
@@ -209,6 +213,7 @@ def search_architecture(
         serving_size=serving_size,
         screen=screen,
         proxy=proxy,
+        trial_budget_s=trial_budget_s,
         seed=seed,
         serving_root=serving_root,
         model_name=model_name,

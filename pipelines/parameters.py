@@ -157,7 +157,9 @@ PARAMETERS: tuple[Parameter, ...] = (
         str,
         SEARCH.space,
         "Search space: large (production-size networks, 384 to 640 px, for GPUs) or small "
-        "(64 and 96 px networks for a quick CPU run).",
+        "(networks around the tiny preset, which is one of its points and is trained first "
+        "as the reference, for a CPU). Trials train with the base preset's recipe at "
+        "image_size (searched among the space's sizes when image_size is 0).",
     ),
     Parameter(
         "search_latency_weight",
@@ -176,9 +178,10 @@ PARAMETERS: tuple[Parameter, ...] = (
         str,
         BASE_LATENCY,
         "Hard limit of the search on the measured latency, in ms: a candidate over it is "
-        "refused right after it is built, untrained, and cannot be picked. base: the latency "
-        "of the space's base preset measured when the search starts, at the final model's "
-        "image_size (so the pick is at least as fast as the preset); 0: no limit.",
+        "refused right after it is built, untrained, and cannot be picked (candidates are "
+        "timed in alternation with the base preset). base: the latency of the space's base "
+        "preset measured when the search starts, at the final model's image_size (so the "
+        "pick is at least as fast as the preset); 0: no limit.",
         check=parse_max_latency,
     ),
     Parameter(
@@ -199,6 +202,17 @@ PARAMETERS: tuple[Parameter, ...] = (
         f"The training-free score the screening ranks by: {', '.join(score_names())}. params "
         "(the parameter count) is the baseline a zero-cost score has to beat.",
         check=_known_score,
+    ),
+    Parameter(
+        "search_trial_budget_s",
+        float,
+        SEARCH.trial_budget_s,
+        "CPU seconds of training per search trial: the epochs (at most search_epochs) and the "
+        "learning-rate schedule fitted to them, as train_budget_s fits the final model's, so "
+        "a trial ranks networks the way the final training will treat them (a faster network "
+        "gets more epochs). 0: search_epochs epochs per trial. Hyperband sets the epochs "
+        "itself and ignores it.",
+        low=0.0,
     ),
     Parameter("seed", int, SEARCH.seed, "Random seed of the search (and of its trials)."),
     Parameter(

@@ -147,13 +147,15 @@ def search(
     serving_size: int,
     screen: int,
     proxy: str,
+    trial_budget_s: float = 0.0,
 ) -> TaskResult:
     """Search (or reuse: a preset, a file, ``production``) and write the architecture.
 
     ``latency_weight`` is the exponent of the reward on measured latency (0: AP alone),
     ``max_latency_ms`` the latency limit (``base``: the space's base preset's; a number of ms;
     0: none), ``serving_size`` the size latencies are measured at (0: each architecture's own),
-    ``screen`` / ``proxy`` the screening (``components.search.screening``; 0: none).
+    ``screen`` / ``proxy`` the screening (``components.search.screening``; 0: none),
+    ``trial_budget_s`` the CPU seconds of training per trial (0: ``epochs`` epochs).
     The tuner project lives under ``checkpoint_root/run_id/search`` (a retried attempt resumes
     there) and is removed when the search succeeds.
     """
@@ -179,6 +181,7 @@ def search(
         serving_size=serving_size,
         screen=screen,
         proxy=proxy,
+        trial_budget_s=trial_budget_s,
         reuse_architecture=reuse_architecture or None,
         work_dir=work_dir,
     )

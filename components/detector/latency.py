@@ -59,3 +59,52 @@ def measure_ms(detector, config, runs: int = RUNS, warmup: int = WARMUP, seed: i
         "runs": runs,
         "threads": threads(),
     }
+
+
+def serving_call(detector, config, seed: int = 0):
+    """``(serve, images)``: ``serving_default`` of ``detector`` and one uint8 image of the
+    serving size, batch 1 (what ``measure_ms`` times)."""
+    import tensorflow as tf
+
+    from components.detector.export import make_serving_functions
+
+    serve = make_serving_functions(detector, config)["serving_default"]
+    size = int(config.image_size)
+    image = np.random.default_rng(seed).integers(0, 256, (1, size, size, 3), dtype=np.uint8)
+    return serve, tf.constant(image)
+
+
+def measure_paired_ms(
+    detector, config, reference, reference_ms: float, runs: int = RUNS, seed: int = 0
+) -> dict:
+    """The latency of ``detector`` relative to a reference, timed in alternation.
+
+    ``reference`` is the reference's ``serving_call`` and ``reference_ms`` its latency
+    measured earlier (``measure_ms``). Each of ``runs`` rounds
+    times one call of each, in alternating order; the median of the per-round ratios times
+    ``reference_ms`` is the latency. On a shared machine whose load drifts, two separate
+    medians of the same network differ by tens of percent; the ratio of calls made side by
+    side is what tells whether a candidate is faster than the reference.
+    """
+    calls = {"c": serving_call(detector, config, seed), "r": reference}
+    for _ in range(max(WARMUP, 1)):
+        for serve, images in calls.values():
+            serve(images)["num_detections"].numpy()
+    ratios, seconds = [], []
+    for i in range(runs):
+        pair = {}
+        for name in ("c", "r") if i % 2 == 0 else ("r", "c"):
+            serve, images = calls[name]
+            started = time.perf_counter()
+            serve(images)["num_detections"].numpy()
+            pair[name] = time.perf_counter() - started
+        ratios.append(pair["c"] / pair["r"])
+        seconds.append(pair["c"])
+    ratio = statistics.median(ratios)
+    return {
+        "median_ms": ratio * reference_ms,
+        "ratio": ratio,
+        "own_median_ms": 1000.0 * statistics.median(seconds),
+        "runs": runs,
+        "threads": threads(),
+    }

@@ -12,7 +12,8 @@ detector takes), the detector left as it was given.
 - ``naswot``: Mellor et al. 2021, "Neural Architecture Search without Training": the
   log-determinant of the kernel ``K[i, j]`` = the number of rectifier units on which images
   ``i`` and ``j`` agree (both active or both inactive), over the minibatch. The units are
-  every ReLU and swish activation (swish is active where ReLU is: x > 0); inference mode.
+  every ReLU and swish activation (swish is active where ReLU is: x > 0); inference mode;
+  ``K`` plus the identity, so images no unit tells apart do not make every score -inf.
 - ``synflow``: Tanaka et al. 2020 as used for NAS by Abdelfattah et al., ICLR 2021: with every
   weight replaced by its absolute value and an input of ones, ``sum |theta * dR/dtheta|``
   over the trainable weights, R the sum of the outputs; reported as its natural log. It is
@@ -91,8 +92,7 @@ def _rectifiers(model):
 def naswot(detector, images) -> float:
     """``log |det K|`` of the binary-code kernel of the rectifier units over ``images``.
 
-    -inf when the kernel is singular (e.g. two identical images, or a network whose units
-    do not tell the images apart).
+    ``K + I``: finite when two images are not told apart (the data's near-duplicates).
     """
     import numpy as np
     import tensorflow as tf
@@ -121,7 +121,10 @@ def naswot(detector, images) -> float:
     finally:
         for layer, original in zip(hooked, originals, strict=True):
             layer.activation = original
-    sign, logdet = np.linalg.slogdet(kernel)
+    # Plus the identity: two images no unit tells apart (near-duplicates in a dataset) make K
+    # singular and the score -inf for every network; one more agreement on the diagonal keeps
+    # the score finite and comparable (the other eigenvalues are in the tens of thousands).
+    sign, logdet = np.linalg.slogdet(kernel + np.eye(batch))
     return float(logdet) if sign > 0 else -math.inf
 
 

@@ -46,9 +46,10 @@ class TrialRow:
 
     @property
     def over_limit(self) -> bool:
-        """Whether the trial's measured latency is over the search's limit (then it failed
-        untrained: ``latency_limit.OverLatencyLimit``)."""
-        return self.latency_ms > self.max_latency_ms  # False when either is NaN
+        """Whether the trial was refused over the search's latency limit (it failed untrained:
+        ``latency_limit.OverLatencyLimit``). The base preset, which sets the limit, is trained
+        even when timed a little over it."""
+        return self.status != COMPLETED and self.latency_ms > self.max_latency_ms  # NaN: False
 
     @property
     def architecture(self) -> str:

@@ -106,6 +106,14 @@ def build_parser() -> StepArgumentParser:
         help="the training-free score the screening ranks by",
     )
     parser.add_argument(
+        "--trial-budget-s",
+        type=float,
+        default=STEP.trial_budget_s,
+        metavar="S",
+        help="CPU seconds of training per trial, the epochs (at most --epochs) and the "
+        "schedule fitted to them as the train step fits the pick's (0: --epochs epochs)",
+    )
+    parser.add_argument(
         "--reuse-architecture",
         metavar="FILE|PRESET",
         help="skip the search and pass this architecture on",
@@ -142,6 +150,7 @@ def _main(argv: Sequence[str] | None) -> int:
         serving_size=args.serving_size,
         screen=args.screen,
         proxy=args.proxy,
+        trial_budget_s=args.trial_budget_s,
         train_images=args.train_images,
         eval_images=args.eval_images,
         verbose="auto" if args.verbose else 0,

@@ -2,7 +2,8 @@
 
 ``build(hp)`` samples the search space (the NASNet-style cell, with the choices of block ``b``
 inside a conditional scope that is active only when the cell has more than ``b`` blocks; cells
-per stage; base width; BiFPN width and depth; head depth; input size; learning rate) into a
+per stage; base width; BiFPN width and depth; head depth; the input size unless the serving
+size fixes it) into a
 complete :class:`~components.detector.config.DetectorConfig` and returns the compiled training
 model of the train step (targets and loss inside). ``fit(hp, model, ...)`` trains it with the
 tuner's callbacks (so KerasTuner saves the trial checkpoint), then scores the detector on the
@@ -64,23 +65,30 @@ def _sample_cell(
 
 
 def sample_config(
-    hp: keras_tuner.HyperParameters, space: SearchSpace, num_classes: int, epochs: int
+    hp: keras_tuner.HyperParameters,
+    space: SearchSpace,
+    num_classes: int,
+    epochs: int,
+    image_size: int = 0,
 ) -> DetectorConfig:
     """Sample (or read back) every searched dimension from ``hp``; return the detector config.
 
     As in NASNet, two cells are searched: the normal cell (``num_blocks``, ``block<b>_*``)
     and the reduction cell that starts each later stage with stride 2
     (``num_reduce_blocks``, ``reduce<b>_*``). The config starts from ``space.base_preset``
-    with a cell backbone; ``num_classes`` and the trial's ``epochs`` and ``space.batch_size``
-    complete it, so it is ready to train.
+    with a cell backbone and keeps the preset's whole training recipe; ``num_classes`` and
+    the trial's ``epochs`` complete it, so it is ready to train. ``image_size`` > 0 is the size
+    the pick will be trained and served at: then the size is not searched (a trial trains at
+    it); 0 searches it among ``space.image_size``.
     """
     normal = _sample_cell(hp, space, "num_blocks", "block")
     reduction = _sample_cell(hp, space, "num_reduce_blocks", "reduce")
     width = hp.Choice("base_width", list(space.base_width))
+    size = int(image_size) if image_size else hp.Choice("image_size", list(space.image_size))
     overrides = {
         "name": SEARCHED_NAME,
         "num_classes": num_classes,
-        "image_size": hp.Choice("image_size", list(space.image_size)),
+        "image_size": size,
         "backbone.kind": "cells",
         "backbone.cells.stem_width": width,
         "backbone.cells.filters": width,
@@ -92,36 +100,58 @@ def sample_config(
         "bifpn.width": hp.Choice("bifpn_width", list(space.bifpn_width)),
         "bifpn.depth": hp.Int("bifpn_depth", space.bifpn_depth.low, space.bifpn_depth.high),
         "head.depth": hp.Int("head_depth", space.head_depth.low, space.head_depth.high),
-        "train.learning_rate": hp.Float(
-            "learning_rate", space.learning_rate.low, space.learning_rate.high, sampling="log"
-        ),
-        "train.batch_size": space.batch_size,
         "train.epochs": epochs,
     }
     return get_preset(space.base_preset).with_overrides(overrides)
 
 
 def config_from_values(
-    values: dict, space: SearchSpace, num_classes: int, epochs: int
+    values: dict, space: SearchSpace, num_classes: int, epochs: int, image_size: int = 0
 ) -> DetectorConfig:
     """Return the config of a finished trial from its hyperparameter ``values``."""
     hp = keras_tuner.HyperParameters()
     hp.values.update(values)
-    return sample_config(hp, space, num_classes, epochs)
+    return sample_config(hp, space, num_classes, epochs, image_size)
 
 
 def production_config(
-    values: dict, space: SearchSpace, num_classes: int, epochs: int
+    values: dict, space: SearchSpace, num_classes: int, epochs: int, image_size: int = 0
 ) -> DetectorConfig:
-    """The architecture of a finished trial with the production training recipe.
-
-    The search chooses the architecture only: the trial's training settings (its few epochs,
-    the space's small batch size and the sampled learning rate) are replaced by the ``train``
-    section of the space's base preset, the recipe the train step applies (its parameters
-    override epochs and batch size).
-    """
-    config = config_from_values(values, space, num_classes, epochs)
+    """The architecture of a finished trial with the production training recipe: the trial's
+    own (the base preset's ``train`` section), only its few epochs replaced by the preset's
+    (the train step's parameters override epochs and batch size)."""
+    config = config_from_values(values, space, num_classes, epochs, image_size)
     return config.with_overrides({"train": get_preset(space.base_preset).train})
+
+
+def base_values(space: SearchSpace, image_size: int = 0) -> dict | None:
+    """The hyperparameter values of the space's base preset (every active one), or None when
+    the space cannot express it or the base preset's size is not among the searched sizes."""
+    if space.base_point is None:
+        return None
+    point = dict(space.base_point)
+    if image_size:
+        point.pop("image_size", None)
+    elif point.get("image_size") not in space.image_size:
+        return None
+    declared = keras_tuner.HyperParameters()
+    sample_config(declared, space, 1, 1, image_size)
+    for hp_ in declared.space:
+        if hp_.name in point and not _within(hp_, point[hp_.name]):
+            return None  # e.g. a narrowed space that leaves the preset out
+    hp = keras_tuner.HyperParameters()
+    hp.values.update(point)
+    sample_config(hp, space, 1, 1, image_size)
+    return {name: value for name, value in hp.values.items() if hp.is_active(name)}
+
+
+def _within(declared, value) -> bool:
+    """Whether ``value`` is one ``declared`` (a KerasTuner Int or Choice) can take."""
+    if isinstance(declared, keras_tuner.engine.hyperparameters.Choice):
+        return value in declared.values
+    if isinstance(declared, keras_tuner.engine.hyperparameters.Int):
+        return declared.min_value <= value <= declared.max_value
+    return True
 
 
 def count_flops(detector: keras.Model) -> float:
@@ -147,7 +177,8 @@ class DetectorHyperModel(keras_tuner.HyperModel):
     ``eval_images`` cap the images a trial uses (None: all). ``latency_weight`` is the exponent
     of the latency-aware reward (0: the score is the COCO number itself) and ``reference_ms``
     its target, the base preset's measured latency; ``limit_ms`` the hard latency limit (None:
-    none); ``serving_size`` the input size latencies are measured at (0: the trial's own).
+    none); ``serving_size`` the input size the pick will be trained and served at: trials
+    train and are timed at it (0: the size is searched, each trial's own).
     """
 
     def __init__(
@@ -162,6 +193,7 @@ class DetectorHyperModel(keras_tuner.HyperModel):
         reference_ms: float | None = None,
         limit_ms: float | None = None,
         serving_size: int = 0,
+        trial_budget_s: float = 0.0,
         train_images: int | None = None,
         eval_images: int | None = None,
         seed: int = 0,
@@ -178,21 +210,24 @@ class DetectorHyperModel(keras_tuner.HyperModel):
         self.reference_ms = reference_ms
         self.limit_ms = limit_ms
         self.serving_size = serving_size
+        self.trial_budget_s = float(trial_budget_s or 0.0)
         self.train_images = train_images
         self.eval_images = eval_images
         self.seed = seed
         self.verbose = verbose
         self._train_boxes = None  # read once when the sampled configs fit their anchors
         self._fitted_scales: dict = {}
+        self._reference = None  # the base preset's served function, built when first needed
 
     @property
     def batch_size(self) -> int:
-        """Images per training step (the space's batch size, at most the training images)."""
-        return max(1, min(self.space.batch_size, self.train_count))
+        """Images per training step (the base preset's, at most the training images)."""
+        recipe = get_preset(self.space.base_preset).train
+        return max(1, min(recipe.batch_size, self.train_count))
 
     def config(self, hp: keras_tuner.HyperParameters) -> DetectorConfig:
         """Return the detector config that ``hp`` describes (anchors fitted as training fits them)."""
-        config = sample_config(hp, self.space, self.num_classes, self.epochs)
+        config = sample_config(hp, self.space, self.num_classes, self.epochs, self.serving_size)
         if not config.anchors.fit:
             return config
         if self._train_boxes is None:
@@ -206,6 +241,35 @@ class DetectorHyperModel(keras_tuner.HyperModel):
             pixels = anchor_fit.input_frame_boxes(boxes, heights, widths, config.image_size)
             self._fitted_scales[key] = anchor_fit.fit_anchor_scale(config, pixels).anchor_scale
         return config.with_overrides({"anchors.anchor_scale": self._fitted_scales[key]})
+
+    def _budget(self, model: keras.Model, epochs: int) -> keras.callbacks.Callback:
+        """The train step's CPU-seconds budget (``components.train.budget``) at the trial's
+        size: the epochs (at most ``epochs``) and the schedule fitted to ``trial_budget_s``."""
+        from components.train.budget import TrainingBudget
+        from components.train.callbacks import TrainState
+
+        steps = max(self.train_count // self.batch_size, 1)
+        if self.train_images:
+            steps = max(1, min(steps, self.train_images // self.batch_size))
+        state = TrainState(fingerprint={})
+        return TrainingBudget(self.trial_budget_s, state, model.schedule, steps, epochs)
+
+    def is_base(self, hp: keras_tuner.HyperParameters) -> bool:
+        """Whether ``hp`` is the space's base preset (``base_values``)."""
+        base = base_values(self.space, self.serving_size)
+        active = {name: value for name, value in hp.values.items() if hp.is_active(name)}
+        return base is not None and active == base
+
+    def measure_latency(self, config: DetectorConfig, detector=None) -> dict:
+        """The served latency of ``config`` at the serving size: timed beside the base preset
+        (``latency_limit.PairedReference``) when its latency is known, else on its own."""
+        if self.reference_ms is None:
+            return latency_limit.measure(config, self.serving_size, detector)
+        if self._reference is None:
+            self._reference = latency_limit.PairedReference(
+                self.space.base_preset, self.num_classes, self.serving_size, self.reference_ms
+            )
+        return self._reference.measure(config, detector)
 
     def declare_hyperparameters(self, hp: keras_tuner.HyperParameters) -> None:
         """Register every searched hyperparameter (conditional ones included) in ``hp``."""
@@ -260,20 +324,23 @@ class DetectorHyperModel(keras_tuner.HyperModel):
 
         started = time.time()
         config = self.config(hp)
-        latency = latency_limit.measure(config, self.serving_size, model.detector)
+        latency = self.measure_latency(config)  # built afresh, as the reference and screening
         cost = {
             "FLOPs": count_flops(model.detector),
             "params": float(model.detector.count_params()),
             "latency_ms": latency["median_ms"],
             "threads": float(latency["threads"]),
         }
-        if self.limit_ms is not None and latency["median_ms"] > self.limit_ms:
+        over = self.limit_ms is not None and latency["median_ms"] > self.limit_ms
+        if over and not self.is_base(hp):  # the base preset defines the limit: never over it
             cost["seconds"] = time.time() - started
             raise latency_limit.OverLatencyLimit(latency["median_ms"], self.limit_ms, cost)
         callbacks = list(kwargs.pop("callbacks", None) or [])
         callbacks.append(keras.callbacks.TerminateOnNaN())
         epochs = int(kwargs.pop("epochs", self.epochs))
         initial_epoch = int(kwargs.pop("initial_epoch", 0))
+        if self.trial_budget_s:
+            callbacks.append(self._budget(model, epochs))
         try:
             history = model.fit(
                 self.train_dataset(config),

@@ -7,7 +7,9 @@ size is the input size the train step will give the pick (``serving_size``; 0: e
 architecture's own). The reference is the space's base preset (``tiny`` for ``small``) built
 and measured the same way at the start of the search, on the same machine: it is the target
 of the latency-aware reward and, unless another limit is given, the limit itself, so the
-search has to find something at least as fast as the preset. Both are measured untrained (the
+search has to find something at least as fast as the preset. Candidates are timed in
+alternation with the reference (``PairedReference``): on a shared machine that is what makes
+"faster than the preset" a measurement rather than a draw. Both are measured untrained (the
 network's cost does not depend on its weights; NMS sees the few boxes an untrained head scores
 above the serving threshold, for the reference as for the candidates).
 """
@@ -63,6 +65,39 @@ def reference_ms(base_preset: str, num_classes: int, serving_size: int = 0) -> f
 
     config = get_preset(base_preset).with_overrides({"num_classes": num_classes})
     return float(measure(config, serving_size)["median_ms"])
+
+
+class PairedReference:
+    """The base preset's served function, kept so candidates are timed beside it.
+
+    ``measure`` times a candidate and the reference in alternation
+    (``latency.measure_paired_ms``): the candidate's latency is the median ratio times
+    ``reference_ms``, the reference's latency measured when the search started. The base
+    preset itself so measures at ``reference_ms`` within a few percent, where two separate
+    medians on a loaded machine differ by tens of percent (and a limit equal to the base
+    preset's latency refused the base preset's equals by chance).
+    """
+
+    def __init__(self, base_preset: str, num_classes: int, serving_size: int, reference_ms: float):
+        from components.detector.config_load import get_preset
+
+        base = get_preset(base_preset).with_overrides({"num_classes": num_classes})
+        self.config = at_serving_size(base, serving_size)
+        self.serving_size = serving_size
+        self.reference_ms = float(reference_ms)
+        self._call = None
+
+    def measure(self, config: DetectorConfig, detector=None) -> dict:
+        """The latency of ``config`` (``detector`` when built) at the serving size, paired."""
+        from components.detector.latency import measure_paired_ms, serving_call
+        from components.detector.model import build_detector
+
+        served = at_serving_size(config, self.serving_size)
+        if detector is None or served is not config:
+            detector = build_detector(served)
+        if self._call is None:
+            self._call = serving_call(build_detector(self.config), self.config)
+        return measure_paired_ms(detector, served, self._call, self.reference_ms)
 
 
 def resolve_limit(requested: float | None, reference: float | None) -> float | None:

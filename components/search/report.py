@@ -1,6 +1,6 @@
-"""``report.md`` of a search: the trial table and plots of AP against FLOPs (Pareto front marked)
-and against measured latency (the latency limit drawn), the pick ringed; the trials refused
-over the latency limit listed."""
+"""``report.md`` of a search: the trial table and the Pareto fronts of AP against measured latency
+(the latency limit drawn) and against multiply-adds, the base preset as reference point and the
+pick ringed; the trials refused over the latency limit listed."""
 
 from __future__ import annotations
 
@@ -11,29 +11,37 @@ from components.artifacts.architecture import PLOT_FILE, REPORT_FILE
 from components.search.artifact import COMPLETED, TrialRow
 
 
-def pareto_front(rows: list[TrialRow]) -> list[TrialRow]:
-    """Return the completed trials no other completed trial beats on both AP and FLOPs.
+def pareto_front(rows: list[TrialRow], cost: str = "FLOPs") -> list[TrialRow]:
+    """Return the completed trials no other completed trial beats on both AP and ``cost``
+    (``FLOPs`` or ``latency_ms``).
 
-    A trial is dominated when another has AP >= and FLOPs <= with one of them strictly better.
-    The front is returned by increasing FLOPs.
+    A trial is dominated when another has AP >= and cost <= with one of them strictly better.
+    The front is returned by increasing cost.
     """
-    done = [r for r in rows if r.status == COMPLETED and not math.isnan(r.AP + r.FLOPs)]
+    done = [r for r in rows if r.status == COMPLETED and not math.isnan(r.AP + getattr(r, cost))]
     front = []
     for r in done:
+        c = getattr(r, cost)
         dominated = any(
-            o.AP >= r.AP and o.FLOPs <= r.FLOPs and (o.AP > r.AP or o.FLOPs < r.FLOPs) for o in done
+            o.AP >= r.AP and getattr(o, cost) <= c and (o.AP > r.AP or getattr(o, cost) < c)
+            for o in done
         )
         if not dominated:
             front.append(r)
-    return sorted(front, key=lambda r: (r.FLOPs, -r.AP))
+    return sorted(front, key=lambda r: (getattr(r, cost), -r.AP))
 
 
 def plot_ap_vs_flops(
-    rows: list[TrialRow], path: str, objective: str = "AP", best: TrialRow | None = None
+    rows: list[TrialRow],
+    path: str,
+    objective: str = "AP",
+    best: TrialRow | None = None,
+    base: tuple[str, str] | None = None,
 ) -> bool:
-    """Draw AP against FLOPs of the completed trials (Pareto front joined) into PNG ``path``,
-    and beside it AP against the measured latency when the trials have one; ``best`` (the
-    pick) is ringed in both.
+    """Draw the search's Pareto fronts into PNG ``path``: AP against measured latency (the
+    latency limit dashed) when the trials were timed, and AP against FLOPs; each front joined,
+    ``best`` (the pick) ringed, ``base`` (``(trial id, preset name)``, the base preset trained
+    as a trial) drawn as the reference point.
 
     Returns False (and writes nothing) when no trial completed.
     """
@@ -46,42 +54,55 @@ def plot_ap_vs_flops(
     if not done:
         return False
     timed = [r for r in done if not math.isnan(r.latency_ms)]
-    front = pareto_front(rows)
-    fig, axes = plt.subplots(1, 2 if timed else 1, figsize=(11 if timed else 6, 4), dpi=100)
-    ax = axes[0] if timed else axes
-    ax.scatter([r.FLOPs for r in done], [r.AP for r in done], color="tab:blue", label="trial")
-    ax.plot(
-        [r.FLOPs for r in front],
-        [r.AP for r in front],
-        color="tab:red",
-        marker="o",
-        label="Pareto front",
-    )
-    for r in done:
-        ax.annotate(r.trial_id, (r.FLOPs, r.AP), textcoords="offset points", xytext=(4, 4))
-    _ring(ax, best, "FLOPs")
-    ax.set_xscale("log")
-    ax.set_xlabel("FLOPs (multiply-adds, log scale)")
-    ax.set_ylabel("COCO AP (val split)")
-    ax.set_title(f"AP vs FLOPs (objective {objective})")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
-    if timed:
-        lat = axes[1]
-        lat.scatter([r.latency_ms for r in timed], [r.AP for r in timed], color="tab:blue")
-        for r in timed:
-            lat.annotate(
-                r.trial_id, (r.latency_ms, r.AP), textcoords="offset points", xytext=(4, 4)
+    costs = (["latency_ms"] if timed else []) + ["FLOPs"]
+    fig, axes = plt.subplots(1, len(costs), figsize=(6 * len(costs), 4.5), dpi=100, squeeze=False)
+    for ax, cost in zip(axes[0], costs, strict=True):
+        points = timed if cost == "latency_ms" else done
+        front = pareto_front(points, cost)
+        ax.scatter([getattr(r, cost) for r in points], [r.AP for r in points], label="trial")
+        ax.plot(
+            [getattr(r, cost) for r in front],
+            [r.AP for r in front],
+            color="tab:red",
+            marker="o",
+            label="Pareto front",
+        )
+        for r in points:
+            ax.annotate(
+                r.trial_id,
+                (getattr(r, cost), r.AP),
+                textcoords="offset points",
+                xytext=(4, 4),
+                fontsize=8,
             )
-        _ring(lat, best, "latency_ms")
-        limit = rows[0].max_latency_ms
-        if not math.isnan(limit):
-            lat.axvline(limit, color="tab:red", linestyle="--", label=f"limit {limit:.1f} ms")
-            lat.legend(fontsize=8)
-        lat.set_xlabel("measured latency, ms (served function with NMS, batch 1)")
-        lat.set_ylabel("COCO AP (val split)")
-        lat.set_title("AP vs measured latency")
-        lat.grid(True, alpha=0.3)
+        reference = next((r for r in points if base and r.trial_id == base[0]), None)
+        if reference is not None:
+            ax.scatter(
+                [getattr(reference, cost)],
+                [reference.AP],
+                marker="*",
+                s=260,
+                color="tab:orange",
+                edgecolors="black",
+                zorder=3,
+                label=f"{base[1]} (hand-designed preset)",
+            )
+        _ring(ax, best, cost)
+        if cost == "latency_ms":
+            limit = rows[0].max_latency_ms
+            if not math.isnan(limit):
+                ax.axvline(limit, color="tab:red", linestyle="--", label=f"limit {limit:.1f} ms")
+            ax.set_xlabel("measured latency, ms (served function with NMS, batch 1)")
+            ax.set_title("AP vs measured latency: Pareto front")
+        else:
+            ax.set_xscale("log")
+            ax.set_xlabel("multiply-adds (log scale)")
+            ax.set_title("AP vs multiply-adds: Pareto front")
+        ax.set_ylabel(
+            f"COCO AP on val (objective: {objective})" if cost == costs[0] else "COCO AP on val"
+        )
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, format="png")
     plt.close(fig)
@@ -106,15 +127,17 @@ def write_report(
     best: TrialRow | None,
     settings: dict,
     screening: dict | None = None,
+    base: tuple[str, str] | None = None,
 ) -> str:
     """Write ``report.md`` (and the PNG plot) into ``out_dir``; return the report path.
 
     ``settings`` (algorithm, trials, epochs, space, objective, ...) is listed at the top;
     ``screening`` (the summary of ``screening.screen``, its table ``screening.csv`` in
-    ``out_dir``) adds a section on the screening.
+    ``out_dir``) adds a section on the screening. ``base`` (trial id, preset) marks the trial
+    that trained the space's base preset.
     """
     has_plot = plot_ap_vs_flops(
-        rows, os.path.join(out_dir, PLOT_FILE), settings.get("objective", "AP"), best
+        rows, os.path.join(out_dir, PLOT_FILE), settings.get("objective", "AP"), best, base
     )
     front_ids = {r.trial_id for r in pareto_front(rows)}
     counts: dict[str, int] = {}
@@ -155,8 +178,11 @@ def write_report(
         lines += ["", "## Failed trials", ""]
         lines += [f"- {r.trial_id}: {r.error}" for r in failed]
     if has_plot:
-        lines += ["", f"![AP vs FLOPs]({PLOT_FILE})", ""]
-        lines.append("FLOPs are multiply-adds at the trial's input size; red: the Pareto front.")
+        lines += ["", f"![Pareto front: AP vs measured latency and multiply-adds]({PLOT_FILE})", ""]
+        lines.append(
+            "Multiply-adds at the trial's input size; red: the Pareto front; star: the base "
+            "preset, trained as a trial for reference."
+        )
     threads = {int(r.threads) for r in rows if not math.isnan(r.threads)}
     if threads:
         lines.append(

@@ -12,7 +12,8 @@ Latency: timing the served function of one candidate costs seconds (mostly traci
 timing hundreds would cost more than the screening itself. The first ``LATENCY_SAMPLES``
 candidates are timed (``latency_limit.measure``, at the serving size); a least-squares line
 in multiply-adds and layer count, fitted on them, predicts the latency of the others. A
-candidate whose latency (measured or predicted) is over the limit is dropped. The trials time
+candidate whose latency (measured or predicted) is over the limit, less a margin for timing
+noise (``SELECT_MARGIN``), is dropped. The trials time
 their candidate again before training and refuse it over the limit, so a prediction that is
 wrong costs at most a refused trial, never a slow pick.
 """
@@ -30,6 +31,10 @@ from components import progress
 from components.artifacts.architecture import SCREENING_FILE
 
 LATENCY_SAMPLES = 12
+# Selected only below this fraction of the limit: the trial times its candidate again, and
+# two paired timings of one network differ by a few percent; without a margin a candidate at
+# the limit would be selected and then refused, a trial spent on nothing.
+SELECT_MARGIN = 0.97
 SCREEN_BATCH = 16  # images of the minibatch the scores see (at most the training images)
 PROGRESS_EVERY = 10
 SUMMARY_FILE = "screening.json"
@@ -103,7 +108,6 @@ def _build_and_score(hypermodel, values: dict, images: dict, seed: int, serving_
     from components.detector import zero_cost
     from components.detector.flops import count_macs
     from components.detector.model import build_detector
-    from components.search import latency_limit
     from components.search.artifact import describe_values
 
     started = time.time()
@@ -125,7 +129,7 @@ def _build_and_score(hypermodel, values: dict, images: dict, seed: int, serving_
         scores={name: zero_cost.compute(name, detector, batch) for name in zero_cost.score_names()},
     )
     if time_it:
-        latency = latency_limit.measure(config, serving_size, detector)
+        latency = hypermodel.measure_latency(config, detector)
         candidate.latency_ms, candidate.latency_source = latency["median_ms"], MEASURED
     candidate.seconds = time.time() - started
     return candidate
@@ -177,7 +181,7 @@ def screen(
             c.latency_ms = coef[0] + coef[1] * c.FLOPs / 1e6 + coef[2] * c.layers
             c.latency_source = PREDICTED
     for c in candidates:
-        c.over_limit = limit_ms is not None and c.latency_ms > limit_ms
+        c.over_limit = limit_ms is not None and c.latency_ms > SELECT_MARGIN * limit_ms
     within = sorted(
         (c for c in candidates if not c.over_limit), key=lambda c: c.scores[proxy], reverse=True
     )

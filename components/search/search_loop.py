@@ -40,6 +40,7 @@ def make_hypermodel(spec: SearchSpec, verbose: int | str = 0) -> DetectorHyperMo
         reference_ms=spec.reference_ms,
         limit_ms=spec.limit_ms,
         serving_size=spec.serving_size,
+        trial_budget_s=0.0 if spec.algorithm == "hyperband" else spec.trial_budget_s,
         train_images=spec.train_images,
         eval_images=spec.eval_images,
         seed=spec.seed,

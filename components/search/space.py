@@ -1,11 +1,16 @@
 """The typed search space of the architecture search: what is searched and within which bounds.
 
 The space is plain data (bounds and choice lists), separate from how it is sampled
-(``components.search.hypermodel``). Two spaces ship: ``small`` (CPU: small inputs, few blocks,
-narrow widths) and ``large`` (GPUs: EfficientDet-D0-like sizes). The searched dimensions are the
-two NASNet cells, normal and reduction (each: up to ``num_blocks.high`` blocks of two inputs
-among the earlier hidden states and one operation for each), cells per stage, base width, BiFPN
-width and depth, head depth, input resolution and the learning rate.
+(``components.search.hypermodel``). Two spaces ship: ``small`` (CPU: around the ``tiny`` preset,
+which is one of its points) and ``large`` (GPUs: EfficientDet-D0-like sizes). The searched
+dimensions are the two NASNet cells, normal and reduction (each: up to ``num_blocks.high``
+blocks of two inputs among the earlier hidden states and one operation for each), cells per
+stage, base width, BiFPN width and depth, head depth and, when the final model's size is not
+given, the input resolution.
+
+Only what the pick keeps is searched: a trial trains with the base preset's recipe (learning
+rate, batch size, augmentation), the recipe the train step gives the pick, and at the size the
+pick will be trained at; so no trial's result depends on a value thrown away afterwards.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 
 from components.detector import cell_ops
+from components.detector.presets import TINY_NORMAL_BLOCKS
 from components.errors import UserError
 
 
@@ -30,25 +36,15 @@ class IntRange:
 
 
 @dataclasses.dataclass(frozen=True)
-class LogRange:
-    """A float range ``[low, high]`` sampled on a log scale (learning rates)."""
-
-    low: float
-    high: float
-
-    def __post_init__(self) -> None:
-        if not 0 < self.low <= self.high:
-            raise ValueError(f"bad log range {self.low}..{self.high}")
-
-
-@dataclasses.dataclass(frozen=True)
 class SearchSpace:
     """Bounds of every searched dimension, plus the preset the sampled configs start from.
 
     ``base_preset`` names the detector preset whose non-searched fields (anchors, loss,
-    post-processing, optimizer apart from the learning rate) every sampled config inherits.
-    ``batch_size`` is the training batch size of a trial. The base preset is also the latency
-    reference of the search (``components.search.latency_limit``).
+    post-processing, the whole training recipe) every sampled config inherits. The base preset
+    is also the latency reference of the search (``components.search.latency_limit``).
+    ``base_point`` is the base preset as hyperparameter values of this space (None when the
+    space cannot express it, as ``large`` cannot express d0's EfficientNet backbone): the
+    search trains it first, so every pick is weighed against the hand-designed reference.
     ``operations`` is a subset of the detector's registered cell ops (``cell_ops.op_names()``).
     """
 
@@ -62,8 +58,7 @@ class SearchSpace:
     bifpn_depth: IntRange
     head_depth: IntRange
     image_size: tuple[int, ...]
-    learning_rate: LogRange
-    batch_size: int
+    base_point: dict | None = None
 
     def __post_init__(self) -> None:
         for field in ("operations", "base_width", "bifpn_width", "image_size"):
@@ -85,19 +80,43 @@ class SearchSpace:
 # Every operation of the detector's NASNet-style cell (its registry, in registration order).
 ALL_OPERATIONS: tuple[str, ...] = cell_ops.op_names()
 
+
+def _cell_point(prefix: str, count: str, blocks: list[dict]) -> dict:
+    point = {count: len(blocks)}
+    for b, block in enumerate(blocks):
+        point.update({f"{prefix}{b}_input_a": block["inputs"][0]})
+        point.update({f"{prefix}{b}_input_b": block["inputs"][1]})
+        point.update({f"{prefix}{b}_op_a": block["ops"][0], f"{prefix}{b}_op_b": block["ops"][1]})
+    return point
+
+
+# ``tiny`` in the small space: no normal cells, each later stage one reduction cell of its
+# four-block cell (its normal cell is unused: the same wiring is given for it).
+TINY_POINT = {
+    **_cell_point("block", "num_blocks", TINY_NORMAL_BLOCKS),
+    **_cell_point("reduce", "num_reduce_blocks", TINY_NORMAL_BLOCKS),
+    "image_size": 128,
+    "base_width": 16,
+    "cells_per_stage": 0,
+    "bifpn_width": 32,
+    "bifpn_depth": 2,
+    "head_depth": 2,
+}
+
+# Centred on ``tiny`` (each dimension reaches below and above it), so a random point is about
+# as often faster as slower than the preset, and the preset itself is a point.
 SMALL = SearchSpace(
     name="small",
     base_preset="tiny",
-    num_blocks=IntRange(1, 3),
+    num_blocks=IntRange(1, 4),
     operations=ALL_OPERATIONS,
-    cells_per_stage=IntRange(1, 2),
-    base_width=(8, 12, 16),
-    bifpn_width=(16, 24, 32),
-    bifpn_depth=IntRange(1, 2),
-    head_depth=IntRange(1, 2),
-    image_size=(64, 96),
-    learning_rate=LogRange(0.02, 0.32),
-    batch_size=4,
+    cells_per_stage=IntRange(0, 1),
+    base_width=(8, 12, 16, 24),
+    bifpn_width=(16, 24, 32, 48),
+    bifpn_depth=IntRange(1, 3),
+    head_depth=IntRange(1, 3),
+    image_size=(96, 128, 160),
+    base_point=TINY_POINT,
 )
 
 LARGE = SearchSpace(
@@ -111,8 +130,6 @@ LARGE = SearchSpace(
     bifpn_depth=IntRange(2, 5),
     head_depth=IntRange(2, 4),
     image_size=(384, 512, 640),
-    learning_rate=LogRange(0.01, 0.16),
-    batch_size=16,
 )
 
 SPACES = {"small": SMALL, "large": LARGE}

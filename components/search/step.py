@@ -160,6 +160,7 @@ def run(
     serving_size: int = 0,
     screen: int = STEP.screen,
     proxy: str = STEP.proxy,
+    trial_budget_s: float = STEP.trial_budget_s,
     train_images: int | None = None,
     eval_images: int | None = None,
     worker_backend: str = "auto",
@@ -192,6 +193,9 @@ def run(
             (``components.search.screening``): those over the latency limit are dropped, the
             best ``max_trials`` of the others are the first trials. 0: no screening.
         proxy: the zero-cost score that ranks them (``components.detector.zero_cost``).
+        trial_budget_s: CPU seconds of training per trial (the epochs, at most ``epochs``,
+            and the schedule fitted to them, as the train step fits the pick's); 0: ``epochs``
+            epochs per trial. Hyperband ignores it (it sets the epochs itself).
         train_images: caps the images a trial trains on (None: all).
         eval_images: caps the images a trial is scored on (None: all).
         worker_backend: auto | local | kubernetes: where the workers run.
@@ -234,6 +238,7 @@ def run(
             serving_size=serving_size,
             screen=screen,
             proxy=proxy,
+            trial_budget_s=trial_budget_s,
             train_images=train_images,
             eval_images=eval_images,
             data_digest=data_fingerprint(examples_dir),
@@ -279,18 +284,22 @@ def run(
             errors = "; ".join(sorted({r.error for r in rows if r.error})) or "no trial ran"
             raise UserError(f"no search trial completed ({len(rows)} trials): {errors}")
         from components.detector.config_load import get_preset
-        from components.search.hypermodel import production_config
+        from components.search.hypermodel import base_values, production_config
 
         num_classes = make_hypermodel(spec).num_classes
         if best is None:  # every candidate was slower than the limit: the base preset is not
             base = search_space.base_preset
             config = get_preset(base).with_overrides({"num_classes": num_classes})
         else:
-            config = production_config(best.values, search_space, num_classes, epochs)
+            config = production_config(
+                best.values, search_space, num_classes, epochs, spec.serving_size
+            )
         settings = {
             "algorithm": algorithm,
             "max trials": max_trials,
-            "epochs per trial": epochs,
+            "epochs per trial": epochs
+            if not spec.trial_budget_s or algorithm == "hyperband"
+            else f"as many as {spec.trial_budget_s:g} CPU s buy (at most {epochs})",
             "workers": workers,
             "seed": seed,
             "search space": space,
@@ -299,6 +308,19 @@ def run(
             else f"{objective} * (latency / {spec.reference_ms:.2f} ms)^{latency_weight}",
             "latency limit": _limit_words(spec),
         }
+        base_point = base_values(search_space, spec.serving_size)
+        base_ids = [
+            r.trial_id
+            for r in rows
+            if base_point
+            and {k: v for k, v in r.values.items() if not k.startswith("tuner/")} == base_point
+        ]
+        base_row = (base_ids[0], search_space.base_preset) if base_ids else None
+        if best is not None and base_row and best.trial_id == base_row[0]:
+            settings["pick"] = (
+                f"the base preset {search_space.base_preset} (trained first as the reference): "
+                "no candidate scored higher"
+            )
         if best is None:
             settings["pick"] = (
                 f"none of the {len(rows)} trials was within the latency limit: the base preset "
@@ -314,7 +336,7 @@ def run(
             if screened is not None:
                 name = architecture_files.SCREENING_FILE
                 shutil.copyfile(os.path.join(work.local, name), os.path.join(tmp, name))
-            report.write_report(tmp, rows, best, settings, screened)
+            report.write_report(tmp, rows, best, settings, screened, base_row)
     started_here = {
         e["trial_id"] for e in events if e.get("event") == "begin" and e.get("time", 0) >= started
     }
@@ -329,6 +351,7 @@ def run(
         "best_trial": best.trial_id if best else None,
         **{k: getattr(best, k) if best else math.nan for k in _BEST_NUMBERS},
         "fallback": None if best else search_space.base_preset,
+        "pick_is_base": best is None or bool(base_row and best.trial_id == base_row[0]),
         "max_latency_ms": limit,
         "reference_ms": spec.reference_ms,
         "over_limit_trials": sum(r.over_limit for r in rows),

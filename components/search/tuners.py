@@ -26,6 +26,7 @@ from components import progress
 from components.detector.zero_cost import check_name as check_score_name
 from components.errors import UserError
 from components.search.choices import ALGORITHMS, OBJECTIVES
+from components.search.space import get_space
 from components.tuner_settings import MIN, STEP
 
 SCORE = "score"  # the oracle's objective: the (optionally latency-aware) reward, maximised
@@ -48,7 +49,9 @@ class SearchSpec:
     search starts and kept when it resumes (see ``components.search.latency_limit``).
     ``screen`` architectures are screened by the zero-cost score ``proxy`` before the search
     and the best ``max_trials`` are proposed first (``components.search.screening``; 0: none).
-    ``train_images``/``eval_images`` cap the images a trial reads (None: all).
+    ``trial_budget_s`` > 0 trains each trial for that many CPU seconds (the epochs, at most
+    ``epochs``, and the schedule fitted to it, as the train step fits the pick's; Hyperband
+    sets the epochs itself). ``train_images``/``eval_images`` cap the images a trial reads.
     ``data_digest`` is the examples' content fingerprint (``examples.data_fingerprint``): a
     search continues only on the data it started on, wherever that data now lives.
     """
@@ -67,6 +70,7 @@ class SearchSpec:
     reference_ms: float | None = None
     screen: int = STEP.screen
     proxy: str = STEP.proxy
+    trial_budget_s: float = STEP.trial_budget_s
     train_images: int | None = None
     eval_images: int | None = None
     data_digest: str | None = None
@@ -89,6 +93,10 @@ class SearchSpec:
         if self.screen < MIN["screen"]:
             raise UserError(f"--screen must be at least {MIN['screen']}, got {self.screen}")
         check_score_name(self.proxy)
+        if not (self.trial_budget_s >= 0 and math.isfinite(self.trial_budget_s)):
+            raise UserError(
+                f"--trial-budget-s must be a finite number >= 0, got {self.trial_budget_s}"
+            )
         if self.serving_size < 0 or self.serving_size % 32:
             raise UserError(
                 f"--serving-size must be 0 or a multiple of 32, got {self.serving_size}"
@@ -132,6 +140,7 @@ class SearchSpec:
             "serving_size",
             "screen",
             "proxy",
+            "trial_budget_s",
             "epochs",
             "train_images",
             "eval_images",
@@ -284,7 +293,9 @@ def make_tuner(
 
     An existing project is reloaded (resume). Hyperband gets ``max_epochs = spec.epochs`` and
     is stopped after ``spec.max_trials`` trials like the other algorithms. The oracle proposes
-    the candidates the screening selected first (``screening.csv`` in ``spec.directory``).
+    the space's base preset first (when the space can express it: the reference every pick is
+    weighed against), then the candidates the screening selected (``screening.csv`` in
+    ``spec.directory``).
     ``after_trial`` is called after each trial, once its files and the oracle's are written.
     """
     from components.search.screening import read_selected
@@ -307,7 +318,10 @@ def make_tuner(
         oracle = oracle_class(
             max_epochs=spec.epochs, factor=HYPERBAND_FACTOR, hyperband_iterations=None, **settings
         )
-    oracle.screened = read_selected(spec.directory)
+    from components.search.hypermodel import base_values
+
+    base = base_values(get_space(spec.space), spec.serving_size)
+    oracle.screened = ([base] if base else []) + read_selected(spec.directory)
     tuner = tuner_class(
         oracle, hypermodel, directory=spec.directory, project_name=PROJECT_NAME, overwrite=False
     )

@@ -346,6 +346,7 @@ def test_isolated_node_pool_run_pushes_then_a_warm_start_run_compares(tmp_path, 
     # A distributed search: each worker in its own namespaces, reaching the chief over a veth.
     common += ["--set", "search_workers=2", "--set", "search_max_trials=2"]
     common += ["--set", "search_epochs=1", "--set", "search_max_latency_ms=0"]  # all trials train
+    common += ["--set", "search_screen=0"]
     refused = _isolated_run(work, *common)
     assert refused.returncode == 2 and refused.stderr.startswith("error: the pipeline uses the ")
     # Data outside every volume the ingest step mounts: refused before anything runs.
@@ -489,7 +490,8 @@ def test_a_killed_search_and_train_resume_in_the_retried_attempt(tmp_path):
         f"{checkpoints}/*/search/search/events.jsonl", trial_ended, "search_architecture", owner
     )
     train = _kill_when(f"{checkpoints}/*/train/state.json", epoch_done, "train_model", owner)
-    settings = ["search_max_trials=2", "search_epochs=1", "train_epochs=2", "min_ap=0"]
+    settings = ["search_max_trials=2", "search_epochs=1", "search_screen=0", "train_epochs=2"]
+    settings += ["min_ap=0"]
     result = _isolated_run(
         work, "--profile", str(profile), *[f"--set={s}" for s in settings], started=owner
     )

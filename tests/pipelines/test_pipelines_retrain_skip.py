@@ -14,7 +14,8 @@ import sys
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-SETTINGS = ["search_max_trials=1", "search_epochs=1", "train_epochs=1", "min_ap=0"]
+SETTINGS = ["search_max_trials=1", "search_epochs=1", "search_screen=0", "train_epochs=1"]
+SETTINGS += ["min_ap=0"]
 
 
 def _snapshot(root: pathlib.Path) -> pathlib.Path:

@@ -186,6 +186,7 @@ def test_nasdet_run_end_to_end_push_then_refuse(tmp_path, sample_dir):
     work = tmp_path / "work"
     first = _nasdet_run(
         work, sample_dir, "--set", "search_max_trials=1", "--set", "search_epochs=1",
+        "--set", "search_screen=0",
         "--set", "train_epochs=2", "--set", "min_ap=0", "--set", "image_size=128",
         # the one trial must train whatever its measured latency on a busy machine: with a
         # limit, a trial slower than tiny hands tiny on (test_search_latency_limit.py)
@@ -234,6 +235,7 @@ def test_nasdet_run_end_to_end_push_then_refuse(tmp_path, sample_dir):
     # pseudo-terminal, as in a user's shell.
     second = _nasdet_run(
         work, sample_dir, "--set", "search_max_trials=1", "--set", "search_epochs=1",
+        "--set", "search_screen=0",
         "--set", "search_max_latency_ms=0", "--set", "train_epochs=1", "--set", "min_ap=0.5",
         terminal=True,
     )  # fmt: skip

@@ -69,9 +69,15 @@ def test_scores_leave_the_detector_as_it_was(images):
     )
 
 
-def test_naswot_of_identical_images_is_minus_infinity(images):
+def test_naswot_stays_finite_on_duplicate_images_and_ranks_them_lower(images):
+    """Duplicates in a minibatch make the plain kernel singular (-inf for every network); with
+    the identity added the score stays finite and lower than on distinct images."""
     pytest.importorskip("tensorflow")
     import numpy as np
 
-    same = np.repeat(images[:1], 4, axis=0)
-    assert zero_cost.compute("naswot", _tiny(), same) == -math.inf
+    detector = _tiny()
+    distinct = zero_cost.compute("naswot", detector, images[:4])
+    duplicated = np.concatenate([images[:3], images[:1]], axis=0)
+    twice = zero_cost.compute("naswot", detector, duplicated)
+    assert math.isfinite(twice) and math.isfinite(distinct)
+    assert twice < distinct

@@ -92,7 +92,11 @@ def fake_latency(monkeypatch):
             calls["trial"] += 1
         return {"median_ms": ms, "p90_ms": ms, "runs": 1, "threads": 2}
 
+    def paired(self, config, detector=None):  # timed beside the reference: the same fake
+        return measure(config, self.serving_size, detector)
+
     monkeypatch.setattr(latency_limit, "measure", measure)
+    monkeypatch.setattr(latency_limit.PairedReference, "measure", paired)
     return calls
 
 
@@ -116,11 +120,11 @@ def _search(tiny_examples, tmp_path, space, **kwargs):
     from components.search.step import run
 
     kwargs.setdefault("max_trials", 3)
+    kwargs.setdefault("epochs", 1)
     return run(
         tiny_examples,
         str(tmp_path / "arch"),
         algorithm="random",
-        epochs=1,
         seed=1,
         space=space,
         train_images=4,
@@ -198,3 +202,76 @@ def test_the_reference_is_the_base_preset_measured_at_the_serving_size():
     result = measure(config, 64)
     assert result["threads"] >= 1 and result["runs"] > 0
     assert os.cpu_count() is None or result["threads"] <= os.cpu_count()
+
+
+def test_the_base_preset_is_trial_zero_and_is_trained_even_when_timed_over_its_limit(
+    tiny_examples, tmp_path, fake_latency, trained
+):
+    """In a space that holds the base preset, the oracle proposes it first; it sets the limit,
+    so a timing over the limit (noise) does not refuse it; with nothing better it is the pick."""
+    from components.search.hypermodel import base_values
+    from components.search.space import SMALL
+
+    fake_latency["pattern"] = (SLOW_MS,)  # every trial, the base preset's too, times slow
+    summary = _search(tiny_examples, tmp_path, "small", serving_size=64, max_trials=1)
+    with open(tmp_path / "arch" / "trials.csv") as f:
+        (row,) = list(csv.DictReader(f))
+    assert json.loads(row["values"]) == base_values(SMALL, 64)
+    assert row["status"] == "COMPLETED" and row["over_limit"] == "" and len(trained) == 1
+    assert summary["best_trial"] == row["trial_id"] and summary["fallback"] is None
+    report = (tmp_path / "arch" / "report.md").read_text()
+    assert "pick: the base preset tiny (trained first as the reference)" in report
+
+
+def test_paired_timing_puts_the_base_preset_near_its_reference_and_a_larger_net_above():
+    """Timed in alternation with the reference, the reference's own network measures close to
+    the reference's latency, and a network four times as wide measures slower."""
+    pytest.importorskip("tensorflow")
+    from components.detector.config_load import get_preset
+    from components.search.latency_limit import PairedReference, reference_ms
+
+    ms = reference_ms("tiny", 1, 64)
+    reference = PairedReference("tiny", 1, 64, ms)
+    tiny = get_preset("tiny").with_overrides({"num_classes": 1})
+    same = reference.measure(tiny)
+    assert 0.8 < same["ratio"] < 1.25 and same["median_ms"] == pytest.approx(same["ratio"] * ms)
+    wide = tiny.with_overrides(
+        {"backbone.cells.filters": 64, "backbone.cells.stem_width": 64, "bifpn.width": 128}
+    )
+    assert reference.measure(wide)["ratio"] > 1.1  # 1.3 to 2 seen, load compresses it
+
+
+def test_a_trial_budget_fits_the_trials_epochs_to_its_cpu_seconds(
+    tiny_examples, tmp_path, tight_space, monkeypatch
+):
+    """With search_trial_budget_s a trial trains as the train step trains the pick: epochs
+    (at most ``epochs``) and schedule fitted to the CPU seconds; without, ``epochs`` epochs."""
+    from components.train import budget
+
+    epochs_seen = []
+    original = budget.TrainingBudget.on_epoch_end
+
+    def on_epoch_end(self, epoch, logs=None):
+        original(self, epoch, logs)
+        epochs_seen.append((epoch + 1, self.state.planned_epochs, self.model.stop_training))
+
+    monkeypatch.setattr(budget.TrainingBudget, "on_epoch_end", on_epoch_end)
+    common = dict(max_trials=1, max_latency_ms=0.0, epochs=4)
+    _search(tiny_examples, tmp_path / "spent", tight_space, trial_budget_s=1e-3, **common)
+    assert epochs_seen == [(1, 1, True)]  # the budget was spent by the first epoch: it stops
+    epochs_seen.clear()
+    _search(tiny_examples, tmp_path / "ample", tight_space, trial_budget_s=1e4, **common)
+    assert [e for e, _, _ in epochs_seen] == [1, 2, 3, 4]  # the cap, reached
+    assert all(planned == 4 for _, planned, _ in epochs_seen)
+    epochs_seen.clear()
+    _search(tiny_examples, tmp_path / "epochs", tight_space, **common)
+    assert epochs_seen == []  # no budget: plain epochs
+
+
+def test_cli_refuses_a_negative_trial_budget(tmp_path, capsys):
+    status = cli.main(
+        ["--examples", str(tmp_path), "--output", str(tmp_path / "o"), "--trial-budget-s", "-1"]
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2
+    assert err == ["error: --trial-budget-s must be a finite number >= 0, got -1.0"]

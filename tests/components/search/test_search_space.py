@@ -66,7 +66,6 @@ def _extreme(space, pick) -> dict:
         "bifpn_width": pick(space.bifpn_width),
         "bifpn_depth": pick(space.bifpn_depth.low, space.bifpn_depth.high),
         "head_depth": pick(space.head_depth.low, space.head_depth.high),
-        "learning_rate": pick(space.learning_rate.low, space.learning_rate.high),
     }
     for prefix, count in (("block", "num_blocks"), ("reduce", "num_reduce_blocks")):
         for b in range(values[count]):
@@ -100,6 +99,54 @@ def test_large_space_configs_are_valid():
         config = config_from_values(values, LARGE, 90, 10)
         assert config.image_size in LARGE.image_size
         assert config.backbone.kind == "cells"
+
+
+def test_the_small_space_holds_tiny_and_its_base_values_build_tiny_exactly():
+    """The search trains its base preset first: the space's base point is ``tiny`` itself
+    (same network, same recipe), at the serving size or with the size searched."""
+    from components.detector.config_load import get_preset
+    from components.detector.model import build_detector
+    from components.search.hypermodel import base_values
+
+    tiny = get_preset("tiny").with_overrides({"num_classes": 2})
+    for size in (0, 128):
+        values = base_values(SMALL, size)
+        assert ("image_size" in values) == (size == 0)
+        config = config_from_values(values, SMALL, 2, tiny.train.epochs, size)
+        assert config.image_size == 128 and config.train == tiny.train
+        assert config.bifpn == tiny.bifpn and config.head == tiny.head
+        assert build_detector(config).count_params() == build_detector(tiny).count_params()
+    assert base_values(LARGE) is None  # d0's EfficientNet backbone is not a cell backbone
+
+
+def test_a_narrowed_space_without_the_base_preset_has_no_base_values():
+    import dataclasses
+
+    from components.search.hypermodel import base_values
+    from components.search.space import IntRange
+
+    assert base_values(dataclasses.replace(SMALL, num_blocks=IntRange(1, 2))) is None
+    assert base_values(dataclasses.replace(SMALL, bifpn_width=(16,))) is None
+    assert base_values(dataclasses.replace(SMALL, image_size=(64,))) is None
+    assert base_values(dataclasses.replace(SMALL, image_size=(64,)), 128) is not None
+
+
+def test_trials_train_with_the_base_recipe_at_the_serving_size():
+    """Nothing a trial uses is thrown away: its recipe is the base preset's and its size the
+    one the pick is trained at; the size is searched only when none is given."""
+    from components.detector.config_load import get_preset
+
+    recipe = get_preset(SMALL.base_preset).train
+    for values in _sample(SMALL, 4, 6):
+        fixed = config_from_values({**values}, SMALL, 1, 3, 160)
+        assert fixed.image_size == 160
+        assert fixed.train == recipe.__class__(**{**recipe.__dict__, "epochs": 3})
+    declared = keras_tuner.HyperParameters()
+    sample_config(declared, SMALL, 1, 1, 128)
+    assert "image_size" not in declared.values and "learning_rate" not in declared.values
+    searched = keras_tuner.HyperParameters()
+    sample_config(searched, SMALL, 1, 1)
+    assert "image_size" in searched.values
 
 
 def test_unknown_space_is_a_user_error():
