@@ -55,7 +55,7 @@ def plot_ap_vs_flops(
         return False
     timed = [r for r in done if not math.isnan(r.latency_ms)]
     costs = (["latency_ms"] if timed else []) + ["FLOPs"]
-    fig, axes = plt.subplots(1, len(costs), figsize=(6 * len(costs), 4.5), dpi=100, squeeze=False)
+    fig, axes = plt.subplots(1, len(costs), figsize=(6 * len(costs), 5.2), dpi=100, squeeze=False)
     for ax, cost in zip(axes[0], costs, strict=True):
         points = timed if cost == "latency_ms" else done
         front = pareto_front(points, cost)
@@ -98,11 +98,11 @@ def plot_ap_vs_flops(
             ax.set_xscale("log")
             ax.set_xlabel("multiply-adds (log scale)")
             ax.set_title("AP vs multiply-adds: Pareto front")
-        ax.set_ylabel(
-            f"COCO AP on val (objective: {objective})" if cost == costs[0] else "COCO AP on val"
-        )
+        ax.set_ylabel("COCO AP on val")
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=8, loc="lower right")
+        # Below the axes: inside, it hid points (the preset sits low and to the right).
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
+    fig.suptitle(f"Search trials (objective: {objective})", fontsize=11)
     fig.tight_layout()
     fig.savefig(path, format="png")
     plt.close(fig)

@@ -219,6 +219,7 @@ def test_the_base_preset_is_trial_zero_and_is_trained_even_when_timed_over_its_l
     assert json.loads(row["values"]) == base_values(SMALL, 64)
     assert row["status"] == "COMPLETED" and row["over_limit"] == "" and len(trained) == 1
     assert summary["best_trial"] == row["trial_id"] and summary["fallback"] is None
+    assert summary["pick_is_base"] is True
     report = (tmp_path / "arch" / "report.md").read_text()
     assert "pick: the base preset tiny (trained first as the reference)" in report
 
