@@ -142,7 +142,7 @@ PARAMETERS: tuple[Parameter, ...] = (
         "search_epochs",
         int,
         SEARCH.epochs,
-        "Training epochs per search trial.",
+        "Training epochs per search trial (with search_trial_budget_s: at most that many).",
         low=MIN["epochs"],
     ),
     Parameter(
