@@ -243,16 +243,14 @@ class DetectorHyperModel(keras_tuner.HyperModel):
         return config.with_overrides({"anchors.anchor_scale": self._fitted_scales[key]})
 
     def _budget(self, model: keras.Model, epochs: int) -> keras.callbacks.Callback:
-        """The train step's CPU-seconds budget (``components.train.budget``) at the trial's
+        """The train step's CPU-seconds budget (``components.training.budget``) at the trial's
         size: the epochs (at most ``epochs``) and the schedule fitted to ``trial_budget_s``."""
-        from components.train.budget import TrainingBudget
-        from components.train.callbacks import TrainState
+        from components.training.budget import BudgetState, TrainingBudget
 
         steps = max(self.train_count // self.batch_size, 1)
         if self.train_images:
             steps = max(1, min(steps, self.train_images // self.batch_size))
-        state = TrainState(fingerprint={})
-        return TrainingBudget(self.trial_budget_s, state, model.schedule, steps, epochs)
+        return TrainingBudget(self.trial_budget_s, BudgetState(), model.schedule, steps, epochs)
 
     def is_base(self, hp: keras_tuner.HyperParameters) -> bool:
         """Whether ``hp`` is the space's base preset (``base_values``)."""

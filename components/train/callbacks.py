@@ -50,7 +50,7 @@ class TrainState:
     best_epoch: int | None = None
     wait: int = 0
     stopped_early: bool = False
-    planned_epochs: int | None = None  # a budgeted run's plan (components.train.budget)
+    planned_epochs: int | None = None  # a budgeted run's plan (components.training.budget)
     budget_used_s: float = 0.0
 
     @classmethod

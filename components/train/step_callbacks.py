@@ -8,7 +8,8 @@ from collections.abc import Callable, Sequence
 import keras
 import tensorflow as tf
 
-from components.train import budget, callbacks, epoch_progress, val_ap
+from components.train import callbacks, epoch_progress, val_ap
+from components.training import budget
 from components.training.model_wrapper import DetectorTrainer
 
 

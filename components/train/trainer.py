@@ -42,12 +42,13 @@ from components.detector.config import DetectorConfig
 from components.detector.config_load import load_architecture
 from components.errors import UserError
 from components.local_copy import WorkDir, local_work_dir
-from components.train import artifact, budget, callbacks
+from components.train import artifact, callbacks
 from components.train import warm_start as warm_start_lib
 from components.train.backbone_weights import with_backbone_weights
 from components.train.bn_calibration import recalibrate_batch_norm
 from components.train.cpu_threads import DEFAULT_CPU_THREADS, use_cpu_threads
 from components.train.step_callbacks import step_callbacks
+from components.training import budget
 from components.training.builder import build_trainer
 from components.training.model_wrapper import DetectorTrainer
 
@@ -306,7 +307,7 @@ def run(
             cap of the plan, none by default).
         budget_s: train for this many seconds of this process's CPU time (wall time on GPUs):
             the epochs and the cosine schedule are fitted to it after every epoch
-            (``components.train.budget``). None: ``epochs`` decide.
+            (``components.training.budget``). None: ``epochs`` decide.
         batch_size: the batch per replica (default: the config's ``train.batch_size``).
         warm_start: a Model artifact of the same architecture whose weights start the training.
         backbone_weights: ``none``, ``imagenet``, or a path / URI of a Keras weights file;

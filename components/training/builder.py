@@ -42,7 +42,7 @@ def build_trainer(
         weight_decay=l2_factor,
     )
     exclude_from_decay(optimizer, trainer.trainable_variables)
-    trainer.schedule = schedule  # a training budget moves its end (components.train.budget)
+    trainer.schedule = schedule  # a training budget moves its end (components.training.budget)
     trainer.compile(optimizer=optimizer, jit_compile=jit_compile)
     trainer.optimizer.build(trainer.trainable_variables)
     return trainer

@@ -1,7 +1,7 @@
 """Learning-rate schedule of the train step: linear warm-up, then cosine decay to zero.
 
 The length of the run is a variable of the schedule, not a constant traced into the train step:
-a training budget (``components.train.budget``) re-fits it after every epoch, as Ultralytics'
+a training budget (``components.training.budget``) re-fits it after every epoch, as Ultralytics'
 ``time=`` does, and the cosine then ends where the budget does.
 """
 

@@ -247,7 +247,7 @@ def test_a_trial_budget_fits_the_trials_epochs_to_its_cpu_seconds(
 ):
     """With search_trial_budget_s a trial trains as the train step trains the pick: epochs
     (at most ``epochs``) and schedule fitted to the CPU seconds; without, ``epochs`` epochs."""
-    from components.train import budget
+    from components.training import budget
 
     epochs_seen = []
     original = budget.TrainingBudget.on_epoch_end

@@ -12,8 +12,8 @@ from components.detector.anchor_fit import fit_to_examples  # noqa: E402
 from components.detector.config import DetectorConfig  # noqa: E402
 from components.detector.config_load import load_architecture  # noqa: E402
 from components.train import run  # noqa: E402
-from components.train.budget import TrainingBudget  # noqa: E402
 from components.train.callbacks import TrainState  # noqa: E402
+from components.training.budget import TrainingBudget  # noqa: E402
 from components.training.schedule import warmup_cosine  # noqa: E402
 from tests.components.train.conftest import SMALL  # noqa: E402
 

@@ -12,6 +12,7 @@ is left of the budget.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 import time
@@ -19,8 +20,17 @@ from collections.abc import Callable
 
 import keras
 
-from components.train.callbacks import TrainState
 from components.training.schedule import WarmupCosine
+
+
+@dataclasses.dataclass
+class BudgetState:
+    """What a budget records: the seconds used and the plan (the train step's ``TrainState``
+    has both fields and is passed instead, so a resumed run goes on with what is left)."""
+
+    budget_used_s: float = 0.0
+    planned_epochs: int | None = None
+
 
 # The epoch cap of a budgeted run whose epochs were not given: the budget decides.
 MAX_BUDGET_EPOCHS = 10_000
@@ -39,7 +49,8 @@ def clock_for(gpus: bool) -> tuple[Callable[[], float], str]:
 class TrainingBudget(keras.callbacks.Callback):
     """Fit the run to ``budget_s`` seconds of ``clock``; stop when they are spent.
 
-    ``schedule`` is the optimizer's :class:`WarmupCosine`; ``max_epochs`` caps the plan. Writes
+    ``schedule`` is the optimizer's :class:`WarmupCosine`; ``max_epochs`` caps the plan;
+    ``state`` a :class:`BudgetState` or anything with its two fields. Writes
     ``state.budget_used_s`` and ``state.planned_epochs`` after every epoch (run this callback
     before the one that saves the state).
     """
@@ -47,7 +58,7 @@ class TrainingBudget(keras.callbacks.Callback):
     def __init__(
         self,
         budget_s: float,
-        state: TrainState,
+        state: BudgetState,
         schedule: WarmupCosine,
         steps_per_epoch: int,
         max_epochs: int,
