@@ -35,7 +35,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from quality import append_result, datasets, ingest, load_results  # noqa: E402
 
-PROXIES = ("budget_trial_AP", "trial_AP", "naswot", "synflow", "params", "FLOPs", "latency_ms")
+# latency_ratio, not latency_ms: each process measures tiny's latency once, and two processes
+# on this machine measured it up to 2x apart; the paired ratio to tiny is comparable across them.
+PROXIES = ("budget_trial_AP", "trial_AP", "naswot", "synflow", "params", "FLOPs", "latency_ratio")
 
 
 def _claim(path: str) -> bool:

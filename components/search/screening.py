@@ -10,7 +10,8 @@ working folder (the step copies it into the Architecture artifact).
 
 Latency: timing the served function of one candidate costs seconds (mostly tracing), so
 timing hundreds would cost more than the screening itself. The first ``LATENCY_SAMPLES``
-candidates are timed (``latency_limit.measure``, at the serving size); a least-squares line
+candidates are timed (``hypermodel.measure_latency``: beside the base preset when its latency
+is known, at the serving size); a least-squares line
 in multiply-adds and layer count, fitted on them, predicts the latency of the others. A
 candidate whose latency (measured or predicted) is over the limit, less a margin for timing
 noise (``SELECT_MARGIN``), is dropped. The trials time
@@ -101,7 +102,7 @@ def _layer_count(model) -> int:
     return sum(_layer_count(layer) if hasattr(layer, "layers") else 1 for layer in model.layers)
 
 
-def _build_and_score(hypermodel, values: dict, images: dict, seed: int, serving_size: int, time_it):
+def _build_and_score(hypermodel, values: dict, images: dict, seed: int, time_it: bool):
     import keras
     import keras_tuner
 
@@ -169,7 +170,7 @@ def screen(
     sampled = sample_values(hypermodel, count, seed)
     for i, values in enumerate(sampled):
         timed = i < LATENCY_SAMPLES
-        candidates.append(_build_and_score(hypermodel, values, images, seed, serving_size, timed))
+        candidates.append(_build_and_score(hypermodel, values, images, seed, timed))
         if (i + 1) % PROGRESS_EVERY == 0 or i + 1 == len(sampled):
             per = (time.time() - started) / (i + 1)
             progress.report("screen", i + 1, len(sampled), {}, per * (len(sampled) - i - 1))
