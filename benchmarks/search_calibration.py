@@ -81,7 +81,7 @@ def select(hypermodel, ref: float, path: str, args) -> list[dict]:
         with open(path) as f:
             return json.load(f)
     candidates, _ = screening.screen(
-        hypermodel, args.sample, args.sample, "params", ref, args.size, args.seed
+        hypermodel, args.sample, args.sample, "params", ref, seed=args.seed
     )
     order = {
         json.dumps(v, sort_keys=True): i

@@ -28,7 +28,7 @@ from typing import Any
 
 from components.cli_args import StepArgumentParser, run_main
 from components.errors import UserError
-from pipelines import cron, parameters
+from pipelines import cron, parameter_values
 from pipelines import profile as profile_lib
 
 DEFAULT_PIPELINE_NAME = "nasdet"
@@ -201,7 +201,7 @@ def _uploaded_version(client: Any, pipeline: str, version: str | None) -> tuple[
 
 
 def _params(args: argparse.Namespace) -> dict[str, Any]:
-    return parameters.parse_assignments(args.param)
+    return parameter_values.parse_assignments(args.param)
 
 
 def _now() -> str:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from components.cli_args import StepArgumentParser, run_main
 from components.errors import UserError
-from pipelines import parameters
+from pipelines import parameter_docs
 from pipelines import profile as profile_lib
 
 GOLDEN_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden")
@@ -61,7 +61,7 @@ def write_golden() -> list[str]:
     if os.path.isfile(README):
         with open(README, encoding="utf-8") as f:
             text = f.read()
-        updated = parameters.replace_table(text)
+        updated = parameter_docs.replace_table(text)
         if updated != text:
             with open(README, "w", encoding="utf-8") as f:
                 f.write(updated)

@@ -13,7 +13,7 @@ parameters from the real annotation objects.
 
 from kfp import dsl
 
-from pipelines import parameters
+from pipelines import parameter_docs, parameters
 from pipelines.kfp_steps import make_components
 from pipelines.profile import Profile, check_path_volumes
 from pipelines.profile_tasks import apply_to_task
@@ -173,7 +173,7 @@ def make_pipeline(profile: Profile):
             task.set_caching_options(False)
             apply_to_task(task, profile, step)
 
-    nasdet.__doc__ = parameters.docstring(PIPELINE_DESCRIPTION)
+    nasdet.__doc__ = parameter_docs.docstring(PIPELINE_DESCRIPTION)
     return dsl.pipeline(
         name=PIPELINE_NAME,
         description=PIPELINE_DESCRIPTION,

@@ -2,23 +2,23 @@
 
 The pipeline function (``pipelines.factory``) takes exactly these parameters with these
 defaults; the descriptions become the parameter descriptions of the compiled pipeline (the KFP
-UI shows them), the README's parameter table is generated from them, and ``nasdet submit`` /
-``nasdet schedule`` / ``nasdet run --set`` convert ``NAME=VALUE`` strings with their types.
-The local presets of ``nasdet run`` are small sets of overrides of these defaults.
+UI shows them) and the README's parameter table (``pipelines.parameter_docs``), and ``nasdet
+submit`` / ``nasdet schedule`` / ``nasdet run --set`` convert ``NAME=VALUE`` strings with their
+types and checks (``pipelines.parameter_values``). The local presets of ``nasdet run`` are small
+sets of overrides of these defaults.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from components import blessing_rules
 from components.artifacts.examples import DEFAULT_TEST_FRACTION, DEFAULT_VAL_FRACTION
 from components.data.readers import FORMATS
 from components.detector.zero_cost import score_names
-from components.errors import UserError, did_you_mean
+from components.errors import UserError
 from components.export.formats import FORMATS as EXPORT_FORMATS
 from components.export.formats import parse_names as parse_export_formats
 from components.tuner_settings import BASE_LATENCY, LATENCY_WEIGHT_RANGE, MIN, parse_max_latency
@@ -364,106 +364,3 @@ NOT_SHAPING_THE_MODEL = (
 MODEL_PARAMETERS: tuple[str, ...] = tuple(
     p.name for p in PARAMETERS if p.name not in NOT_SHAPING_THE_MODEL
 )
-
-_TRUE = ("true", "1", "yes", "on")
-_FALSE = ("false", "0", "no", "off")
-
-
-def convert(name: str, value: str) -> Any:
-    """Convert the string ``value`` of parameter ``name`` to its type; UserError when it cannot."""
-    if name not in BY_NAME:
-        hint = did_you_mean(name, BY_NAME) or f" (known: {', '.join(sorted(BY_NAME))})"
-        raise UserError(f"unknown pipeline parameter {name!r}{hint}")
-    kind = BY_NAME[name].type
-    if kind is bool:
-        word = value.strip().lower()
-        if word not in _TRUE + _FALSE:
-            raise UserError(f"parameter {name} needs true or false, got {value!r}")
-        return word in _TRUE
-    try:
-        converted = kind(value)
-    except ValueError:
-        raise UserError(f"parameter {name} needs a {kind.__name__}, got {value!r}") from None
-    _check_range(BY_NAME[name], converted)
-    _check_value(BY_NAME[name], converted)
-    return converted
-
-
-def _check_range(p: Parameter, value: Any) -> None:
-    """Raise UserError when ``value`` is not finite or outside the parameter's bounds."""
-    if isinstance(value, float) and not math.isfinite(value):
-        raise UserError(f"parameter {p.name} must be a finite number, got {value}")
-    if (p.low is not None and value < p.low) or (p.high is not None and value > p.high):
-        bounds = (
-            f"{p.low if p.low is not None else '-inf'}..{p.high if p.high is not None else 'inf'}"
-        )
-        raise UserError(f"parameter {p.name} must be in {bounds}, got {value}")
-
-
-def _check_value(p: Parameter, value: Any) -> None:
-    """Raise UserError when the parameter's own ``check`` refuses ``value``."""
-    if p.check is None:
-        return
-    try:
-        p.check(value)
-    except ValueError as err:
-        raise UserError(f"parameter {p.name}: {err}") from None
-
-
-def parse_assignments(items: Iterable[str]) -> dict[str, Any]:
-    """Parse ``NAME=VALUE`` strings into a ``{name: typed value}`` dict; UserError on bad input."""
-    values: dict[str, Any] = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise UserError(f"expected NAME=VALUE, got {item!r}")
-        values[name.strip()] = convert(name.strip(), value)
-    return values
-
-
-def check_values(values: Mapping[str, Any]) -> None:
-    """Raise UserError when ``values`` holds an unknown name or a value of the wrong type."""
-    for name, value in values.items():
-        if name not in BY_NAME:
-            raise UserError(f"unknown pipeline parameter {name!r}{did_you_mean(name, BY_NAME)}")
-        kind = BY_NAME[name].type
-        ok = isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            ok = True
-        if not ok:
-            raise UserError(f"parameter {name} needs a {kind.__name__}, got {value!r}")
-        _check_range(BY_NAME[name], value)
-        _check_value(BY_NAME[name], value)
-
-
-def docstring(summary: str) -> str:
-    """A Google-style docstring: ``summary`` then an ``Args:`` entry per parameter.
-
-    KFP reads the descriptions of pipeline parameters from the pipeline function's docstring.
-    """
-    lines = [summary, "", "Args:"]
-    lines += [f"    {p.name}: {p.description}" for p in PARAMETERS]
-    return "\n".join(lines) + "\n"
-
-
-TABLE_START = (
-    "<!-- parameter table: generated from pipelines/parameters.py (a test keeps it in sync) -->"
-)
-TABLE_END = "<!-- end of parameter table -->"
-
-
-def replace_table(text: str) -> str:
-    """``text`` (the README) with the part between the table markers replaced by the table."""
-    start, end = text.find(TABLE_START), text.find(TABLE_END)
-    if start < 0 or end < start:
-        return text
-    return text[: start + len(TABLE_START)] + "\n" + markdown_table() + text[end:]
-
-
-def markdown_table() -> str:
-    """The parameter table of the README (name, type, default, description), one row each."""
-    rows = ["| Parameter | Type | Default | Description |", "|---|---|---|---|"]
-    for p in PARAMETERS:
-        default = f"`{p.default}`" if p.default != "" else '`""`'
-        rows.append(f"| `{p.name}` | {p.type.__name__} | {default} | {p.description} |")
-    return "\n".join(rows) + "\n"

@@ -33,7 +33,7 @@ from components.artifacts.evaluation import BLESSING_FILE, METRICS_FILE, REPORT_
 from components.cli_args import StepArgumentParser, run_main
 from components.data.readers import FORMATS, guess_format
 from components.errors import UserError
-from pipelines import parameters, step_io
+from pipelines import parameter_values, step_io
 from pipelines.factory import TASK_NAMES
 from pipelines.progress import ProgressStream
 
@@ -148,7 +148,7 @@ def resolve_arguments(args: argparse.Namespace) -> dict[str, Any]:
         # Without pods, the serving and work volumes are folders of the work directory.
         values["serving_root"] = os.path.join(work, "serving")
         values["checkpoint_root"] = os.path.join(work, "checkpoints")
-    values.update(parameters.parse_assignments(args.set))
+    values.update(parameter_values.parse_assignments(args.set))
     for name in PATH_PARAMETERS:
         if values.get(name) and values[name] != step_io.PRODUCTION:
             values[name] = os.path.abspath(values[name])
@@ -159,7 +159,7 @@ def resolve_arguments(args: argparse.Namespace) -> dict[str, Any]:
         raise UserError(
             f"unknown format {values.get('data_format')!r} (choose from: {', '.join(FORMATS)})"
         )
-    parameters.check_values(values)
+    parameter_values.check_values(values)
     return values
 
 

@@ -20,12 +20,16 @@ RUNS = 20
 
 
 def threads() -> int:
-    """The intra-op threads TensorFlow uses (its setting, else the CPUs it may run on)."""
+    """The intra-op threads TensorFlow uses: its setting, else ``TF_NUM_INTRAOP_THREADS`` (read
+    by TensorFlow when it starts, not reflected in its setting), else the CPUs it may run on."""
     import tensorflow as tf
 
     configured = tf.config.threading.get_intra_op_parallelism_threads()
     if configured:
         return int(configured)
+    from_env = os.environ.get("TF_NUM_INTRAOP_THREADS", "").strip()
+    if from_env.isdigit() and int(from_env) > 0:
+        return int(from_env)
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux

@@ -47,6 +47,8 @@ def _sample_cell(
     max_blocks = space.num_blocks.high
     num_blocks = hp.Int(count, space.num_blocks.low, max_blocks)
     blocks = []
+    if num_blocks is None:  # the cell is in an inactive conditional scope: declare it only
+        num_blocks = 0
     for b in range(max_blocks):
         with hp.conditional_scope(count, list(range(b + 1, max_blocks + 1))):
             block = {
@@ -73,16 +75,25 @@ def sample_config(
 ) -> DetectorConfig:
     """Sample (or read back) every searched dimension from ``hp``; return the detector config.
 
-    As in NASNet, two cells are searched: the normal cell (``num_blocks``, ``block<b>_*``)
-    and the reduction cell that starts each later stage with stride 2
-    (``num_reduce_blocks``, ``reduce<b>_*``). The config starts from ``space.base_preset``
+    As in NASNet, two cells are searched: the reduction cell that starts each later stage with
+    stride 2 (``num_reduce_blocks``, ``reduce<b>_*``) and the normal cell (``num_blocks``,
+    ``block<b>_*``), the latter only where ``cells_per_stage`` > 0 uses it (a conditional
+    scope; without normal cells the config carries the reduction cell's wiring, as ``tiny``). The config starts from ``space.base_preset``
     with a cell backbone and keeps the preset's whole training recipe; ``num_classes`` and
     the trial's ``epochs`` complete it, so it is ready to train. ``image_size`` > 0 is the size
     the pick will be trained and served at: then the size is not searched (a trial trains at
     it); 0 searches it among ``space.image_size``.
     """
-    normal = _sample_cell(hp, space, "num_blocks", "block")
+    cells_per_stage = hp.Int(
+        "cells_per_stage", space.cells_per_stage.low, space.cells_per_stage.high
+    )
     reduction = _sample_cell(hp, space, "num_reduce_blocks", "reduce")
+    normal = reduction  # unused without normal cells (as in ``tiny``): not searched then
+    with_normal = list(range(max(space.cells_per_stage.low, 1), space.cells_per_stage.high + 1))
+    if with_normal:
+        with hp.conditional_scope("cells_per_stage", with_normal):
+            sampled = _sample_cell(hp, space, "num_blocks", "block")
+        normal = sampled if cells_per_stage else reduction
     width = hp.Choice("base_width", list(space.base_width))
     size = int(image_size) if image_size else hp.Choice("image_size", list(space.image_size))
     overrides = {
@@ -92,9 +103,7 @@ def sample_config(
         "backbone.kind": "cells",
         "backbone.cells.stem_width": width,
         "backbone.cells.filters": width,
-        "backbone.cells.cells_per_stage": hp.Int(
-            "cells_per_stage", space.cells_per_stage.low, space.cells_per_stage.high
-        ),
+        "backbone.cells.cells_per_stage": cells_per_stage,
         "backbone.cells.normal_blocks": normal,
         "backbone.cells.reduction_blocks": reduction,
         "bifpn.width": hp.Choice("bifpn_width", list(space.bifpn_width)),

@@ -156,7 +156,6 @@ def screen(
     top: int,
     proxy: str,
     limit_ms: float | None,
-    serving_size: int = 0,
     seed: int = 0,
 ) -> tuple[list[Candidate], dict]:
     """Screen ``count`` sampled architectures; return them (ranked, the first ``top`` selected)
@@ -251,7 +250,6 @@ def run_once(spec, hypermodel) -> dict:
         spec.max_trials,
         spec.proxy,
         spec.limit_ms,
-        spec.serving_size,
         spec.seed,
     )
     write_csv(candidates, path + ".tmp")

@@ -7,13 +7,13 @@ import pathlib
 import pytest
 
 from components.errors import UserError
-from pipelines import cron, parameters, step_io, tasks
+from pipelines import cron, parameter_docs, parameter_values, parameters, step_io, tasks
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
 
 def test_parse_assignments_types():
-    values = parameters.parse_assignments(
+    values = parameter_values.parse_assignments(
         ["min_ap=0.25", "search_max_trials=7", "data_path=/d/a=b.json", "beam_args="]
     )
     assert values == {
@@ -30,8 +30,8 @@ def test_parse_assignments_types():
     [("true", True), ("True", True), ("1", True), ("false", False), ("no", False)],
 )
 def test_a_boolean_parameter(text, value):
-    assert parameters.parse_assignments([f"force={text}"]) == {"force": value}
-    parameters.check_values({"force": value})
+    assert parameter_values.parse_assignments([f"force={text}"]) == {"force": value}
+    parameter_values.check_values({"force": value})
 
 
 def test_model_parameters_are_the_pipeline_parameters_but_data_places_and_scale():
@@ -64,17 +64,19 @@ def test_model_parameters_are_the_pipeline_parameters_but_data_places_and_scale(
 )
 def test_parse_assignments_errors(item, message):
     with pytest.raises(UserError, match=message):
-        parameters.parse_assignments([item])
+        parameter_values.parse_assignments([item])
 
 
 def test_check_values():
-    parameters.check_values({"min_ap": 1, "seed": 3, "model_name": "m"})  # int is a valid float
+    parameter_values.check_values(
+        {"min_ap": 1, "seed": 3, "model_name": "m"}
+    )  # int is a valid float
     with pytest.raises(UserError, match="seed needs a int"):
-        parameters.check_values({"seed": True})
+        parameter_values.check_values({"seed": True})
     with pytest.raises(UserError, match="force needs a bool"):
-        parameters.check_values({"force": 1})
+        parameter_values.check_values({"force": 1})
     with pytest.raises(UserError, match="unknown"):
-        parameters.check_values({"speed": 1})
+        parameter_values.check_values({"speed": 1})
 
 
 def test_defaults_have_their_declared_types():
@@ -85,10 +87,10 @@ def test_defaults_have_their_declared_types():
 
 def test_readme_parameter_table_is_current():
     readme = (REPO / "README.md").read_text()
-    assert parameters.markdown_table() in readme, (
+    assert parameter_docs.markdown_table() in readme, (
         "README.md's parameter table is out of date: run `python -m pipelines.compile_cmd --golden`"
     )
-    assert parameters.replace_table(readme) == readme
+    assert parameter_docs.replace_table(readme) == readme
 
 
 @pytest.mark.parametrize(

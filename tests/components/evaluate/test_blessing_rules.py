@@ -10,7 +10,7 @@ from components import blessing_rules
 from components.blessing_rules import DEFAULT_RULES, BlessingRules
 from components.errors import UserError
 from components.evaluate import cli
-from pipelines import parameters
+from pipelines import parameter_values, parameters
 
 
 def test_every_rule_has_a_cli_option_with_its_default():
@@ -58,4 +58,4 @@ def test_the_bounds_are_the_ranges_the_rules_accept():
 
 def test_pipeline_parameter_range_message():
     with pytest.raises(UserError, match="parameter min_ap must be in 0.0..1.0, got 2.0"):
-        parameters.convert("min_ap", "2")
+        parameter_values.convert("min_ap", "2")

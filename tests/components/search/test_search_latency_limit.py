@@ -65,14 +65,14 @@ def test_cli_refuses_a_serving_size_off_the_grid(tmp_path, capsys):
 
 
 def test_pipeline_parameter_refuses_a_bad_limit():
-    from pipelines import parameters
+    from pipelines import parameter_values
 
-    assert parameters.convert("search_max_latency_ms", "12.5") == "12.5"
-    assert parameters.convert("search_max_latency_ms", "base") == "base"
+    assert parameter_values.convert("search_max_latency_ms", "12.5") == "12.5"
+    assert parameter_values.convert("search_max_latency_ms", "base") == "base"
     with pytest.raises(UserError, match="^parameter search_max_latency_ms: expected 'base'"):
-        parameters.convert("search_max_latency_ms", "fast")
+        parameter_values.convert("search_max_latency_ms", "fast")
     with pytest.raises(UserError, match="search_max_latency_ms"):
-        parameters.check_values({"search_max_latency_ms": "1e999"})
+        parameter_values.check_values({"search_max_latency_ms": "1e999"})
 
 
 @pytest.fixture

@@ -86,7 +86,7 @@ def test_random_search_with_a_failing_trial_writes_everything(
         assert json.load(f) == values
     assert config.image_size == values["image_size"]
     assert config.bifpn.width == values["bifpn_width"]
-    assert len(config.backbone.cells.normal_blocks) == values["num_blocks"]
+    assert len(config.backbone.cells.reduction_blocks) == values["num_reduce_blocks"]
     assert config.num_classes == 1
     report = (out / "report.md").read_text()
     assert "| 1 | FAILED |" in report and "Pareto" in report

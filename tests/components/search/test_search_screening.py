@@ -128,13 +128,13 @@ def test_cli_refuses_bad_screening_options(argv, message, capsys):
 
 
 def test_pipeline_parameters_refuse_bad_screening_values():
-    from pipelines import parameters
+    from pipelines import parameter_values
 
-    assert parameters.convert("search_proxy", "naswot") == "naswot"
-    assert parameters.convert("search_screen", "300") == 300
+    assert parameter_values.convert("search_proxy", "naswot") == "naswot"
+    assert parameter_values.convert("search_screen", "300") == 300
     with pytest.raises(UserError, match=r"^parameter search_proxy: unknown score 'zen'"):
-        parameters.convert("search_proxy", "zen")
+        parameter_values.convert("search_proxy", "zen")
     with pytest.raises(UserError, match="search_screen must be in 0"):
-        parameters.convert("search_screen", "-1")
+        parameter_values.convert("search_screen", "-1")
     with pytest.raises(UserError, match="unknown zero-cost score"):
         SearchSpec(examples_dir="e", directory="d", proxy="zen")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import keras_tuner
 import numpy as np
 import pytest
@@ -9,7 +11,7 @@ import pytest
 from components.errors import UserError
 from components.search.hypermodel import config_from_values, sample_config
 from components.search.objective import latency_reward
-from components.search.space import LARGE, SMALL, get_space
+from components.search.space import LARGE, SMALL, IntRange, get_space
 
 
 def _sample(space, seed: int, n: int) -> list[dict]:
@@ -30,14 +32,18 @@ def test_sampling_with_a_seed_is_deterministic():
     assert len({str(sorted(v.items())) for v in first}) > 1
 
 
+# ``small`` with the normal cell searched too (one normal cell per stage or none)
+WITH_NORMAL = dataclasses.replace(SMALL, cells_per_stage=IntRange(0, 1))
+
+
 def test_conditional_block_choices_follow_the_number_of_blocks():
-    for values in _sample(SMALL, 3, 12):
-        config = config_from_values(values, SMALL, 1, 1)
+    for values in _sample(WITH_NORMAL, 3, 12):
+        config = config_from_values(values, WITH_NORMAL, 1, 1)
         cells = config.backbone.cells
-        for count, prefix, blocks in (
-            ("num_blocks", "block", cells.normal_blocks),
-            ("num_reduce_blocks", "reduce", cells.reduction_blocks),
-        ):
+        cell_kinds = [("num_reduce_blocks", "reduce", cells.reduction_blocks)]
+        if values["cells_per_stage"]:
+            cell_kinds.append(("num_blocks", "block", cells.normal_blocks))
+        for count, prefix, blocks in cell_kinds:
             assert len(blocks) == values[count]
             for b in range(SMALL.num_blocks.high):
                 assert (f"{prefix}{b}_op_a" in values) == (b < values[count])
@@ -46,11 +52,24 @@ def test_conditional_block_choices_follow_the_number_of_blocks():
                 assert set(block.ops) <= set(SMALL.operations)
 
 
+def test_the_normal_cell_is_searched_only_where_the_network_has_normal_cells():
+    """Without normal cells the normal cell's choices would be values with no effect: two
+    trials differing only there would train the same network."""
+    samples = _sample(WITH_NORMAL, 5, 16)
+    assert {v["cells_per_stage"] for v in samples} == {0, 1}
+    for values in samples:
+        has_normal = values["cells_per_stage"] > 0
+        assert ("num_blocks" in values) == has_normal
+        assert any(k.startswith("block") for k in values) == has_normal
+    assert SMALL.cells_per_stage.high == 0
+    assert all("num_blocks" not in v for v in _sample(SMALL, 5, 8))
+
+
 def test_the_reduction_cell_is_searched_apart_from_the_normal_cell():
     """NASNet searches two cells; a reduction cell is not the normal cell with stride 2."""
-    samples = _sample(SMALL, 5, 12)
-    configs = [config_from_values(v, SMALL, 1, 1).backbone.cells for v in samples]
-    assert all(c.reduction_blocks for c in configs)
+    samples = [v for v in _sample(WITH_NORMAL, 5, 16) if v["cells_per_stage"]]
+    configs = [config_from_values(v, WITH_NORMAL, 1, 1).backbone.cells for v in samples]
+    assert configs and all(c.reduction_blocks and c.normal_blocks for c in configs)
     assert any(c.reduction_blocks != c.normal_blocks for c in configs)
 
 
@@ -83,9 +102,9 @@ def _extreme(space, pick) -> dict:
 def test_every_sampled_point_builds_a_detector_that_runs_forward():
     from components.detector.model import build_detector
 
-    points = _sample(SMALL, 11, 2) + [_extreme(SMALL, min), _extreme(SMALL, max)]
+    points = _sample(WITH_NORMAL, 11, 3) + [_extreme(WITH_NORMAL, min), _extreme(WITH_NORMAL, max)]
     for values in points:
-        config = config_from_values(values, SMALL, 2, 1)
+        config = config_from_values(values, WITH_NORMAL, 2, 1)
         detector = build_detector(config)
         size = config.image_size
         logits, deltas = detector(np.zeros((1, size, size, 3), np.float32))
@@ -120,10 +139,7 @@ def test_the_small_space_holds_tiny_and_its_base_values_build_tiny_exactly():
 
 
 def test_a_narrowed_space_without_the_base_preset_has_no_base_values():
-    import dataclasses
-
     from components.search.hypermodel import base_values
-    from components.search.space import IntRange
 
     assert base_values(dataclasses.replace(SMALL, num_blocks=IntRange(1, 2))) is None
     assert base_values(dataclasses.replace(SMALL, bifpn_width=(16,))) is None
@@ -173,7 +189,6 @@ def test_the_operations_are_the_detectors_registered_cell_ops():
 
 
 def test_a_space_with_an_unknown_operation_is_rejected_with_the_known_ops():
-    import dataclasses
 
     with pytest.raises(ValueError, match=r"unknown cell op 'conv_7x7' \(known: identity, "):
         dataclasses.replace(SMALL, operations=("identity", "conv_7x7"))
@@ -182,7 +197,6 @@ def test_a_space_with_an_unknown_operation_is_rejected_with_the_known_ops():
 
 
 def test_a_registered_op_can_be_searched():
-    import dataclasses
 
     from components.detector import cell_ops
 
