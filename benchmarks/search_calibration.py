@@ -203,10 +203,28 @@ def kendall(xs: list[float], ys: list[float]) -> float:
 
 
 def report(results: list[dict], args) -> None:
+    """Print the tau table of every architecture measured, then of those the ``small`` space
+    still holds when it has changed since (results are kept across space changes)."""
+    from components.search.hypermodel import in_space
+    from components.search.space import get_space
+
+    space = get_space("small")
+    now = [r for r in results if in_space(r["values"], space, args.size)]
+    _tau_table(results, args, "every architecture measured")
+    if len(now) < len(results):
+        _tau_table(now, args, f"only the architectures the {space.name} space holds now")
+        tiny = {r["dataset"]: r["AP"] for r in results if r["base"]}
+        left = [r for r in results if r not in now and r["dataset"] in tiny]
+        beat = sum(r["AP"] > tiny[r["dataset"]] for r in left)
+        print(f"- the {len(left)} outside it: {beat} beat tiny on their dataset")
+
+
+def _tau_table(results: list[dict], args, which: str) -> None:
     names = list(dict.fromkeys(r["dataset"] for r in results))
     print(
         f"\nKendall tau-b between the final test AP ({args.budget_s:.0f} CPU s at {args.size} px)"
-        " and each proxy (latency: lower is faster, so a negative tau favours slow networks):\n"
+        f" and each proxy, {which} (latency: lower is faster, so a negative tau favours slow"
+        " networks):\n"
     )
     print("| proxy | " + " | ".join(names) + " |")
     print("|---|" + "---:|" * len(names))

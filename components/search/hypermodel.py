@@ -143,15 +143,24 @@ def base_values(space: SearchSpace, image_size: int = 0) -> dict | None:
         point.pop("image_size", None)
     elif point.get("image_size") not in space.image_size:
         return None
-    declared = keras_tuner.HyperParameters()
-    sample_config(declared, space, 1, 1, image_size)
-    for hp_ in declared.space:
-        if hp_.name in point and not _within(hp_, point[hp_.name]):
-            return None  # e.g. a narrowed space that leaves the preset out
+    if not in_space(point, space, image_size):
+        return None  # e.g. a narrowed space that leaves the preset out
     hp = keras_tuner.HyperParameters()
     hp.values.update(point)
     sample_config(hp, space, 1, 1, image_size)
     return {name: value for name, value in hp.values.items() if hp.is_active(name)}
+
+
+def in_space(values: dict, space: SearchSpace, image_size: int = 0) -> bool:
+    """Whether the architecture ``values`` is a point of ``space``: every value a hyperparameter
+    active for it has is one the space declares (values it does not use are ignored)."""
+    declared = keras_tuner.HyperParameters()
+    sample_config(declared, space, 1, 1, image_size)
+    return all(
+        _within(hp_, values[hp_.name])
+        for hp_ in declared.space
+        if hp_.name in values and all(c.is_active(values) for c in hp_.conditions)
+    )
 
 
 def _within(declared, value) -> bool:

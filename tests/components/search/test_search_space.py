@@ -214,3 +214,16 @@ def test_a_registered_op_can_be_searched():
         cell_ops.unregister_op("test_only_max_pool_5x5")
     with pytest.raises(ValueError, match="unknown cell op 'test_only_max_pool_5x5'"):
         dataclasses.replace(SMALL, operations=("test_only_max_pool_5x5",))
+
+
+def test_in_space_tells_the_points_of_a_space_from_those_outside():
+    """Results measured on an earlier space (the calibration's) are read against the space now:
+    a point with a normal cell per stage is not one of ``small``'s any more."""
+    from components.search.hypermodel import base_values, in_space
+
+    with_normal = [v for v in _sample(WITH_NORMAL, 6, 12) if v["cells_per_stage"]]
+    assert with_normal and all(in_space(v, WITH_NORMAL) for v in with_normal)
+    assert not any(in_space(v, SMALL) for v in with_normal)
+    assert all(in_space(v, SMALL) for v in _sample(SMALL, 6, 6))
+    assert in_space(base_values(SMALL, 128), SMALL, 128)
+    assert not in_space({**base_values(SMALL, 128), "bifpn_width": 40}, SMALL, 128)
