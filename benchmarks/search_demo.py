@@ -193,9 +193,10 @@ def main() -> int:
 def report(results: list[dict], args) -> None:
     print(f"\n## Quick search at {args.size} px, {args.budget_s:g} CPU s of final training\n")
     print(
-        "| dataset | seeds | tiny AP | search AP | random AP | search picked tiny | search CPU s |"
+        "| dataset | seeds | tiny AP | search AP | random AP | search picked tiny "
+        "| search pick's latency / tiny's | search CPU s |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     ratios: dict[str, dict[str, float]] = {arm: {} for arm in ARMS}
     for dataset in dict.fromkeys(r["dataset"] for r in results if r.get("arm")):
         rows = {
@@ -218,9 +219,10 @@ def report(results: list[dict], args) -> None:
                 cells.append(f"{ap:.3f} (both < {FLOOR})")
         picks = sum(r["pick_is_tiny"] for r in rows["search"])
         cpu = statistics.median(r["search_cpu_s"] for r in rows["search"])
+        speed = max(r["pick_latency_ms"] / r["reference_ms"] for r in rows["search"])
         print(
             f"| {dataset} | {len(rows['search'])} | {tiny:.3f} | {cells[0]} | {cells[1]} | "
-            f"{picks} of {len(rows['search'])} | {cpu:.0f} |"
+            f"{picks} of {len(rows['search'])} | at most {speed:.2f} | {cpu:.0f} |"
         )
     for arm in ARMS:
         values = list(ratios[arm].values())
@@ -229,6 +231,10 @@ def report(results: list[dict], args) -> None:
                 f"- {arm}: {geometric_mean(values):.2f}x tiny "
                 f"(>= tiny on {sum(v >= 1 for v in values)} of {len(values)} datasets)"
             )
+    both = [d for d in ratios["search"] if d in ratios["random"]]
+    if both:
+        wins = sum(ratios["search"][d] > ratios["random"][d] for d in both)
+        print(f"- search above random on {wins} of {len(both)} datasets (median AP)")
 
 
 if __name__ == "__main__":
