@@ -213,10 +213,14 @@ def report(results: list[dict], args) -> None:
     _tau_table(results, args, "every architecture measured")
     if len(now) < len(results):
         _tau_table(now, args, f"only the architectures the {space.name} space holds now")
-        tiny = {r["dataset"]: r["AP"] for r in results if r["base"]}
-        left = [r for r in results if r not in now and r["dataset"] in tiny]
-        beat = sum(r["AP"] > tiny[r["dataset"]] for r in left)
-        print(f"- the {len(left)} outside it: {beat} beat tiny on their dataset")
+
+        def run(r: dict) -> tuple:
+            return r["dataset"], r["seed"], r["budget_s"]
+
+        tiny = {run(r): r["AP"] for r in results if r["base"]}
+        left = [r for r in results if r not in now and run(r) in tiny]
+        beat = sum(r["AP"] > tiny[run(r)] for r in left)
+        print(f"- the {len(left)} outside it: {beat} beat tiny (same dataset, seed and budget)")
 
 
 def _tau_table(results: list[dict], args, which: str) -> None:

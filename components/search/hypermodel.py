@@ -78,15 +78,22 @@ def sample_config(
     As in NASNet, two cells are searched: the reduction cell that starts each later stage with
     stride 2 (``num_reduce_blocks``, ``reduce<b>_*``) and the normal cell (``num_blocks``,
     ``block<b>_*``), the latter only where ``cells_per_stage`` > 0 uses it (a conditional
-    scope; without normal cells the config carries the reduction cell's wiring, as ``tiny``). The config starts from ``space.base_preset``
-    with a cell backbone and keeps the preset's whole training recipe; ``num_classes`` and
-    the trial's ``epochs`` complete it, so it is ready to train. ``image_size`` > 0 is the size
+    scope; without normal cells the config carries the reduction cell's wiring, as ``tiny``).
+    The config starts from ``space.base_preset`` with a cell backbone and keeps the preset's
+    whole training recipe; ``num_classes`` and the trial's ``epochs`` complete it, so it is
+    ready to train. ``image_size`` > 0 is the size
     the pick will be trained and served at: then the size is not searched (a trial trains at
     it); 0 searches it among ``space.image_size``.
     """
     cells_per_stage = hp.Int(
         "cells_per_stage", space.cells_per_stage.low, space.cells_per_stage.high
     )
+    if not space.cells_per_stage.low <= cells_per_stage <= space.cells_per_stage.high:
+        # values read back from elsewhere: a normal cell the space does not declare
+        raise ValueError(
+            f"cells_per_stage {cells_per_stage} is not a point of the {space.name} space "
+            f"({space.cells_per_stage.low}..{space.cells_per_stage.high})"
+        )
     reduction = _sample_cell(hp, space, "num_reduce_blocks", "reduce")
     normal = reduction  # unused without normal cells (as in ``tiny``): not searched then
     with_normal = list(range(max(space.cells_per_stage.low, 1), space.cells_per_stage.high + 1))

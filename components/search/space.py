@@ -17,6 +17,8 @@ pick will be trained at; so no trial's result depends on a value thrown away aft
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 
 from components.detector import cell_ops
 from components.detector.presets import TINY_NORMAL_BLOCKS
@@ -76,6 +78,12 @@ class SearchSpace:
     def to_dict(self) -> dict:
         """Return the space as a JSON-ready dict (for reports and the search spec)."""
         return dataclasses.asdict(self)
+
+    def digest(self) -> str:
+        """A digest of the definition: a search continues only in the space it started in
+        (a space changed between releases keeps its name)."""
+        text = json.dumps(self.to_dict(), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 # Every operation of the detector's NASNet-style cell (its registry, in registration order).

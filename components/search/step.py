@@ -54,6 +54,12 @@ def _check_resume(spec: SearchSpec, work_dir: str) -> SearchSpec | None:
                     f"{previous.data_digest or 'unrecorded'}, now {spec.data_digest}); remove it "
                     "or choose another output"
                 )
+            if changed == ["space_digest"]:
+                raise UserError(
+                    f"the working directory {work_dir} holds a search in another definition of "
+                    f"the {spec.space} space (an earlier release's); remove it or choose another "
+                    "output"
+                )
             raise UserError(
                 f"the working directory {work_dir} holds a search with other settings "
                 f"({', '.join(changed)} differ); remove it or choose another output"
@@ -242,6 +248,7 @@ def run(
             train_images=train_images,
             eval_images=eval_images,
             data_digest=data_fingerprint(examples_dir),
+            space_digest=search_space.digest(),
         )
         previous = _check_resume(spec, home)
         from components.search.search_loop import make_hypermodel, search_in_process

@@ -53,7 +53,9 @@ class SearchSpec:
     ``epochs``, and the schedule fitted to it, as the train step fits the pick's; Hyperband
     sets the epochs itself). ``train_images``/``eval_images`` cap the images a trial reads.
     ``data_digest`` is the examples' content fingerprint (``examples.data_fingerprint``): a
-    search continues only on the data it started on, wherever that data now lives.
+    search continues only on the data it started on, wherever that data now lives;
+    ``space_digest`` the space's definition (``SearchSpace.digest``), so it continues only in
+    the space it sampled its trials from.
     """
 
     examples_dir: str
@@ -74,6 +76,7 @@ class SearchSpec:
     train_images: int | None = None
     eval_images: int | None = None
     data_digest: str | None = None
+    space_digest: str | None = None
 
     def __post_init__(self) -> None:
         if self.algorithm not in ALGORITHMS:
@@ -145,6 +148,7 @@ class SearchSpec:
             "train_images",
             "eval_images",
             "data_digest",
+            "space_digest",
         )
         return {k: v for k, v in dataclasses.asdict(self).items() if k in keep}
 

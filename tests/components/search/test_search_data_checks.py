@@ -61,3 +61,20 @@ def test_a_truncated_shard_is_a_one_line_error_naming_it(tiny_examples, tmp_path
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"error: Examples shard {shard} is damaged (")
     assert not (tmp_path / "arch").exists()
+
+
+def test_a_search_in_an_earlier_definition_of_its_space_is_refused(tiny_examples, tmp_path):
+    """A space keeps its name across releases while its bounds change: the trials of the old
+    definition would be read back as points it no longer has."""
+    import dataclasses
+
+    from components.search.space import IntRange, get_space
+
+    work = str(tmp_path / "search.work")
+    spec = _spec(tiny_examples, work)
+    earlier = dataclasses.replace(get_space(spec.space), cells_per_stage=IntRange(1, 2))
+    _check_resume(dataclasses.replace(spec, space_digest=earlier.digest()), work)
+    with pytest.raises(UserError, match=f"another definition of the {spec.space} space"):
+        _check_resume(dataclasses.replace(spec, space_digest=get_space(spec.space).digest()), work)
+    assert get_space(spec.space).digest() == get_space(spec.space).digest()
+    assert earlier.digest() != get_space(spec.space).digest()

@@ -227,3 +227,11 @@ def test_in_space_tells_the_points_of_a_space_from_those_outside():
     assert all(in_space(v, SMALL) for v in _sample(SMALL, 6, 6))
     assert in_space(base_values(SMALL, 128), SMALL, 128)
     assert not in_space({**base_values(SMALL, 128), "bifpn_width": 40}, SMALL, 128)
+
+
+def test_values_with_a_normal_cell_the_space_does_not_have_are_refused():
+    """Read back from an earlier space's trial, they would build another network silently."""
+    values = next(v for v in _sample(WITH_NORMAL, 6, 12) if v["cells_per_stage"])
+    assert config_from_values(values, WITH_NORMAL, 1, 1).backbone.cells.cells_per_stage == 1
+    with pytest.raises(ValueError, match="cells_per_stage 1 is not a point of the small space"):
+        config_from_values(values, SMALL, 1, 1)
