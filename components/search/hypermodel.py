@@ -88,19 +88,14 @@ def sample_config(
     cells_per_stage = hp.Int(
         "cells_per_stage", space.cells_per_stage.low, space.cells_per_stage.high
     )
-    if not space.cells_per_stage.low <= cells_per_stage <= space.cells_per_stage.high:
-        # values read back from elsewhere: a normal cell the space does not declare
-        raise ValueError(
-            f"cells_per_stage {cells_per_stage} is not a point of the {space.name} space "
-            f"({space.cells_per_stage.low}..{space.cells_per_stage.high})"
-        )
     reduction = _sample_cell(hp, space, "num_reduce_blocks", "reduce")
     normal = reduction  # unused without normal cells (as in ``tiny``): not searched then
     with_normal = list(range(max(space.cells_per_stage.low, 1), space.cells_per_stage.high + 1))
     if with_normal:
         with hp.conditional_scope("cells_per_stage", with_normal):
             sampled = _sample_cell(hp, space, "num_blocks", "block")
-        normal = sampled if cells_per_stage else reduction
+        if cells_per_stage:
+            normal = sampled
     width = hp.Choice("base_width", list(space.base_width))
     size = int(image_size) if image_size else hp.Choice("image_size", list(space.image_size))
     overrides = {
@@ -124,7 +119,16 @@ def sample_config(
 def config_from_values(
     values: dict, space: SearchSpace, num_classes: int, epochs: int, image_size: int = 0
 ) -> DetectorConfig:
-    """Return the config of a finished trial from its hyperparameter ``values``."""
+    """Return the config of a finished trial from its hyperparameter ``values``; ValueError
+    when they are not a point of ``space`` (read back from elsewhere, they would otherwise
+    build another network, e.g. without the normal cell they name)."""
+    outside = _outside(values, space, image_size)
+    if outside:
+        declared, value = outside[0]
+        raise ValueError(
+            f"{declared.name} {value} is not a point of the {space.name} space "
+            f"({_allowed(declared)})"
+        )
     hp = keras_tuner.HyperParameters()
     hp.values.update(values)
     return sample_config(hp, space, num_classes, epochs, image_size)
@@ -161,13 +165,27 @@ def base_values(space: SearchSpace, image_size: int = 0) -> dict | None:
 def in_space(values: dict, space: SearchSpace, image_size: int = 0) -> bool:
     """Whether the architecture ``values`` is a point of ``space``: every value a hyperparameter
     active for it has is one the space declares (values it does not use are ignored)."""
+    return not _outside(values, space, image_size)
+
+
+def _outside(values: dict, space: SearchSpace, image_size: int) -> list:
+    """The (declared hyperparameter, value) pairs of ``values`` that ``space`` cannot take."""
     declared = keras_tuner.HyperParameters()
     sample_config(declared, space, 1, 1, image_size)
-    return all(
-        _within(hp_, values[hp_.name])
+    return [
+        (hp_, values[hp_.name])
         for hp_ in declared.space
-        if hp_.name in values and all(c.is_active(values) for c in hp_.conditions)
-    )
+        if hp_.name in values
+        and all(c.is_active(values) for c in hp_.conditions)
+        and not _within(hp_, values[hp_.name])
+    ]
+
+
+def _allowed(declared) -> str:
+    """What a KerasTuner Int or Choice can take, for a message."""
+    if isinstance(declared, keras_tuner.engine.hyperparameters.Choice):
+        return "one of " + ", ".join(str(v) for v in declared.values)
+    return f"{declared.min_value}..{declared.max_value}"
 
 
 def _within(declared, value) -> bool:
