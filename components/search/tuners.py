@@ -4,6 +4,8 @@ A search is described by a :class:`SearchSpec` (plain JSON, so worker processes 
 the very same description). :func:`make_tuner` builds the tuner on the spec's project directory
 with ``overwrite=False``: running the same spec again reloads the oracle and continues where it
 stopped (finished trials are kept; a trial interrupted while running is run again from scratch).
+The oracle's, the trials' and the tuner's state files are replaced atomically, so a search killed
+at any moment can be resumed (:mod:`components.search.state_files`).
 Every trial start and end is appended to ``events.jsonl`` in the project directory, and the
 tuner's ``after_trial`` (if set) is called once a trial's files are written.
 
@@ -27,6 +29,7 @@ from components.detector.zero_cost import check_name as check_score_name
 from components.errors import UserError
 from components.search.choices import ALGORITHMS, OBJECTIVES
 from components.search.space import get_space
+from components.search.state_files import AtomicOracleFiles, AtomicTunerFiles
 from components.tuner_settings import MIN, STEP
 
 SCORE = "score"  # the oracle's objective: the (optionally latency-aware) reward, maximised
@@ -257,27 +260,33 @@ def _architecture_key(values: dict) -> str:
     )
 
 
-class ScreenedRandomOracle(ScreenedFirst, keras_tuner.oracles.RandomSearchOracle):
+class ScreenedRandomOracle(
+    ScreenedFirst, AtomicOracleFiles, keras_tuner.oracles.RandomSearchOracle
+):
     """Random search, screened candidates first."""
 
 
-class ScreenedBayesianOracle(ScreenedFirst, keras_tuner.oracles.BayesianOptimizationOracle):
+class ScreenedBayesianOracle(
+    ScreenedFirst, AtomicOracleFiles, keras_tuner.oracles.BayesianOptimizationOracle
+):
     """Gaussian-process Bayesian optimisation, screened candidates as its first points."""
 
 
-class ScreenedHyperbandOracle(ScreenedFirst, keras_tuner.oracles.HyperbandOracle):
+class ScreenedHyperbandOracle(
+    ScreenedFirst, AtomicOracleFiles, keras_tuner.oracles.HyperbandOracle
+):
     """Hyperband, screened candidates first into its brackets."""
 
 
-class RandomTuner(_TrialEvents, keras_tuner.RandomSearch):
+class RandomTuner(_TrialEvents, AtomicTunerFiles, keras_tuner.RandomSearch):
     """Random search with trial events."""
 
 
-class BayesianTuner(_TrialEvents, keras_tuner.BayesianOptimization):
+class BayesianTuner(_TrialEvents, AtomicTunerFiles, keras_tuner.BayesianOptimization):
     """Gaussian-process Bayesian optimisation with trial events."""
 
 
-class HyperbandTuner(_TrialEvents, keras_tuner.Hyperband):
+class HyperbandTuner(_TrialEvents, AtomicTunerFiles, keras_tuner.Hyperband):
     """Hyperband (successive halving over epochs) with trial events."""
 
 

@@ -1,0 +1,86 @@
+"""A search killed while KerasTuner writes its state leaves the previous state readable."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import keras_tuner
+import pytest
+
+from components import files
+from components.search.tuners import _ALGORITHMS, ScreenedRandomOracle
+
+
+class Killed(BaseException):
+    """Stands for the process being killed mid-write."""
+
+
+def _oracle(directory: str) -> ScreenedRandomOracle:
+    oracle = ScreenedRandomOracle(
+        objective=keras_tuner.Objective("score", direction="max"), max_trials=5, seed=3
+    )
+    oracle._set_project_dir(directory, "search")
+    hp = keras_tuner.HyperParameters()
+    hp.Int("width", 8, 64, step=8)
+    oracle.update_space(hp)
+    return oracle
+
+
+def _killed_half_way(monkeypatch, name: str = "") -> None:
+    """Writes of a file whose name contains ``name`` stop half way, killed."""
+    write_bytes = files.write_bytes
+
+    def write_half(path: str, data: bytes) -> None:
+        if name not in os.path.basename(path):
+            write_bytes(path, data)
+            return
+        with open(path, "wb") as f:
+            f.write(data[: len(data) // 2])
+        raise Killed
+
+    monkeypatch.setattr(files, "write_bytes", write_half)
+
+
+def test_a_kill_during_the_oracle_save_keeps_the_previous_state(tmp_path, monkeypatch):
+    oracle = _oracle(str(tmp_path))
+    first = oracle.create_trial("tuner0")
+    oracle_file = os.path.join(oracle._project_dir, "oracle.json")
+    trial_file = os.path.join(oracle._project_dir, f"trial_{first.trial_id}", "trial.json")
+    with open(oracle_file) as f:
+        before = json.load(f)
+    with open(trial_file) as f:
+        trial_before = json.load(f)
+
+    _killed_half_way(monkeypatch)
+    with pytest.raises(Killed):
+        oracle.create_trial("tuner1")  # saves the new trial, then the oracle
+    monkeypatch.undo()
+
+    with open(oracle_file) as f:
+        assert json.load(f) == before
+    with open(trial_file) as f:
+        assert json.load(f) == trial_before
+    assert not [n for n in os.listdir(oracle._project_dir) if ".tmp-" in n]
+    resumed = _oracle(str(tmp_path))
+    resumed.reload()
+    assert first.trial_id in resumed.trials
+    assert resumed.trials[first.trial_id].hyperparameters.values == first.hyperparameters.values
+
+
+@pytest.mark.parametrize("algorithm", sorted(_ALGORITHMS))
+def test_a_kill_during_the_tuner_save_keeps_its_previous_file(algorithm, tmp_path, monkeypatch):
+    tuner_class, _ = _ALGORITHMS[algorithm]
+    tuner = tuner_class(_oracle(str(tmp_path)), hypermodel=lambda hp: None, directory=str(tmp_path))
+    tuner.save()
+    tuner_file = tuner._get_tuner_fname()
+    with open(tuner_file) as f:
+        before = json.load(f)
+
+    _killed_half_way(monkeypatch, name=os.path.basename(tuner_file))
+    with pytest.raises(Killed):
+        tuner.save()
+    monkeypatch.undo()
+
+    with open(tuner_file) as f:
+        assert json.load(f) == before
