@@ -20,7 +20,7 @@ from components import files
 from components.artifacts import architecture as architecture_files
 from components.artifacts.examples import data_fingerprint
 from components.errors import UserError
-from components.files import atomic_output_dir
+from components.files import atomic_output_dir, write_atomically
 from components.local_copy import local_work_dir
 from components.search import artifact, report
 from components.search.space import get_space
@@ -43,7 +43,14 @@ def _check_resume(spec: SearchSpec, work_dir: str) -> SearchSpec | None:
     previous = None
     if os.path.exists(path):
         with open(path) as f:
-            previous = SearchSpec.from_json(f.read())
+            text = f.read()
+        try:
+            previous = SearchSpec.from_json(text)
+        except json.JSONDecodeError as cut:  # written by a release that did not write atomically
+            raise UserError(
+                f"the working directory {work_dir} holds a search whose {SPEC_FILE} cannot be read"
+                f" ({cut.msg}); remove it or choose another output"
+            ) from None
         if previous.resume_key() != spec.resume_key():
             changed = sorted(
                 k for k, v in spec.resume_key().items() if previous.resume_key()[k] != v
@@ -83,8 +90,7 @@ def _with_reference(spec: SearchSpec, previous: SearchSpec | None, num_classes: 
 
 
 def _write_spec(spec: SearchSpec, work_dir: str) -> None:
-    with open(os.path.join(work_dir, SPEC_FILE), "w") as f:
-        f.write(spec.to_json())
+    write_atomically(os.path.join(work_dir, SPEC_FILE), spec.to_json())
 
 
 def _reuse(reuse_architecture: str, examples_dir: str | None, output_dir: str) -> dict:

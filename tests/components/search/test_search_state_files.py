@@ -9,7 +9,9 @@ import keras_tuner
 import pytest
 
 from components import files
-from components.search.tuners import _ALGORITHMS, ScreenedRandomOracle
+from components.errors import UserError
+from components.search.step import SPEC_FILE, _check_resume
+from components.search.tuners import _ALGORITHMS, ScreenedRandomOracle, SearchSpec, make_tuner
 
 
 class Killed(BaseException):
@@ -84,3 +86,21 @@ def test_a_kill_during_the_tuner_save_keeps_its_previous_file(algorithm, tmp_pat
 
     with open(tuner_file) as f:
         assert json.load(f) == before
+
+
+def test_a_state_file_cut_short_earlier_is_a_one_line_error_naming_the_folder(tmp_path):
+    """A working folder left by a release that did not write atomically: refused, not a
+    traceback, and nothing in it is overwritten."""
+    spec = SearchSpec(examples_dir=str(tmp_path / "examples"), directory=str(tmp_path / "work"))
+    project = tmp_path / "work" / "search"
+    project.mkdir(parents=True)
+    (project / "tuner0.json").write_text("{}")
+    (project / "oracle.json").write_text("")
+    with pytest.raises(UserError, match=f"{tmp_path / 'work'} holds a search whose saved state"):
+        make_tuner(spec, hypermodel=lambda hp: None)
+    assert (project / "oracle.json").read_text() == ""
+
+    (tmp_path / "work" / SPEC_FILE).write_text('{"examples_dir": ')
+    with pytest.raises(UserError, match=f"{SPEC_FILE} cannot be read"):
+        _check_resume(spec, "gs://bucket/work")
+    assert (tmp_path / "work" / SPEC_FILE).read_text() == '{"examples_dir": '
