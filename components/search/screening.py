@@ -30,6 +30,7 @@ import time
 
 from components import progress
 from components.artifacts.architecture import SCREENING_FILE
+from components.files import write_atomically
 
 LATENCY_SAMPLES = 12
 # Selected only below this fraction of the limit: the trial times its candidate again, and
@@ -254,6 +255,6 @@ def run_once(spec, hypermodel) -> dict:
     )
     write_csv(candidates, path + ".tmp")
     os.replace(path + ".tmp", path)
-    with open(summary_path, "w") as f:
-        json.dump(summary, f, indent=2, sort_keys=True)
+    # Written last and atomically: a resumed search finds both files whole, or screens again.
+    write_atomically(summary_path, json.dumps(summary, indent=2, sort_keys=True))
     return summary
