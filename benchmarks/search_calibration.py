@@ -15,7 +15,12 @@ itself is added. Each is then
 
 The table is Kendall's tau-b between the final test AP and each proxy, per dataset. Several
 processes may run at once on the same ``--work-dir`` and ``--results`` (each claims the next
-architecture not yet claimed); rows already in the results are not run again.
+architecture not yet claimed); rows already in the results are not run again, nor are
+architectures the ``small`` space no longer holds (selected before it changed; their rows stay
+in the report). Run again with another ``--seed`` on the same ``--work-dir``, the same
+architectures are trained with that seed, and a further table judges the proxies of the first
+seed against the median final AP over the seeds, beside how well one seed's final AP ranks
+another's: the noise any proxy is judged through.
 
     .venv/bin/python benchmarks/search_calibration.py --datasets raccoon bccd microcontroller
 """
@@ -27,6 +32,7 @@ import dataclasses
 import json
 import math
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -210,6 +216,10 @@ def report(results: list[dict], args) -> None:
 
     space = get_space("small")
     now = [r for r in results if in_space(r["values"], space, args.size)]
+    _seeds_table(now, args)
+    first = min(r["seed"] for r in results)  # the tables of one seed: the first
+    results = [r for r in results if r["seed"] == first]
+    now = [r for r in now if r["seed"] == first]
     _tau_table(results, args, "every architecture measured")
     if len(now) < len(results):
         _tau_table(now, args, f"only the architectures the {space.name} space holds now")
@@ -223,26 +233,41 @@ def report(results: list[dict], args) -> None:
         print(f"- the {len(left)} outside it: {beat} beat tiny (same dataset, seed and budget)")
 
 
+def _seeds_table(results: list[dict], args) -> None:
+    """The architectures trained with two or more seeds: Kendall tau between each proxy (as one
+    search sees it: the first seed's) and the median final AP over the seeds, and between two
+    seeds' final APs (how well the final training ranks itself: the noise every proxy is judged
+    through)."""
+    runs: dict[tuple, list[dict]] = {}
+    for r in sorted(results, key=lambda r: r["seed"]):
+        runs.setdefault((r["dataset"], r["arch"]), []).append(r)
+    repeated = [v for v in runs.values() if len({r["seed"] for r in v}) > 1]
+    if not repeated:
+        return
+    seeds = sorted({r["seed"] for v in repeated for r in v})
+    rows = [
+        {**v[0], "AP_median": statistics.median(r["AP"] for r in v), "AP_other": v[1]["AP"]}
+        for v in repeated
+    ]
+    lines = [(proxy, proxy, "AP_median") for proxy in PROXIES]
+    lines.append((f"final AP of seed {seeds[0]} against seed {seeds[1]}", "AP", "AP_other"))
+    _print_taus(
+        rows,
+        f"the median final test AP over seeds {seeds} ({args.budget_s:.0f} CPU s at {args.size}"
+        f" px) and each proxy of seed {seeds[0]}, the architectures of the space trained with two"
+        " or more seeds",
+        lines,
+    )
+
+
 def _tau_table(results: list[dict], args, which: str) -> None:
+    _print_taus(
+        results,
+        f"the final test AP ({args.budget_s:.0f} CPU s at {args.size} px) and each proxy, {which}"
+        " (latency: lower is faster, so a negative tau favours slow networks)",
+        [(proxy, proxy, "AP") for proxy in PROXIES],
+    )
     names = list(dict.fromkeys(r["dataset"] for r in results))
-    print(
-        f"\nKendall tau-b between the final test AP ({args.budget_s:.0f} CPU s at {args.size} px)"
-        f" and each proxy, {which} (latency: lower is faster, so a negative tau favours slow"
-        " networks):\n"
-    )
-    print("| proxy | " + " | ".join(names) + " |")
-    print("|---|" + "---:|" * len(names))
-    for proxy in PROXIES:
-        cells = []
-        for name in names:
-            rows = [r for r in results if r["dataset"] == name]
-            cells.append(f"{kendall([r[proxy] for r in rows], [r['AP'] for r in rows]):+.2f}")
-        print(f"| {proxy} | " + " | ".join(cells) + " |")
-    print(
-        "| architectures | "
-        + " | ".join(str(sum(r["dataset"] == n for r in results)) for n in names)
-        + " |"
-    )
     for name in names:
         rows = [r for r in results if r["dataset"] == name]
         base = [r["AP"] for r in rows if r["base"]]
@@ -253,6 +278,23 @@ def _tau_table(results: list[dict], args, which: str) -> None:
                 f"- {name}: tiny {base[0]:.3f}; best other {others[0]:.3f}; "
                 f"{better} of {len(others)} within tiny's latency beat it"
             )
+
+
+def _print_taus(rows: list[dict], between: str, lines: list[tuple[str, str, str]]) -> None:
+    """A markdown table: per ``(label, proxy, truth)`` line, Kendall tau-b of ``proxy`` against
+    ``truth`` over each dataset's rows."""
+    names = list(dict.fromkeys(r["dataset"] for r in rows))
+    print(f"\nKendall tau-b between {between}:\n")
+    print("| proxy | " + " | ".join(names) + " |")
+    print("|---|" + "---:|" * len(names))
+    for label, proxy, truth in lines:
+        cells = []
+        for name in names:
+            own = [r for r in rows if r["dataset"] == name]
+            cells.append(f"{kendall([r[proxy] for r in own], [r[truth] for r in own]):+.2f}")
+        print(f"| {label} | " + " | ".join(cells) + " |")
+    counts = [str(sum(r["dataset"] == n for r in rows)) for n in names]
+    print("| architectures | " + " | ".join(counts) + " |")
 
 
 def main() -> int:
@@ -282,6 +324,8 @@ def main() -> int:
     if args.add_budget_trials:
         add_budget_trials(args)
     elif not args.report_only:
+        from components.search.hypermodel import in_space
+
         os.makedirs(args.work_dir, exist_ok=True)
         for name, source in datasets(args.datasets).items():
             lock = os.path.join(args.work_dir, f"{name}.ingest")
@@ -300,6 +344,8 @@ def main() -> int:
                 if r["seed"] == args.seed and r["budget_s"] == args.budget_s
             }
             for i, arch in enumerate(archs):
+                if not in_space(arch["values"], hypermodel.space, args.size):
+                    continue  # selected before the space changed: kept in the report, not run
                 claim = os.path.join(args.work_dir, f"{name}-{args.seed}-{i}.claim")
                 if (name, i) in done or not _claim(claim):
                     continue
