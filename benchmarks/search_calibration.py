@@ -18,9 +18,9 @@ processes may run at once on the same ``--work-dir`` and ``--results`` (each cla
 architecture not yet claimed); rows already in the results are not run again, nor are
 architectures the ``small`` space no longer holds (selected before it changed; their rows stay
 in the report). Run again with another ``--seed`` on the same ``--work-dir``, the same
-architectures are trained with that seed, and a further table judges the proxies of the first
-seed against the median final AP over the seeds, beside how well one seed's final AP ranks
-another's: the noise any proxy is judged through.
+architectures are trained with that seed (``--truth-only``: only the final training), and a
+further table judges the proxies of the first seed against the median final AP over the seeds,
+beside how well one seed's final AP ranks another's: the noise any proxy is judged through.
 
     .venv/bin/python benchmarks/search_calibration.py --datasets raccoon bccd microcontroller
 """
@@ -316,6 +316,11 @@ def main() -> int:
     parser.add_argument(
         "--add-budget-trials", action="store_true", help="only add budgeted trials to the rows"
     )
+    parser.add_argument(
+        "--truth-only",
+        action="store_true",
+        help="only the final training (another seed of the truth; the first seed's proxies)",
+    )
     parser.add_argument("--report-only", action="store_true")
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -351,8 +356,9 @@ def main() -> int:
                     continue
                 row = {"dataset": name, "arch": i, "seed": args.seed, "budget_s": args.budget_s}
                 row.update({"base": arch["base"], "values": arch["values"], "ref_ms": ref})
-                row.update(zero_cost_scores(hypermodel, arch["values"]))
-                row.update(trial(hypermodel, arch["values"]))
+                if not args.truth_only:
+                    row.update(zero_cost_scores(hypermodel, arch["values"]))
+                    row.update(trial(hypermodel, arch["values"]))
                 row.update(final(hypermodel, arch["values"], examples, args.work_dir, args))
                 append_result(args.results, row)
                 print(json.dumps({k: v for k, v in row.items() if k != "values"}), flush=True)
