@@ -160,7 +160,8 @@ def add_budget_trials(args) -> None:
     for name in dict.fromkeys(r["dataset"] for r in rows):
         examples = os.path.join(args.work_dir, f"{name}-examples")
         hypermodel, _ = _hypermodel(examples, os.path.join(args.work_dir, name), args)
-        for r in [r for r in rows if r["dataset"] == name]:
+        # Rows of --truth-only seeds have no proxies to add a trial beside.
+        for r in [r for r in rows if r["dataset"] == name and "trial_AP" in r]:
             claim = os.path.join(
                 args.work_dir, f"{name}-{r['seed']}-{r['arch']}-b{args.trial_budget_s:g}.claim"
             )
@@ -216,6 +217,9 @@ def report(results: list[dict], args) -> None:
 
     space = get_space("small")
     now = [r for r in results if in_space(r["values"], space, args.size)]
+    if not results:
+        print("no results yet")
+        return
     _seeds_table(now, args)
     first = min(r["seed"] for r in results)  # the tables of one seed: the first
     results = [r for r in results if r["seed"] == first]
@@ -240,7 +244,7 @@ def _seeds_table(results: list[dict], args) -> None:
     through)."""
     runs: dict[tuple, list[dict]] = {}
     for r in sorted(results, key=lambda r: r["seed"]):
-        runs.setdefault((r["dataset"], r["arch"]), []).append(r)
+        runs.setdefault((r["dataset"], r["arch"], r["budget_s"]), []).append(r)
     repeated = [v for v in runs.values() if len({r["seed"] for r in v}) > 1]
     if not repeated:
         return
@@ -291,7 +295,8 @@ def _print_taus(rows: list[dict], between: str, lines: list[tuple[str, str, str]
         cells = []
         for name in names:
             own = [r for r in rows if r["dataset"] == name]
-            cells.append(f"{kendall([r[proxy] for r in own], [r[truth] for r in own]):+.2f}")
+            xs = [r.get(proxy, math.nan) for r in own]  # none in a --truth-only row
+            cells.append(f"{kendall(xs, [r[truth] for r in own]):+.2f}")
         print(f"| {label} | " + " | ".join(cells) + " |")
     counts = [str(sum(r["dataset"] == n for r in rows)) for n in names]
     print("| architectures | " + " | ".join(counts) + " |")

@@ -46,11 +46,8 @@ def _check_resume(spec: SearchSpec, work_dir: str) -> SearchSpec | None:
             text = f.read()
         try:
             previous = SearchSpec.from_json(text)
-        except json.JSONDecodeError as cut:  # written by a release that did not write atomically
-            raise UserError(
-                f"the working directory {work_dir} holds a search whose {SPEC_FILE} cannot be read"
-                f" ({cut.msg}); remove it or choose another output"
-            ) from None
+        except json.JSONDecodeError as cut:
+            raise _unreadable(work_dir, SPEC_FILE, cut) from None
         if previous.resume_key() != spec.resume_key():
             changed = sorted(
                 k for k, v in spec.resume_key().items() if previous.resume_key()[k] != v
@@ -71,8 +68,31 @@ def _check_resume(spec: SearchSpec, work_dir: str) -> SearchSpec | None:
                 f"the working directory {work_dir} holds a search with other settings "
                 f"({', '.join(changed)} differ); remove it or choose another output"
             )
+    _check_state_files(spec.directory, work_dir)
     _write_spec(spec, spec.directory)
     return previous
+
+
+def _check_state_files(directory: str, work_dir: str) -> None:
+    """Refuse a search whose saved state cannot be read back: every JSON file of the working
+    directory (KerasTuner's oracle, tuner and trial files, the screening's summary) must parse.
+    They are written atomically; a release before that could leave one cut short when killed."""
+    for root, _, names in os.walk(directory):
+        for name in sorted(n for n in names if n.endswith(".json")):
+            path = os.path.join(root, name)
+            try:
+                with open(path) as f:
+                    json.load(f)
+            except (json.JSONDecodeError, UnicodeDecodeError) as cut:
+                raise _unreadable(work_dir, os.path.relpath(path, directory), cut) from None
+
+
+def _unreadable(work_dir: str, name: str, cut: ValueError) -> UserError:
+    reason = getattr(cut, "msg", None) or "not UTF-8 text"
+    return UserError(
+        f"the working directory {work_dir} holds a search whose {name} cannot be read "
+        f"({reason}: cut short?); remove it or choose another output"
+    )
 
 
 def _with_reference(spec: SearchSpec, previous: SearchSpec | None, num_classes: int) -> SearchSpec:

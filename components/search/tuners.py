@@ -335,15 +335,9 @@ def make_tuner(
 
     base = base_values(get_space(spec.space), spec.serving_size)
     oracle.screened = ([base] if base else []) + read_selected(spec.directory)
-    try:
-        tuner = tuner_class(
-            oracle, hypermodel, directory=spec.directory, project_name=PROJECT_NAME, overwrite=False
-        )
-    except json.JSONDecodeError as cut:  # written by a release that did not write atomically
-        raise UserError(
-            f"the working directory {spec.directory} holds a search whose saved state cannot be "
-            f"read (a file cut short: {cut.msg}); remove it or choose another output"
-        ) from None
+    tuner = tuner_class(
+        oracle, hypermodel, directory=spec.directory, project_name=PROJECT_NAME, overwrite=False
+    )
     tuner.oracle.max_trials = spec.max_trials
     tuner.after_trial = after_trial
     return tuner

@@ -11,7 +11,7 @@ import pytest
 from components import files
 from components.errors import UserError
 from components.search.step import SPEC_FILE, _check_resume
-from components.search.tuners import _ALGORITHMS, ScreenedRandomOracle, SearchSpec, make_tuner
+from components.search.tuners import _ALGORITHMS, ScreenedRandomOracle, SearchSpec
 
 
 class Killed(BaseException):
@@ -44,30 +44,49 @@ def _killed_half_way(monkeypatch, name: str = "") -> None:
     monkeypatch.setattr(files, "write_bytes", write_half)
 
 
-def test_a_kill_during_the_oracle_save_keeps_the_previous_state(tmp_path, monkeypatch):
+def _tree(directory) -> dict[str, object]:
+    """Every file below ``directory``: parsed when JSON, else its size."""
+    found = {}
+    for root, _, names in os.walk(directory):
+        for name in names:
+            path = os.path.join(root, name)
+            with open(path, "rb") as f:
+                data = f.read()
+            found[os.path.relpath(path, directory)] = (
+                json.loads(data) if name.endswith(".json") else len(data)
+            )
+    return found
+
+
+@pytest.mark.parametrize(
+    "killed, step",
+    [
+        ("oracle.json", lambda oracle, first: oracle.create_trial("tuner1")),
+        ("trial.json", lambda oracle, first: oracle.update_trial(first.trial_id, {"score": 0.5})),
+    ],
+    ids=["oracle-file", "trial-file"],
+)
+def test_a_kill_while_the_oracle_writes_keeps_the_previous_file(
+    killed, step, tmp_path, monkeypatch
+):
     oracle = _oracle(str(tmp_path))
     first = oracle.create_trial("tuner0")
-    oracle_file = os.path.join(oracle._project_dir, "oracle.json")
-    trial_file = os.path.join(oracle._project_dir, f"trial_{first.trial_id}", "trial.json")
-    with open(oracle_file) as f:
-        before = json.load(f)
-    with open(trial_file) as f:
-        trial_before = json.load(f)
+    before = _tree(tmp_path)
 
-    _killed_half_way(monkeypatch)
+    _killed_half_way(monkeypatch, name=killed)
     with pytest.raises(Killed):
-        oracle.create_trial("tuner1")  # saves the new trial, then the oracle
+        step(oracle, first)
     monkeypatch.undo()
 
-    with open(oracle_file) as f:
-        assert json.load(f) == before
-    with open(trial_file) as f:
-        assert json.load(f) == trial_before
-    assert not [n for n in os.listdir(oracle._project_dir) if ".tmp-" in n]
+    after = _tree(tmp_path)  # every JSON file parses
+    assert not [path for path in after if ".tmp-" in path]
+    for path, content in after.items():
+        if os.path.basename(path) == killed:
+            assert content == before[path]  # the file being written is the old one
     resumed = _oracle(str(tmp_path))
     resumed.reload()
-    assert first.trial_id in resumed.trials
     assert resumed.trials[first.trial_id].hyperparameters.values == first.hyperparameters.values
+    assert resumed.trials[first.trial_id].score is None
 
 
 @pytest.mark.parametrize("algorithm", sorted(_ALGORITHMS))
@@ -88,19 +107,24 @@ def test_a_kill_during_the_tuner_save_keeps_its_previous_file(algorithm, tmp_pat
         assert json.load(f) == before
 
 
-def test_a_state_file_cut_short_earlier_is_a_one_line_error_naming_the_folder(tmp_path):
-    """A working folder left by a release that did not write atomically: refused, not a
-    traceback, and nothing in it is overwritten."""
+@pytest.mark.parametrize(
+    "name, text",
+    [
+        (SPEC_FILE, '{"examples_dir": '),
+        ("search/oracle.json", ""),
+        ("search/trial_0/trial.json", "{"),
+    ],
+)
+def test_a_state_file_cut_short_earlier_is_a_one_line_error_naming_it(name, text, tmp_path):
+    """A working folder left by a release that did not write atomically: refused before the
+    search reads it, naming the folder as the user gave it and the file; nothing overwritten."""
     spec = SearchSpec(examples_dir=str(tmp_path / "examples"), directory=str(tmp_path / "work"))
-    project = tmp_path / "work" / "search"
-    project.mkdir(parents=True)
-    (project / "tuner0.json").write_text("{}")
-    (project / "oracle.json").write_text("")
-    with pytest.raises(UserError, match=f"{tmp_path / 'work'} holds a search whose saved state"):
-        make_tuner(spec, hypermodel=lambda hp: None)
-    assert (project / "oracle.json").read_text() == ""
-
-    (tmp_path / "work" / SPEC_FILE).write_text('{"examples_dir": ')
-    with pytest.raises(UserError, match=f"{SPEC_FILE} cannot be read"):
+    path = tmp_path / "work" / name
+    path.parent.mkdir(parents=True)
+    path.write_text(text)
+    with pytest.raises(UserError) as refused:
         _check_resume(spec, "gs://bucket/work")
-    assert (tmp_path / "work" / SPEC_FILE).read_text() == '{"examples_dir": '
+    message = str(refused.value)
+    assert "\n" not in message
+    assert f"gs://bucket/work holds a search whose {name} cannot be read" in message
+    assert path.read_text() == text
