@@ -10,6 +10,7 @@ and the given architecture (a file or a preset name) is passed on.
 from __future__ import annotations
 
 import dataclasses
+import glob
 import json
 import math
 import os
@@ -24,7 +25,7 @@ from components.files import atomic_output_dir, write_atomically
 from components.local_copy import local_work_dir
 from components.search import artifact, report
 from components.search.space import get_space
-from components.search.tuners import ORACLE_FILE, SearchSpec
+from components.search.tuners import ORACLE_FILE, PROJECT_NAME, SearchSpec
 from components.tuner_settings import STEP
 
 SPEC_FILE = "search_spec.json"
@@ -74,12 +75,14 @@ def _check_resume(spec: SearchSpec, work_dir: str) -> SearchSpec | None:
 
 
 def _check_state_files(directory: str, work_dir: str) -> None:
-    """Refuse a search whose saved state cannot be read back: every JSON file of the working
-    directory (KerasTuner's oracle, tuner and trial files, the screening's summary) must parse.
-    They are written atomically; a release before that could leave one cut short when killed."""
-    for root, _, names in os.walk(directory):
-        for name in sorted(n for n in names if n.endswith(".json")):
-            path = os.path.join(root, name)
+    """Refuse a search whose saved state cannot be read back: the JSON files a resumed search
+    reads (the spec and the screening's summary, KerasTuner's oracle and tuner files and every
+    ``trial.json``) must parse. They are written atomically; a release before that could leave
+    one cut short when killed. (KerasTuner's ``build_config.json`` is not read on resume.)"""
+    patterns = ("*.json", os.path.join(PROJECT_NAME, "*.json"))
+    patterns += (os.path.join(PROJECT_NAME, "trial_*", "trial.json"),)
+    for pattern in patterns:
+        for path in sorted(glob.glob(os.path.join(directory, pattern))):
             try:
                 with open(path) as f:
                     json.load(f)

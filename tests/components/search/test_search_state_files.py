@@ -128,3 +128,14 @@ def test_a_state_file_cut_short_earlier_is_a_one_line_error_naming_it(name, text
     assert "\n" not in message
     assert f"gs://bucket/work holds a search whose {name} cannot be read" in message
     assert path.read_text() == text
+
+
+def test_a_file_not_read_on_resume_may_be_cut_short(tmp_path):
+    """KerasTuner's build_config.json (written after a trial's fit, read only to load a model)
+    does not stop a resume."""
+    spec = SearchSpec(examples_dir=str(tmp_path / "examples"), directory=str(tmp_path / "work"))
+    trial = tmp_path / "work" / "search" / "trial_0"
+    trial.mkdir(parents=True)
+    (trial / "build_config.json").write_text('{"input_shape": ')
+    (trial / "trial.json").write_text("{}")
+    assert _check_resume(spec, str(tmp_path / "work")) is None
