@@ -215,11 +215,11 @@ def report(results: list[dict], args) -> None:
     from components.search.hypermodel import in_space
     from components.search.space import get_space
 
-    space = get_space("small")
-    now = [r for r in results if in_space(r["values"], space, args.size)]
     if not results:
         print("no results yet")
         return
+    space = get_space("small")
+    now = [r for r in results if in_space(r["values"], space, args.size)]
     _seeds_table(now, args)
     first = min(r["seed"] for r in results)  # the tables of one seed: the first
     results = [r for r in results if r["seed"] == first]

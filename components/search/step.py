@@ -34,21 +34,19 @@ WORKER_BACKENDS = ("auto", "local", "kubernetes")
 
 
 def _check_resume(spec: SearchSpec, work_dir: str) -> SearchSpec | None:
-    """Refuse a working directory that holds a search with other settings; record ours.
+    """Refuse a working directory that holds a search with other settings, or whose saved
+    state cannot be read back; record ours.
 
     ``spec.directory`` is where it is read (the local copy of a URI ``work_dir``), ``work_dir``
     what the messages name. Returns the spec found there (None when it holds no search yet).
     """
     os.makedirs(spec.directory, exist_ok=True)
+    _check_state_files(spec.directory, work_dir)
     path = os.path.join(spec.directory, SPEC_FILE)
     previous = None
     if os.path.exists(path):
         with open(path) as f:
-            text = f.read()
-        try:
-            previous = SearchSpec.from_json(text)
-        except json.JSONDecodeError as cut:
-            raise _unreadable(work_dir, SPEC_FILE, cut) from None
+            previous = SearchSpec.from_json(f.read())
         if previous.resume_key() != spec.resume_key():
             changed = sorted(
                 k for k, v in spec.resume_key().items() if previous.resume_key()[k] != v
@@ -69,7 +67,6 @@ def _check_resume(spec: SearchSpec, work_dir: str) -> SearchSpec | None:
                 f"the working directory {work_dir} holds a search with other settings "
                 f"({', '.join(changed)} differ); remove it or choose another output"
             )
-    _check_state_files(spec.directory, work_dir)
     _write_spec(spec, spec.directory)
     return previous
 
@@ -87,15 +84,12 @@ def _check_state_files(directory: str, work_dir: str) -> None:
                 with open(path) as f:
                     json.load(f)
             except (json.JSONDecodeError, UnicodeDecodeError) as cut:
-                raise _unreadable(work_dir, os.path.relpath(path, directory), cut) from None
-
-
-def _unreadable(work_dir: str, name: str, cut: ValueError) -> UserError:
-    reason = getattr(cut, "msg", None) or "not UTF-8 text"
-    return UserError(
-        f"the working directory {work_dir} holds a search whose {name} cannot be read "
-        f"({reason}: cut short?); remove it or choose another output"
-    )
+                reason = getattr(cut, "msg", None) or "not UTF-8 text"
+                raise UserError(
+                    f"the working directory {work_dir} holds a search whose "
+                    f"{os.path.relpath(path, directory)} cannot be read ({reason}: cut short?); "
+                    "remove it or choose another output"
+                ) from None
 
 
 def _with_reference(spec: SearchSpec, previous: SearchSpec | None, num_classes: int) -> SearchSpec:
