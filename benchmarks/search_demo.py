@@ -14,12 +14,18 @@ picked on ``val``) and scored on ``test`` by the evaluate step's code:
   latency filter, ``tiny`` first, the same trials and epochs, so the same CPU budget; only the
   proxy's choice is missing. Then its pick.
 
-Each search runs in a folder of its own (dataset, size, seed, arm), so no search reuses
+With ``--search-budget-s B`` both searches get a time budget of ``B`` seconds instead of the
+quick preset's 3 trials (``search_budget_s``: no trial starts once the screening and the
+trials have taken ``B`` seconds; the trials stay the quick preset's 20-CPU-second ones), so
+they run as many trials as fit; the rows are kept apart from the quick search's.
+
+Each search runs in a folder of its own (dataset, size, seed, arm, budget), so no search reuses
 another's trials. The search's own CPU seconds (this process's user + system time) are
 reported beside. A pick that is ``tiny`` itself (the search's trial 0 won) reuses ``tiny``'s
 result: the same network trained with the same recipe, seed and budget.
 
     .venv/bin/python benchmarks/search_demo.py --datasets raccoon bccd --seeds 3
+    .venv/bin/python benchmarks/search_demo.py --datasets cards --search-budget-s 1800
 """
 
 from __future__ import annotations
@@ -90,10 +96,18 @@ def register_random_order(seed: int) -> None:
     zero_cost.register_score(RANDOM_SCORE)(random_order)
 
 
-def run_search(examples: str, out: str, arm: str, size: int, seed: int) -> dict:
+# With a time budget the budget decides how many trials run; this only caps them.
+BUDGETED_MAX_TRIALS = 1000
+
+
+def run_search(
+    examples: str, out: str, arm: str, size: int, seed: int, search_budget_s: float = 0.0
+) -> dict:
     from components.search import run as search
 
     settings = quick_search_settings()
+    if search_budget_s:
+        settings.update(budget_s=search_budget_s, max_trials=BUDGETED_MAX_TRIALS)
     if arm == "random":
         register_random_order(seed)
         settings["proxy"] = RANDOM_SCORE
@@ -118,6 +132,13 @@ def main() -> int:
     parser.add_argument("--budget-s", type=float, default=120.0)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--search-budget-s",
+        type=float,
+        default=0.0,
+        help="give each search this many seconds (search_budget_s) instead of the quick "
+        "preset's 3 trials (0: the quick search as it is)",
+    )
     parser.add_argument("--results", default=os.path.join(tempfile.gettempdir(), "demo.jsonl"))
     parser.add_argument("--also-read", nargs="*", default=[], help="quality.py results to reuse")
     parser.add_argument("--work-dir", default=os.path.join(tempfile.gettempdir(), "nasdet-demo"))
@@ -154,12 +175,17 @@ def main() -> int:
                     known.append(tiny)
                 for arm in args.arms:
                     if any(
-                        r.get("arm") == arm and all(r.get(k) == v for k, v in key.items())
+                        r.get("arm") == arm
+                        and r.get("search_budget_s", 0.0) == args.search_budget_s
+                        and all(r.get(k) == v for k, v in key.items())
                         for r in results
                     ):
                         continue
-                    out = os.path.join(args.work_dir, f"{arm}-{dataset}-{args.size}-s{seed}")
-                    found = run_search(examples, out, arm, args.size, seed)
+                    name = f"{arm}-{dataset}-{args.size}-s{seed}"
+                    if args.search_budget_s:
+                        name += f"-b{args.search_budget_s:g}"
+                    out = os.path.join(args.work_dir, name)
+                    found = run_search(examples, out, arm, args.size, seed, args.search_budget_s)
                     pick = found["summary"]["architecture"]
                     digest = config_digest(pick, {}, args.size, examples)
                     is_tiny = found["summary"]["pick_is_base"]  # tiny's network and recipe
@@ -171,6 +197,7 @@ def main() -> int:
                         **key,
                         "arm": arm,
                         "model": arm,
+                        "search_budget_s": args.search_budget_s,
                         "config_digest": digest,
                         "AP": measured["AP"],
                         "AP50": measured["AP50"],
@@ -181,6 +208,7 @@ def main() -> int:
                         "search_cpu_s": found["search_cpu_s"],
                         "search_seconds": found["summary"]["seconds"],
                         "trials": found["summary"]["status_counts"],
+                        "pick": found["summary"]["best_trial"],
                         "settings": found["settings"],
                     }
                     append_result(args.results, row)
@@ -192,12 +220,15 @@ def main() -> int:
 
 
 def report(results: list[dict], args) -> None:
-    print(f"\n## Quick search at {args.size} px, {args.budget_s:g} CPU s of final training\n")
+    budget = args.search_budget_s
+    results = [r for r in results if r.get("search_budget_s", 0.0) == budget]
+    search = f"Search of {budget:g} s" if budget else "Quick search"
+    print(f"\n## {search} at {args.size} px, {args.budget_s:g} CPU s of final training\n")
     print(
         "| dataset | seeds | tiny AP | search AP | random AP | search picked tiny "
-        "| search pick's latency / tiny's | search CPU s |"
+        "| search pick's latency / tiny's | search CPU s | trials |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     ratios: dict[str, dict[str, float]] = {arm: {} for arm in ARMS}
     for dataset in dict.fromkeys(r["dataset"] for r in results if r.get("arm")):
         rows = {
@@ -225,9 +256,10 @@ def report(results: list[dict], args) -> None:
             for r in rows["search"]
         ]
         speed = max((x for x in ratios_ms if math.isfinite(x)), default=math.nan)
+        trials = statistics.median(sum(r["trials"].values()) for r in rows["search"])
         print(
             f"| {dataset} | {len(rows['search'])} | {tiny:.3f} | {cells[0]} | {cells[1]} | "
-            f"{picks} of {len(rows['search'])} | at most {speed:.2f} | {cpu:.0f} |"
+            f"{picks} of {len(rows['search'])} | at most {speed:.2f} | {cpu:.0f} | {trials:g} |"
         )
     for arm in ARMS:
         values = list(ratios[arm].values())

@@ -39,6 +39,9 @@ class SearchSettings:
     # CPU seconds of training per trial, the epochs (at most ``epochs``) and the schedule fitted
     # to them as the train step fits the pick's to its budget; 0: ``epochs`` epochs per trial.
     trial_budget_s: float = 0.0
+    # Seconds the whole search may take (screening and trials; no trial starts after it):
+    # a time budget instead of a trial count; 0: none (max_trials alone bounds the search).
+    budget_s: float = 0.0
 
 
 # The lowest value each integer setting accepts (the CLI and the pipeline parameters check them).

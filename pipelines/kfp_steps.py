@@ -87,6 +87,7 @@ def check_changes(
     search_screen: int,
     search_proxy: str,
     search_trial_budget_s: float,
+    search_budget_s: float,
     seed: int,
     train_epochs: int,
     train_budget_s: float,
@@ -133,6 +134,7 @@ def check_changes(
             "search_screen": search_screen,
             "search_proxy": search_proxy,
             "search_trial_budget_s": search_trial_budget_s,
+            "search_budget_s": search_budget_s,
             "seed": seed,
             "train_epochs": train_epochs,
             "train_budget_s": train_budget_s,
@@ -165,6 +167,7 @@ def search_architecture(
     screen: int,
     proxy: str,
     trial_budget_s: float,
+    budget_s: float,
     seed: int,
     serving_root: str,
     model_name: str,
@@ -190,6 +193,7 @@ def search_architecture(
         screen: Architectures screened by a training-free score first (0: none).
         proxy: The training-free score of the screening.
         trial_budget_s: CPU seconds of training per trial (0: epochs per trial).
+        budget_s: Seconds the search may take; no trial starts after them (0: no budget).
         seed: Random seed.
         serving_root: Where pushed versions live (for production).
         model_name: Model name under serving_root.
@@ -214,6 +218,7 @@ def search_architecture(
         screen=screen,
         proxy=proxy,
         trial_budget_s=trial_budget_s,
+        budget_s=budget_s,
         seed=seed,
         serving_root=serving_root,
         model_name=model_name,

@@ -214,6 +214,16 @@ PARAMETERS: tuple[Parameter, ...] = (
         "itself and ignores it.",
         low=0.0,
     ),
+    Parameter(
+        "search_budget_s",
+        float,
+        SEARCH.budget_s,
+        "Seconds the search may take, its screening and trials (wall clock; a retried attempt "
+        "counts the earlier attempts' time): no trial starts once they are spent, so the "
+        "budget rather than search_max_trials decides how many trials run (it still caps "
+        "them). 0: no time budget.",
+        low=0.0,
+    ),
     Parameter("seed", int, SEARCH.seed, "Random seed of the search (and of its trials)."),
     Parameter(
         "train_epochs",

@@ -148,6 +148,7 @@ def search(
     screen: int,
     proxy: str,
     trial_budget_s: float = 0.0,
+    budget_s: float = 0.0,
 ) -> TaskResult:
     """Search (or reuse: a preset, a file, ``production``) and write the architecture.
 
@@ -155,7 +156,8 @@ def search(
     ``max_latency_ms`` the latency limit (``base``: the space's base preset's; a number of ms;
     0: none), ``serving_size`` the size latencies are measured at (0: each architecture's own),
     ``screen`` / ``proxy`` the screening (``components.search.screening``; 0: none),
-    ``trial_budget_s`` the CPU seconds of training per trial (0: ``epochs`` epochs).
+    ``trial_budget_s`` the CPU seconds of training per trial (0: ``epochs`` epochs),
+    ``budget_s`` the seconds the search may take (0: no time budget).
     The tuner project lives under ``checkpoint_root/run_id/search`` (a retried attempt resumes
     there) and is removed when the search succeeds.
     """
@@ -182,6 +184,7 @@ def search(
         screen=screen,
         proxy=proxy,
         trial_budget_s=trial_budget_s,
+        budget_s=budget_s,
         reuse_architecture=reuse_architecture or None,
         work_dir=work_dir,
     )

@@ -114,6 +114,14 @@ def build_parser() -> StepArgumentParser:
         "schedule fitted to them as the train step fits the pick's (0: --epochs epochs)",
     )
     parser.add_argument(
+        "--budget-s",
+        type=float,
+        default=STEP.budget_s,
+        metavar="S",
+        help="seconds the search may take, screening and trials: no trial starts after "
+        "that (0: no time budget; --max-trials caps the trials either way)",
+    )
+    parser.add_argument(
         "--reuse-architecture",
         metavar="FILE|PRESET",
         help="skip the search and pass this architecture on",
@@ -151,6 +159,7 @@ def _main(argv: Sequence[str] | None) -> int:
         screen=args.screen,
         proxy=args.proxy,
         trial_budget_s=args.trial_budget_s,
+        budget_s=args.budget_s,
         train_images=args.train_images,
         eval_images=args.eval_images,
         verbose="auto" if args.verbose else 0,

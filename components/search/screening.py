@@ -236,6 +236,15 @@ def read_selected(directory: str) -> list[dict]:
     return [json.loads(r["values"]) for r in sorted(rows, key=lambda r: int(r["rank"]))]
 
 
+def screening_seconds(directory: str) -> float:
+    """The seconds the screening in ``directory`` took (0 when there is none)."""
+    path = os.path.join(directory, SUMMARY_FILE)
+    if not os.path.exists(path):
+        return 0.0
+    with open(path) as f:
+        return float(json.load(f).get("seconds", 0.0))
+
+
 def run_once(spec, hypermodel) -> dict:
     """Screen as ``spec`` says (``screen``, ``proxy``, its latency limit, the best
     ``max_trials`` selected) into ``screening.csv`` / ``screening.json`` of ``spec.directory``

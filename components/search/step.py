@@ -190,6 +190,7 @@ def run(
     screen: int = STEP.screen,
     proxy: str = STEP.proxy,
     trial_budget_s: float = STEP.trial_budget_s,
+    budget_s: float = STEP.budget_s,
     train_images: int | None = None,
     eval_images: int | None = None,
     worker_backend: str = "auto",
@@ -225,6 +226,9 @@ def run(
         trial_budget_s: CPU seconds of training per trial (the epochs, at most ``epochs``,
             and the schedule fitted to them, as the train step fits the pick's); 0: ``epochs``
             epochs per trial. Hyperband ignores it (it sets the epochs itself).
+        budget_s: the search's time budget in seconds: no trial starts once the screening
+            and the trials have taken that long (a resumed search counts the earlier runs'
+            time); 0: none, ``max_trials`` alone bounds the search (it caps it either way).
         train_images: caps the images a trial trains on (None: all).
         eval_images: caps the images a trial is scored on (None: all).
         worker_backend: auto | local | kubernetes: where the workers run.
@@ -268,6 +272,7 @@ def run(
             screen=screen,
             proxy=proxy,
             trial_budget_s=trial_budget_s,
+            budget_s=budget_s,
             train_images=train_images,
             eval_images=eval_images,
             data_digest=data_fingerprint(examples_dir),
@@ -338,6 +343,10 @@ def run(
             else f"{objective} * (latency / {spec.reference_ms:.2f} ms)^{latency_weight}",
             "latency limit": _limit_words(spec),
         }
+        if spec.budget_s:
+            settings["time budget"] = (
+                f"{spec.budget_s:g} s of screening and trials (no trial starts after it)"
+            )
         base_point = base_values(search_space, spec.serving_size)
         base_ids = [
             r.trial_id

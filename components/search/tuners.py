@@ -30,6 +30,7 @@ from components.errors import UserError
 from components.search.choices import ALGORITHMS, OBJECTIVES
 from components.search.space import get_space
 from components.search.state_files import AtomicOracleFiles, AtomicTunerFiles
+from components.search.time_budget import TimeBudget
 from components.tuner_settings import MIN, STEP
 
 SCORE = "score"  # the oracle's objective: the (optionally latency-aware) reward, maximised
@@ -54,7 +55,9 @@ class SearchSpec:
     and the best ``max_trials`` are proposed first (``components.search.screening``; 0: none).
     ``trial_budget_s`` > 0 trains each trial for that many CPU seconds (the epochs, at most
     ``epochs``, and the schedule fitted to it, as the train step fits the pick's; Hyperband
-    sets the epochs itself). ``train_images``/``eval_images`` cap the images a trial reads.
+    sets the epochs itself). ``budget_s`` > 0 is the search's time budget: no trial starts
+    once the screening and the trials have taken that many seconds
+    (``components.search.time_budget``); like ``max_trials`` it may change on a resume. ``train_images``/``eval_images`` cap the images a trial reads.
     ``data_digest`` is the examples' content fingerprint (``examples.data_fingerprint``): a
     search continues only on the data it started on, wherever that data now lives;
     ``space_digest`` the space's definition (``SearchSpace.digest``), so it continues only in
@@ -76,6 +79,7 @@ class SearchSpec:
     screen: int = STEP.screen
     proxy: str = STEP.proxy
     trial_budget_s: float = STEP.trial_budget_s
+    budget_s: float = STEP.budget_s
     train_images: int | None = None
     eval_images: int | None = None
     data_digest: str | None = None
@@ -103,6 +107,8 @@ class SearchSpec:
             raise UserError(
                 f"--trial-budget-s must be a finite number >= 0, got {self.trial_budget_s}"
             )
+        if not (self.budget_s >= 0 and math.isfinite(self.budget_s)):
+            raise UserError(f"--budget-s must be a finite number >= 0, got {self.budget_s}")
         if self.serving_size < 0 or self.serving_size % 32:
             raise UserError(
                 f"--serving-size must be 0 or a multiple of 32, got {self.serving_size}"
@@ -261,19 +267,19 @@ def _architecture_key(values: dict) -> str:
 
 
 class ScreenedRandomOracle(
-    ScreenedFirst, AtomicOracleFiles, keras_tuner.oracles.RandomSearchOracle
+    ScreenedFirst, TimeBudget, AtomicOracleFiles, keras_tuner.oracles.RandomSearchOracle
 ):
     """Random search, screened candidates first."""
 
 
 class ScreenedBayesianOracle(
-    ScreenedFirst, AtomicOracleFiles, keras_tuner.oracles.BayesianOptimizationOracle
+    ScreenedFirst, TimeBudget, AtomicOracleFiles, keras_tuner.oracles.BayesianOptimizationOracle
 ):
     """Gaussian-process Bayesian optimisation, screened candidates as its first points."""
 
 
 class ScreenedHyperbandOracle(
-    ScreenedFirst, AtomicOracleFiles, keras_tuner.oracles.HyperbandOracle
+    ScreenedFirst, TimeBudget, AtomicOracleFiles, keras_tuner.oracles.HyperbandOracle
 ):
     """Hyperband, screened candidates first into its brackets."""
 
@@ -305,13 +311,14 @@ def make_tuner(
     """Return the tuner of ``spec.algorithm`` for ``hypermodel`` on ``spec.project_dir``.
 
     An existing project is reloaded (resume). Hyperband gets ``max_epochs = spec.epochs`` and
-    is stopped after ``spec.max_trials`` trials like the other algorithms. The oracle proposes
+    is stopped after ``spec.max_trials`` trials like the other algorithms; every algorithm
+    stops starting trials when ``spec.budget_s`` is spent. The oracle proposes
     the space's base preset first (when the space can express it: the reference every pick is
     weighed against), then the candidates the screening selected (``screening.csv`` in
     ``spec.directory``).
     ``after_trial`` is called after each trial, once its files and the oracle's are written.
     """
-    from components.search.screening import read_selected
+    from components.search.screening import read_selected, screening_seconds
 
     os.makedirs(spec.directory, exist_ok=True)
     settings = dict(
@@ -335,6 +342,7 @@ def make_tuner(
 
     base = base_values(get_space(spec.space), spec.serving_size)
     oracle.screened = ([base] if base else []) + read_selected(spec.directory)
+    oracle.start_clock(spec.budget_s, screening_seconds(spec.directory))  # before the reload
     tuner = tuner_class(
         oracle, hypermodel, directory=spec.directory, project_name=PROJECT_NAME, overwrite=False
     )
