@@ -234,10 +234,15 @@ class _TrialEvents:
         total = max(self.oracle.max_trials or len(done), len(done))
         started, before = getattr(self, "_trial_clock", (time.monotonic(), len(done)))
         per_trial = (time.monotonic() - started) / max(len(done) - before, 1)
+        eta = per_trial * (total - len(done))
+        left = self.oracle.budget_left_s()  # a time budget: the trials that fit in it
+        if left < eta:
+            eta = left
+            total = len(done) + math.ceil(left / per_trial) if per_trial > 0 else len(done)
         score = trial.score if trial.score is not None else float("nan")
         best = self.oracle.get_best_trials(1)
         numbers = {"score": score, "best": best[0].score if best else float("nan")}
-        progress.report("trial", len(done), total, numbers, per_trial * (total - len(done)))
+        progress.report("trial", len(done), total, numbers, eta)
 
 
 class ScreenedFirst:

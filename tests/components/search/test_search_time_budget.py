@@ -105,7 +105,7 @@ def test_bad_budget_is_one_line_and_exit_2(tiny_examples, tmp_path, capsys):
 
 @pytest.mark.slow
 def test_a_spent_budget_ends_the_search_with_the_reference_trial(
-    tiny_examples, tmp_path, tight_space
+    tiny_examples, tmp_path, tight_space, capsys
 ):
     out = tmp_path / "architecture"
     summary = run(
@@ -125,3 +125,5 @@ def test_a_spent_budget_ends_the_search_with_the_reference_trial(
     assert os.path.exists(summary["architecture"])
     report = (out / "report.md").read_text()
     assert "time budget" in report and "0.001 s" in report
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("progress:")]
+    assert [line.split("  ")[0] for line in lines] == ["progress: trial 1/1"]  # not 1/5
