@@ -57,7 +57,8 @@ class SearchSpec:
     ``epochs``, and the schedule fitted to it, as the train step fits the pick's; Hyperband
     sets the epochs itself). ``budget_s`` > 0 is the search's time budget: no trial starts
     once the screening and the trials have taken that many seconds
-    (``components.search.time_budget``); like ``max_trials`` it may change on a resume. ``train_images``/``eval_images`` cap the images a trial reads.
+    (``components.search.time_budget``); like ``max_trials`` it may change on a resume.
+    ``train_images``/``eval_images`` cap the images a trial reads.
     ``data_digest`` is the examples' content fingerprint (``examples.data_fingerprint``): a
     search continues only on the data it started on, wherever that data now lives;
     ``space_digest`` the space's definition (``SearchSpace.digest``), so it continues only in
