@@ -219,9 +219,11 @@ PARAMETERS: tuple[Parameter, ...] = (
         float,
         SEARCH.budget_s,
         "Seconds the search may take, its screening and trials (wall clock; a retried attempt "
-        "counts the earlier attempts' time): no trial starts once they are spent, so the "
-        "budget rather than search_max_trials decides how many trials run (it still caps "
-        "them). 0: no time budget.",
+        "counts the earlier attempts' time up to their last trial start or end): no new "
+        "trial starts once they are spent (the first trial and a trial a retry interrupted "
+        "always run; a started trial runs to its end), so the budget rather than "
+        "search_max_trials decides how many trials run (it still caps them). 0: no time "
+        "budget.",
         low=0.0,
     ),
     Parameter("seed", int, SEARCH.seed, "Random seed of the search (and of its trials)."),

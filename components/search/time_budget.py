@@ -3,12 +3,15 @@
 A user schedules "search for 30 minutes", not "search 47 trials": how many trials fit depends on
 the data, the machine and how fast the candidates train. The oracle holds the clock (in a
 distributed search, the chief's): the screening's seconds (recorded in its summary) plus the
-seconds since the oracle was made, plus, for a resumed search, what the earlier runs had spent
-when they last saved the oracle. The total is kept in ``oracle.json`` beside KerasTuner's state,
-so a retried pod continues the budget instead of starting it again. A trial that has started
-runs to its end (its own budget bounds it); ``max_trials`` still caps the number of trials.
-The first trial always runs, however long the screening took: it is the space's base preset,
-the reference every pick is weighed against, so a spent budget still ends with a pick.
+seconds since the oracle was made; for a resumed search, the total the earlier runs saved in
+``oracle.json`` (screening included, up to their last save: the start or end of a trial) plus
+the seconds since. So a retried pod continues the budget instead of starting it again.
+
+What the budget does not stop: a trial that has started runs to its end (its own budget bounds
+it); a trial a kill interrupted is run again on resume, as KerasTuner retries it before asking
+for a new one; and the first trial always runs, however long the screening took (where the
+space holds the base preset that is the reference every pick is weighed against, so a spent
+budget still ends with a trained network to pick). ``max_trials`` still caps the trials.
 """
 
 from __future__ import annotations

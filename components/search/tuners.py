@@ -10,7 +10,8 @@ Every trial start and end is appended to ``events.jsonl`` in the project directo
 tuner's ``after_trial`` (if set) is called once a trial's files are written.
 
 A trial that raises is recorded by the oracle as FAILED (no retries) and the search goes on:
-the consecutive-failure limit is set above ``max_trials``, so only ``max_trials`` bounds a search.
+the consecutive-failure limit is set above ``max_trials``, so only ``max_trials`` and the time
+budget (``components.search.time_budget``) bound a search.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ PROJECT_NAME = "search"
 EVENTS_FILE = "events.jsonl"
 ORACLE_FILE = "oracle.json"  # KerasTuner's: the oracle's state, written after the trial's own
 HYPERBAND_FACTOR = 3
+BAYESIAN_INITIAL_WITH_BUDGET = 10  # random (screened) points before the model proposes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -235,11 +237,10 @@ class _TrialEvents:
         total = max(self.oracle.max_trials or len(done), len(done))
         started, before = getattr(self, "_trial_clock", (time.monotonic(), len(done)))
         per_trial = (time.monotonic() - started) / max(len(done) - before, 1)
+        left = self.oracle.budget_left_s()  # a time budget: the trials that start in it, at most
+        if per_trial > 0 and math.isfinite(left):
+            total = min(total, len(done) + math.ceil(left / per_trial))
         eta = per_trial * (total - len(done))
-        left = self.oracle.budget_left_s()  # a time budget: the trials that fit in it
-        if left < eta:
-            eta = left
-            total = len(done) + math.ceil(left / per_trial) if per_trial > 0 else len(done)
         score = trial.score if trial.score is not None else float("nan")
         best = self.oracle.get_best_trials(1)
         numbers = {"score": score, "best": best[0].score if best else float("nan")}
@@ -338,7 +339,10 @@ def make_tuner(
     if spec.algorithm == "random":
         oracle = oracle_class(max_trials=spec.max_trials, **settings)
     elif spec.algorithm == "bayesian":
-        initial = max(2, spec.max_trials // 3)
+        # With a time budget max_trials is only a cap, often far above the trials that fit.
+        initial = max(2, min(spec.max_trials // 3, BAYESIAN_INITIAL_WITH_BUDGET))
+        if not spec.budget_s:
+            initial = max(2, spec.max_trials // 3)
         oracle = oracle_class(max_trials=spec.max_trials, num_initial_points=initial, **settings)
     else:
         oracle = oracle_class(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import types
 
 import keras_tuner
 import pytest
@@ -26,7 +27,7 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch) -> Clock:
     fake = Clock()
-    monkeypatch.setattr(time_budget.time, "monotonic", fake)
+    monkeypatch.setattr(time_budget, "time", types.SimpleNamespace(monotonic=fake))
     return fake
 
 
@@ -127,3 +128,22 @@ def test_a_spent_budget_ends_the_search_with_the_reference_trial(
     assert "time budget" in report and "0.001 s" in report
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("progress:")]
     assert [line.split("  ")[0] for line in lines] == ["progress: trial 1/1"]  # not 1/5
+
+
+def test_bayesian_with_a_budget_starts_modelling_after_a_few_points(tiny_examples, tmp_path):
+    from components.search.search_loop import make_hypermodel
+    from components.search.tuners import BAYESIAN_INITIAL_WITH_BUDGET, SearchSpec, make_tuner
+
+    def initial_points(name: str, budget_s: float) -> int:
+        spec = SearchSpec(
+            examples_dir=tiny_examples,
+            directory=str(tmp_path / name),
+            algorithm="bayesian",
+            max_trials=600,
+            budget_s=budget_s,
+        )
+        return make_tuner(spec, make_hypermodel(spec)).oracle.num_initial_points
+
+    # max_trials is only a cap with a budget: a third of it would leave the search random.
+    assert initial_points("budget", 1800) == BAYESIAN_INITIAL_WITH_BUDGET
+    assert initial_points("trials", 0) == 200
