@@ -16,8 +16,9 @@ picked on ``val``) and scored on ``test`` by the evaluate step's code:
 
 With ``--search-budget-s B`` both searches get a time budget of ``B`` seconds instead of the
 quick preset's 3 trials (``search_budget_s``: no trial starts once the screening and the
-trials have taken ``B`` seconds; the trials stay the quick preset's 20-CPU-second ones), so
-they run as many trials as fit; the rows are kept apart from the quick search's.
+trials have taken ``B`` seconds; the trials stay the quick preset's 20-CPU-second ones unless
+``--trial-budget-s`` says otherwise), so they run as many trials as fit; the rows of each
+setting are kept apart.
 
 Each search runs in a folder of its own (dataset, size, seed, arm, budget), so no search reuses
 another's trials. The search's own CPU seconds (this process's user + system time) are
@@ -101,19 +102,38 @@ BUDGETED_MAX_TRIALS = 1000
 
 
 def run_search(
-    examples: str, out: str, arm: str, size: int, seed: int, search_budget_s: float = 0.0
+    examples: str,
+    out: str,
+    arm: str,
+    size: int,
+    seed: int,
+    search_budget_s: float = 0.0,
+    trial_budget_s: float | None = None,
 ) -> dict:
     from components.search import run as search
 
     settings = quick_search_settings()
     if search_budget_s:
         settings.update(budget_s=search_budget_s, max_trials=BUDGETED_MAX_TRIALS)
+    if trial_budget_s is not None:
+        settings["trial_budget_s"] = trial_budget_s
     if arm == "random":
         register_random_order(seed)
         settings["proxy"] = RANDOM_SCORE
     before = cpu_seconds()
     summary = search(examples, out, seed=seed, serving_size=size, **settings)
     return {"settings": settings, "summary": summary, "search_cpu_s": cpu_seconds() - before}
+
+
+def _setting(row_or_args) -> tuple[float, float]:
+    """The search's budget and trial budget of a result row or of the command line (rows
+    without a trial budget ran the quick preset's)."""
+    quick = quick_search_settings()["trial_budget_s"]
+    if isinstance(row_or_args, dict):
+        trial = row_or_args.get("search_trial_budget_s")
+        return (row_or_args.get("search_budget_s", 0.0), quick if trial is None else trial)
+    trial = row_or_args.trial_budget_s
+    return (row_or_args.search_budget_s, quick if trial is None else trial)
 
 
 def _find(results: list[dict], digest: str, key: dict) -> dict | None:
@@ -138,6 +158,11 @@ def main() -> int:
         default=0.0,
         help="give each search this many seconds (search_budget_s) instead of the quick "
         "preset's 3 trials (0: the quick search as it is)",
+    )
+    parser.add_argument(
+        "--trial-budget-s",
+        type=float,
+        help="CPU seconds per search trial (default: the quick preset's)",
     )
     parser.add_argument("--results", default=os.path.join(tempfile.gettempdir(), "demo.jsonl"))
     parser.add_argument("--also-read", nargs="*", default=[], help="quality.py results to reuse")
@@ -176,7 +201,7 @@ def main() -> int:
                 for arm in args.arms:
                     if any(
                         r.get("arm") == arm
-                        and r.get("search_budget_s", 0.0) == args.search_budget_s
+                        and _setting(r) == _setting(args)
                         and all(r.get(k) == v for k, v in key.items())
                         for r in results
                     ):
@@ -184,8 +209,18 @@ def main() -> int:
                     name = f"{arm}-{dataset}-{args.size}-s{seed}"
                     if args.search_budget_s:
                         name += f"-b{args.search_budget_s:g}"
+                    if args.trial_budget_s is not None:
+                        name += f"-t{args.trial_budget_s:g}"
                     out = os.path.join(args.work_dir, name)
-                    found = run_search(examples, out, arm, args.size, seed, args.search_budget_s)
+                    found = run_search(
+                        examples,
+                        out,
+                        arm,
+                        args.size,
+                        seed,
+                        args.search_budget_s,
+                        args.trial_budget_s,
+                    )
                     pick = found["summary"]["architecture"]
                     digest = config_digest(pick, {}, args.size, examples)
                     is_tiny = found["summary"]["pick_is_base"]  # tiny's network and recipe
@@ -198,6 +233,7 @@ def main() -> int:
                         "arm": arm,
                         "model": arm,
                         "search_budget_s": args.search_budget_s,
+                        "search_trial_budget_s": found["settings"]["trial_budget_s"],
                         "config_digest": digest,
                         "AP": measured["AP"],
                         "AP50": measured["AP50"],
@@ -221,8 +257,10 @@ def main() -> int:
 
 def report(results: list[dict], args) -> None:
     budget = args.search_budget_s
-    results = [r for r in results if r.get("search_budget_s", 0.0) == budget]
+    results = [r for r in results if not r.get("arm") or _setting(r) == _setting(args)]
     search = f"Search of {budget:g} s" if budget else "Quick search"
+    if args.trial_budget_s is not None:
+        search += f", trials of {args.trial_budget_s:g} CPU s"
     print(f"\n## {search} at {args.size} px, {args.budget_s:g} CPU s of final training\n")
     print(
         "| dataset | seeds | tiny AP | search AP | random AP | search picked tiny "

@@ -89,6 +89,33 @@ def test_a_kill_while_the_oracle_writes_keeps_the_previous_file(
     assert resumed.trials[first.trial_id].score is None
 
 
+def test_a_trial_killed_before_the_oracle_recorded_its_start_runs_again(tmp_path, monkeypatch):
+    """A kill between a new trial's trial.json (RUNNING) and oracle.json: the resumed oracle
+    runs that trial again before any new one, as it does with a trial it knew was running."""
+    oracle = _oracle(str(tmp_path))
+    first = oracle.create_trial("tuner0")
+    first.status = "COMPLETED"
+    oracle.update_trial(first.trial_id, {"score": 0.5})
+    oracle.end_trial(first)
+    oracle.save()
+
+    _killed_half_way(monkeypatch, name="oracle.json")
+    with pytest.raises(Killed):
+        oracle.create_trial("tuner0")  # its trial.json is written, oracle.json is not
+    monkeypatch.undo()
+
+    resumed = _oracle(str(tmp_path))
+    resumed.reload()
+    lost = next(t for t in resumed.trials.values() if t.status == "RUNNING")
+    again = resumed.create_trial("tuner0")
+    assert (again.trial_id, again.status) == (lost.trial_id, "RUNNING")
+    again.status = "COMPLETED"
+    resumed.update_trial(again.trial_id, {"score": 0.7})
+    resumed.end_trial(again)
+    assert sorted(t.status for t in resumed.trials.values()) == ["COMPLETED", "COMPLETED"]
+    assert resumed.create_trial("tuner0").trial_id not in {first.trial_id, lost.trial_id}
+
+
 @pytest.mark.parametrize("algorithm", sorted(_ALGORITHMS))
 def test_a_kill_during_the_tuner_save_keeps_its_previous_file(algorithm, tmp_path, monkeypatch):
     tuner_class, _ = _ALGORITHMS[algorithm]
