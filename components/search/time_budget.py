@@ -52,7 +52,7 @@ class TimeBudget:
         return max(self.budget_s - self.spent_s(), 0.0)
 
     def populate_space(self, trial_id):
-        if self.budget_s and self.trials and self.budget_left_s() <= 0:
+        if self.trials and self.budget_left_s() <= 0:
             return {"status": STOPPED, "values": None}
         return super().populate_space(trial_id)
 

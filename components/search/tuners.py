@@ -340,9 +340,8 @@ def make_tuner(
         oracle = oracle_class(max_trials=spec.max_trials, **settings)
     elif spec.algorithm == "bayesian":
         # With a time budget max_trials is only a cap, often far above the trials that fit.
-        initial = max(2, min(spec.max_trials // 3, BAYESIAN_INITIAL_WITH_BUDGET))
-        if not spec.budget_s:
-            initial = max(2, spec.max_trials // 3)
+        third = spec.max_trials // 3
+        initial = max(2, min(third, BAYESIAN_INITIAL_WITH_BUDGET) if spec.budget_s else third)
         oracle = oracle_class(max_trials=spec.max_trials, num_initial_points=initial, **settings)
     else:
         oracle = oracle_class(
