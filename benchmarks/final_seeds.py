@@ -1,0 +1,136 @@
+"""How much of a search pick's lead over ``tiny`` is the final training's seed?
+
+``search_demo.py`` trains each pick and ``tiny`` once, with the search's seed. On datasets of
+150-360 images one training seed can move test AP by more than the search gains. This trains
+the picks of finished searches (the ``search`` rows of a ``search_demo.py`` results file, their
+architecture files in its work folder) and ``tiny`` again with further final-training seeds
+(1, 2, ...; seed 0 is the row's own training, reused), the same recipe, size and CPU budget,
+and reports the median over the seeds, the search itself unchanged.
+
+    .venv/bin/python benchmarks/final_seeds.py --seeds 3 --search-budget-s 3600 \\
+        --trial-budget-s 120 --work-dirs /tmp/nasdet-demo
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from quality import append_result, load_results, train_eval  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEMO_RESULTS = os.path.join(HERE, "results", "search_demo.jsonl")
+
+
+def search_folder(row: dict, work_dirs: list[str]) -> str | None:
+    """The output folder ``search_demo.py`` gave the row's search (with or without the trial
+    budget in its name: it is there only when the command line set one), or None."""
+    base = f"{row['arm']}-{row['dataset']}-{row['size']}-s{row['seed']}"
+    if row.get("search_budget_s"):
+        base += f"-b{row['search_budget_s']:g}"
+    names = [f"{base}-t{row['search_trial_budget_s']:g}", base]
+    for work in work_dirs:
+        for name in names:
+            path = os.path.join(work, name)
+            if os.path.isfile(os.path.join(path, "architecture.json")):
+                return path
+    return None
+
+
+def _examples(row: dict, work_dirs: list[str]) -> str | None:
+    for work in work_dirs:
+        path = os.path.join(work, f"{row['dataset']}-examples")
+        if os.path.isdir(path):
+            return path
+    return None
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--demo-results", default=DEMO_RESULTS, help="search_demo.py's results")
+    parser.add_argument("--work-dirs", nargs="+", default=[], help="search_demo.py's --work-dir")
+    parser.add_argument("--seeds", type=int, default=3, help="final-training seeds, 0 included")
+    parser.add_argument("--search-budget-s", type=float, default=0.0)
+    parser.add_argument("--trial-budget-s", type=float, default=20.0)
+    parser.add_argument("--datasets", nargs="*", help="default: every dataset with a row")
+    parser.add_argument(
+        "--results", default=os.path.join(HERE, "results", "final_seeds.jsonl"), help="output"
+    )
+    parser.add_argument("--report-only", action="store_true")
+    args = parser.parse_args()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    rows = [
+        r
+        for r in load_results(args.demo_results)
+        if r.get("arm") == "search"
+        and r.get("search_budget_s", 0.0) == args.search_budget_s
+        and r.get("search_trial_budget_s") == args.trial_budget_s
+        and (not args.datasets or r["dataset"] in args.datasets)
+        and not r["pick_is_tiny"]  # a tiny pick is tiny: its ratio is 1 whatever the seed
+    ]
+    done = load_results(args.results)
+    work = tempfile.mkdtemp(prefix="nasdet-seeds-")
+    for row in [] if args.report_only else rows:
+        os.environ["TF_NUM_INTRAOP_THREADS"] = str(row["threads"])
+        os.environ["TF_NUM_INTEROP_THREADS"] = str(row["threads"])
+        folder, examples = search_folder(row, args.work_dirs), _examples(row, args.work_dirs)
+        if folder is None or examples is None:
+            print(f"error: no search folder or examples for {row['dataset']} seed {row['seed']}")
+            return 2
+        for final_seed in range(1, args.seeds):
+            for model, architecture in (
+                ("tiny", "tiny"),
+                ("pick", os.path.join(folder, "architecture.json")),
+            ):
+                key = {**_key(row), "model": model, "final_seed": final_seed}
+                if any(all(d.get(k) == v for k, v in key.items()) for d in done):
+                    continue
+                measured = train_eval(
+                    examples, architecture, {}, row["size"], row["budget_s"], final_seed, work
+                )
+                append_result(args.results, {**key, **measured})
+                done.append({**key, **measured})
+                print(key, f"AP {measured['AP']:.3f}", flush=True)
+    report(rows, done)
+    return 0
+
+
+def _key(row: dict) -> dict:
+    return {
+        "dataset": row["dataset"],
+        "size": row["size"],
+        "budget_s": row["budget_s"],
+        "seed": row["seed"],
+        "threads": row["threads"],
+        "search_budget_s": row.get("search_budget_s", 0.0),
+        "search_trial_budget_s": row["search_trial_budget_s"],
+        "pick": row["pick"],
+    }
+
+
+def report(rows: list[dict], done: list[dict]) -> None:
+    print("\n| dataset | search seed | final seeds | tiny AP | pick AP | pick / tiny per seed |")
+    print("|---|---:|---:|---:|---:|---|")
+    for row in rows:
+        key = _key(row)
+        ap = {"tiny": {0: row["tiny_AP"]}, "pick": {0: row["AP"]}}
+        for d in done:
+            if all(d.get(k) == v for k, v in key.items()):
+                ap[d["model"]][d["final_seed"]] = d["AP"]
+        seeds = sorted(set(ap["tiny"]) & set(ap["pick"]))
+        tiny = statistics.median(ap["tiny"][s] for s in seeds)
+        pick = statistics.median(ap["pick"][s] for s in seeds)
+        per_seed = ", ".join(f"{ap['pick'][s] / ap['tiny'][s]:.2f}" for s in seeds)
+        print(
+            f"| {row['dataset']} | {row['seed']} | {len(seeds)} | {tiny:.3f} | "
+            f"{pick:.3f} ({pick / tiny:.2f}x) | {per_seed} |"
+        )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
