@@ -22,9 +22,16 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from quality import append_result, load_results, train_eval  # noqa: E402
+from search_demo import quick_search_settings  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEMO_RESULTS = os.path.join(HERE, "results", "search_demo.jsonl")
+
+
+def trial_budget_s(row: dict) -> float:
+    """The row's CPU seconds per trial (rows without one ran the quick preset's)."""
+    trial = row.get("search_trial_budget_s")
+    return quick_search_settings()["trial_budget_s"] if trial is None else trial
 
 
 def search_folder(row: dict, work_dirs: list[str]) -> str | None:
@@ -33,7 +40,7 @@ def search_folder(row: dict, work_dirs: list[str]) -> str | None:
     base = f"{row['arm']}-{row['dataset']}-{row['size']}-s{row['seed']}"
     if row.get("search_budget_s"):
         base += f"-b{row['search_budget_s']:g}"
-    names = [f"{base}-t{row['search_trial_budget_s']:g}", base]
+    names = [f"{base}-t{trial_budget_s(row):g}", base]
     for work in work_dirs:
         for name in names:
             path = os.path.join(work, name)
@@ -69,7 +76,7 @@ def main() -> int:
         for r in load_results(args.demo_results)
         if r.get("arm") == "search"
         and r.get("search_budget_s", 0.0) == args.search_budget_s
-        and r.get("search_trial_budget_s") == args.trial_budget_s
+        and trial_budget_s(r) == args.trial_budget_s
         and (not args.datasets or r["dataset"] in args.datasets)
         and not r["pick_is_tiny"]  # a tiny pick is tiny: its ratio is 1 whatever the seed
     ]
@@ -87,7 +94,7 @@ def main() -> int:
                 ("tiny", "tiny"),
                 ("pick", os.path.join(folder, "architecture.json")),
             ):
-                key = {**_key(row), "model": model, "final_seed": final_seed}
+                key = {**_key(row, model), "final_seed": final_seed}
                 if any(all(d.get(k) == v for k, v in key.items()) for d in done):
                     continue
                 measured = train_eval(
@@ -100,28 +107,36 @@ def main() -> int:
     return 0
 
 
-def _key(row: dict) -> dict:
-    return {
+def _key(row: dict, model: str) -> dict:
+    """What a training of ``model`` for ``row`` is found by: ``tiny``'s does not depend on the
+    search, so one training per final seed serves every search on the dataset."""
+    key = {
         "dataset": row["dataset"],
         "size": row["size"],
         "budget_s": row["budget_s"],
-        "seed": row["seed"],
         "threads": row["threads"],
-        "search_budget_s": row.get("search_budget_s", 0.0),
-        "search_trial_budget_s": row["search_trial_budget_s"],
-        "pick": row["pick"],
+        "model": model,
     }
+    if model == "pick":
+        key.update(
+            seed=row["seed"],
+            search_budget_s=row.get("search_budget_s", 0.0),
+            search_trial_budget_s=trial_budget_s(row),
+            pick=row["pick"],
+        )
+    return key
 
 
 def report(rows: list[dict], done: list[dict]) -> None:
     print("\n| dataset | search seed | final seeds | tiny AP | pick AP | pick / tiny per seed |")
     print("|---|---:|---:|---:|---:|---|")
     for row in rows:
-        key = _key(row)
         ap = {"tiny": {0: row["tiny_AP"]}, "pick": {0: row["AP"]}}
-        for d in done:
-            if all(d.get(k) == v for k, v in key.items()):
-                ap[d["model"]][d["final_seed"]] = d["AP"]
+        for model, found in ap.items():
+            key = _key(row, model)
+            for d in done:
+                if all(d.get(k) == v for k, v in key.items()):
+                    found[d["final_seed"]] = d["AP"]
         seeds = sorted(set(ap["tiny"]) & set(ap["pick"]))
         tiny = statistics.median(ap["tiny"][s] for s in seeds)
         pick = statistics.median(ap["pick"][s] for s in seeds)
