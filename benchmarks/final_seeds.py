@@ -87,7 +87,11 @@ def main() -> int:
         os.environ["TF_NUM_INTEROP_THREADS"] = str(row["threads"])
         folder, examples = search_folder(row, args.work_dirs), _examples(row, args.work_dirs)
         if folder is None or examples is None:
-            print(f"error: no search folder or examples for {row['dataset']} seed {row['seed']}")
+            print(
+                f"error: no search folder or examples for {row['dataset']} seed {row['seed']} "
+                f"under {' '.join(args.work_dirs) or '(no --work-dirs)'}",
+                file=sys.stderr,
+            )
             return 2
         for final_seed in range(1, args.seeds):
             for model, architecture in (
