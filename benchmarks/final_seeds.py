@@ -81,7 +81,6 @@ def main() -> int:
         and not r["pick_is_tiny"]  # a tiny pick is tiny: its ratio is 1 whatever the seed
     ]
     done = load_results(args.results)
-    work = tempfile.mkdtemp(prefix="nasdet-seeds-")
     for row in [] if args.report_only else rows:
         os.environ["TF_NUM_INTRAOP_THREADS"] = str(row["threads"])
         os.environ["TF_NUM_INTEROP_THREADS"] = str(row["threads"])
@@ -93,6 +92,7 @@ def main() -> int:
                 file=sys.stderr,
             )
             return 2
+        work = tempfile.mkdtemp(prefix="nasdet-seeds-")
         for final_seed in range(1, args.seeds):
             for model, architecture in (
                 ("tiny", "tiny"),
