@@ -22,25 +22,20 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from quality import append_result, load_results, train_eval  # noqa: E402
-from search_demo import quick_search_settings  # noqa: E402
+from search_demo import search_folder_name, search_setting  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEMO_RESULTS = os.path.join(HERE, "results", "search_demo.jsonl")
 
 
-def trial_budget_s(row: dict) -> float:
-    """The row's CPU seconds per trial (rows without one ran the quick preset's)."""
-    trial = row.get("search_trial_budget_s")
-    return quick_search_settings()["trial_budget_s"] if trial is None else trial
-
-
 def search_folder(row: dict, work_dirs: list[str]) -> str | None:
     """The output folder ``search_demo.py`` gave the row's search (with or without the trial
     budget in its name: it is there only when the command line set one), or None."""
-    base = f"{row['arm']}-{row['dataset']}-{row['size']}-s{row['seed']}"
-    if row.get("search_budget_s"):
-        base += f"-b{row['search_budget_s']:g}"
-    names = [f"{base}-t{trial_budget_s(row):g}", base]
+    budget, trial = search_setting(row)
+    names = [
+        search_folder_name(row["arm"], row["dataset"], row["size"], row["seed"], budget, t)
+        for t in (trial, None)
+    ]
     for work in work_dirs:
         for name in names:
             path = os.path.join(work, name)
@@ -75,8 +70,7 @@ def main() -> int:
         r
         for r in load_results(args.demo_results)
         if r.get("arm") == "search"
-        and r.get("search_budget_s", 0.0) == args.search_budget_s
-        and trial_budget_s(r) == args.trial_budget_s
+        and search_setting(r) == (args.search_budget_s, args.trial_budget_s)
         and (not args.datasets or r["dataset"] in args.datasets)
         and not r["pick_is_tiny"]  # a tiny pick is tiny: its ratio is 1 whatever the seed
     ]
@@ -124,8 +118,8 @@ def _key(row: dict, model: str) -> dict:
     if model == "pick":
         key.update(
             seed=row["seed"],
-            search_budget_s=row.get("search_budget_s", 0.0),
-            search_trial_budget_s=trial_budget_s(row),
+            search_budget_s=search_setting(row)[0],
+            search_trial_budget_s=search_setting(row)[1],
             pick=row["pick"],
         )
     return key

@@ -125,7 +125,20 @@ def run_search(
     return {"settings": settings, "summary": summary, "search_cpu_s": cpu_seconds() - before}
 
 
-def _setting(row_or_args) -> tuple[float, float]:
+def search_folder_name(
+    arm: str, dataset: str, size: int, seed: int, search_budget_s: float, trial_budget_s
+) -> str:
+    """The folder a search runs in, under ``--work-dir`` (the trial budget named only when the
+    command line set one)."""
+    name = f"{arm}-{dataset}-{size}-s{seed}"
+    if search_budget_s:
+        name += f"-b{search_budget_s:g}"
+    if trial_budget_s is not None:
+        name += f"-t{trial_budget_s:g}"
+    return name
+
+
+def search_setting(row_or_args) -> tuple[float, float]:
     """The search's budget and trial budget of a result row or of the command line (rows
     without a trial budget ran the quick preset's)."""
     quick = quick_search_settings()["trial_budget_s"]
@@ -201,16 +214,14 @@ def main() -> int:
                 for arm in args.arms:
                     if any(
                         r.get("arm") == arm
-                        and _setting(r) == _setting(args)
+                        and search_setting(r) == search_setting(args)
                         and all(r.get(k) == v for k, v in key.items())
                         for r in results
                     ):
                         continue
-                    name = f"{arm}-{dataset}-{args.size}-s{seed}"
-                    if args.search_budget_s:
-                        name += f"-b{args.search_budget_s:g}"
-                    if args.trial_budget_s is not None:
-                        name += f"-t{args.trial_budget_s:g}"
+                    name = search_folder_name(
+                        arm, dataset, args.size, seed, args.search_budget_s, args.trial_budget_s
+                    )
                     out = os.path.join(args.work_dir, name)
                     found = run_search(
                         examples,
@@ -257,7 +268,7 @@ def main() -> int:
 
 def report(results: list[dict], args) -> None:
     budget = args.search_budget_s
-    results = [r for r in results if not r.get("arm") or _setting(r) == _setting(args)]
+    results = [r for r in results if not r.get("arm") or search_setting(r) == search_setting(args)]
     search = f"Search of {budget:g} s" if budget else "Quick search"
     if args.trial_budget_s is not None:
         search += f", trials of {args.trial_budget_s:g} CPU s"
