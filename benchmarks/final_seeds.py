@@ -2,10 +2,11 @@
 
 ``search_demo.py`` trains each pick and ``tiny`` once, with the search's seed. On datasets of
 150-360 images one training seed can move test AP by more than the search gains. This trains
-the picks of finished searches (the ``search`` rows of a ``search_demo.py`` results file, their
-architecture files in its work folder) and ``tiny`` again with further final-training seeds
-(1, 2, ...; seed 0 is the row's own training, reused), the same recipe, size and CPU budget,
-and reports the median over the seeds, the search itself unchanged.
+the picks of finished searches (the rows of a ``search_demo.py`` results file, of the arms
+``--arms`` names, their architecture files in its work folder) and ``tiny`` again with further
+final-training seeds (1, 2, ...; seed 0 is the row's own training, reused), the same recipe,
+size and CPU budget, and reports the median over the seeds, the search itself unchanged; where
+a dataset has both arms, the search's median pick against random order's.
 
     .venv/bin/python benchmarks/final_seeds.py --seeds 3 --search-budget-s 3600 \\
         --trial-budget-s 120 --work-dirs /tmp/nasdet-demo
@@ -22,7 +23,7 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from quality import append_result, load_results, train_eval  # noqa: E402
-from search_demo import search_folder_name, search_setting  # noqa: E402
+from search_demo import ARMS, search_folder_name, search_setting  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEMO_RESULTS = os.path.join(HERE, "results", "search_demo.jsonl")
@@ -60,6 +61,7 @@ def main() -> int:
     parser.add_argument("--search-budget-s", type=float, default=0.0)
     parser.add_argument("--trial-budget-s", type=float, default=20.0)
     parser.add_argument("--datasets", nargs="*", help="default: every dataset with a row")
+    parser.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS))
     parser.add_argument(
         "--results", default=os.path.join(HERE, "results", "final_seeds.jsonl"), help="output"
     )
@@ -69,7 +71,7 @@ def main() -> int:
     rows = [
         r
         for r in load_results(args.demo_results)
-        if r.get("arm") == "search"
+        if r.get("arm") in args.arms
         and search_setting(r) == (args.search_budget_s, args.trial_budget_s)
         and (not args.datasets or r["dataset"] in args.datasets)
         and not r["pick_is_tiny"]  # a tiny pick is tiny: its ratio is 1 whatever the seed
@@ -81,7 +83,8 @@ def main() -> int:
         folder, examples = search_folder(row, args.work_dirs), _examples(row, args.work_dirs)
         if folder is None or examples is None:
             print(
-                f"error: no search folder or examples for {row['dataset']} seed {row['seed']} "
+                f"error: no search folder or examples for {row['arm']} {row['dataset']} "
+                f"seed {row['seed']} "
                 f"under {' '.join(args.work_dirs) or '(no --work-dirs)'}",
                 file=sys.stderr,
             )
@@ -107,7 +110,7 @@ def main() -> int:
 
 def _key(row: dict, model: str) -> dict:
     """What a training of ``model`` for ``row`` is found by: ``tiny``'s does not depend on the
-    search, so one training per final seed serves every search on the dataset."""
+    search, so one training per final seed serves every search and arm on the dataset."""
     key = {
         "dataset": row["dataset"],
         "size": row["size"],
@@ -117,6 +120,7 @@ def _key(row: dict, model: str) -> dict:
     }
     if model == "pick":
         key.update(
+            arm=row["arm"],
             seed=row["seed"],
             search_budget_s=search_setting(row)[0],
             search_trial_budget_s=search_setting(row)[1],
@@ -126,8 +130,11 @@ def _key(row: dict, model: str) -> dict:
 
 
 def report(rows: list[dict], done: list[dict]) -> None:
-    print("\n| dataset | search seed | final seeds | tiny AP | pick AP | pick / tiny per seed |")
-    print("|---|---:|---:|---:|---:|---|")
+    print(
+        "\n| dataset | arm | search seed | final seeds | tiny AP | pick AP | pick / tiny per seed |"
+    )
+    print("|---|---|---:|---:|---:|---:|---|")
+    medians: dict[tuple[str, int], dict[str, float]] = {}
     for row in rows:
         ap = {"tiny": {0: row["tiny_AP"]}, "pick": {0: row["AP"]}}
         for model, found in ap.items():
@@ -138,10 +145,20 @@ def report(rows: list[dict], done: list[dict]) -> None:
         seeds = sorted(set(ap["tiny"]) & set(ap["pick"]))
         tiny = statistics.median(ap["tiny"][s] for s in seeds)
         pick = statistics.median(ap["pick"][s] for s in seeds)
+        medians.setdefault((row["dataset"], row["seed"]), {})[row["arm"]] = pick
         per_seed = ", ".join(f"{ap['pick'][s] / ap['tiny'][s]:.2f}" for s in seeds)
         print(
-            f"| {row['dataset']} | {row['seed']} | {len(seeds)} | {tiny:.3f} | "
+            f"| {row['dataset']} | {row['arm']} | {row['seed']} | {len(seeds)} | {tiny:.3f} | "
             f"{pick:.3f} ({pick / tiny:.2f}x) | {per_seed} |"
+        )
+    pairs = {k: v for k, v in medians.items() if set(ARMS) <= set(v)}
+    if pairs:
+        print("\nSearch against random order (median pick AP over the final seeds):\n")
+    for (dataset, seed), ap in pairs.items():
+        search, random = ap["search"], ap["random"]
+        print(
+            f"- {dataset} (search seed {seed}): {search:.3f} against {random:.3f} "
+            f"({search / random:.2f}x)"
         )
 
 
