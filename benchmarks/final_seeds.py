@@ -6,7 +6,9 @@ the picks of finished searches (the rows of a ``search_demo.py`` results file, o
 ``--arms`` names, their architecture files in its work folder) and ``tiny`` again with further
 final-training seeds (1, 2, ...; seed 0 is the row's own training, reused), the same recipe,
 size and CPU budget, and reports the median over the seeds, the search itself unchanged; where
-a dataset has both arms, the search's median pick against random order's.
+a dataset has both arms, the search's median pick against random order's and (with
+``--work-dirs``) how many networks the two searches both trained, and what each pick scored
+in the other search's trials.
 
     .venv/bin/python benchmarks/final_seeds.py --seeds 3 --search-budget-s 3600 \\
         --trial-budget-s 120 --work-dirs /tmp/nasdet-demo
@@ -15,6 +17,8 @@ a dataset has both arms, the search's median pick against random order's.
 from __future__ import annotations
 
 import argparse
+import csv
+import json
 import os
 import statistics
 import sys
@@ -105,6 +109,7 @@ def main() -> int:
                 done.append({**key, **measured})
                 print(key, f"AP {measured['AP']:.3f}", flush=True)
     report(rows, done)
+    overlaps(rows, args.work_dirs)
     return 0
 
 
@@ -160,6 +165,56 @@ def report(rows: list[dict], done: list[dict]) -> None:
             f"- {dataset} (search seed {seed}): {search:.3f} against {random:.3f} "
             f"({search / random:.2f}x)"
         )
+
+
+def _trials(folder: str) -> list[dict]:
+    """A search's trials (``trials.csv``), each with its network (its values as sorted JSON)."""
+    with open(os.path.join(folder, "trials.csv"), newline="") as f:
+        rows = list(csv.DictReader(f))
+    for r in rows:
+        r["network"] = json.dumps(json.loads(r["values"]), sort_keys=True)
+    return rows
+
+
+def _first(trials: list[dict], network: str) -> dict | None:
+    return next((t for t in trials if t["network"] == network), None)
+
+
+def _scored(trial: dict | None) -> str:
+    if trial is None:
+        return "not tried"
+    if trial["status"] != "COMPLETED":
+        why = "over the latency limit" if "latency limit" in trial["error"] else "failed"
+        return f"trial {trial['trial_id']} {why}"
+    return f"trial {trial['trial_id']} AP {float(trial['AP']):.3f}"
+
+
+def overlaps(rows: list[dict], work_dirs: list[str]) -> None:
+    """Per dataset and search seed with both arms' folders found: the networks both searches
+    trained, and each pick's trial in its own search and in the other."""
+    found: dict[tuple[str, int], dict[str, tuple[str, dict]]] = {}
+    for row in rows:
+        folder = search_folder(row, work_dirs)
+        if folder is not None:
+            found.setdefault((row["dataset"], row["seed"]), {})[row["arm"]] = (folder, row)
+    pairs = {k: v for k, v in found.items() if set(ARMS) <= set(v)}
+    if pairs:
+        print("\nNetworks both searches tried, and each pick's trials (AP on val):\n")
+    for (dataset, seed), arms in pairs.items():
+        trials = {arm: _trials(folder) for arm, (folder, _) in arms.items()}
+        networks = {arm: {t["network"] for t in found} for arm, found in trials.items()}
+        common = networks["search"] & networks["random"]
+        line = [
+            f"- {dataset} (search seed {seed}): {len(common)} networks in both "
+            f"({len(networks['search'])} and {len(networks['random'])} tried)"
+        ]
+        for arm, other in (("search", "random"), ("random", "search")):
+            pick = next(t for t in trials[arm] if t["trial_id"] == arms[arm][1]["pick"])
+            line.append(
+                f"{arm}'s pick: {_scored(pick)} in its search, "
+                f"{_scored(_first(trials[other], pick['network']))} in the {other} one"
+            )
+        print("; ".join(line))
 
 
 if __name__ == "__main__":

@@ -1,8 +1,11 @@
 """``benchmarks/final_seeds.py``'s report: medians over final-training seeds per arm, picks of
-two arms kept apart even when their trial numbers are equal, and search against random order."""
+two arms kept apart even when their trial numbers are equal, search against random order, and
+the networks both searches tried."""
 
 from __future__ import annotations
 
+import csv
+import json
 import pathlib
 import sys
 
@@ -57,3 +60,57 @@ def test_report_uses_only_the_seeds_both_models_have(capsys):
     out = capsys.readouterr().out
     assert "| cards | search | 0 | 1 | 0.200 | 0.300 (1.50x) | 1.50 |" in out
     assert "against" not in out  # one arm only: nothing to compare
+
+
+def _write_search(folder: pathlib.Path, trials: list[tuple[str, str, dict, float | None]]):
+    """A search folder as ``search_demo.py`` leaves it: ``architecture.json`` and the
+    ``trials.csv`` columns the overlap reads (trial id, status, AP, values, error)."""
+    folder.mkdir()
+    (folder / "architecture.json").write_text("{}")
+    with open(folder / "trials.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, ["trial_id", "status", "AP", "values", "error"])
+        writer.writeheader()
+        for trial_id, status, values, ap in trials:
+            error = "" if status == "COMPLETED" else "over the latency limit: 5 ms > 4 ms"
+            writer.writerow(
+                {
+                    "trial_id": trial_id,
+                    "status": status,
+                    "AP": "" if ap is None else ap,
+                    "values": json.dumps(values),
+                    "error": error,
+                }
+            )
+
+
+def test_overlaps_names_the_networks_both_searches_tried(tmp_path, capsys):
+    a, b, c = {"width": 8, "depth": 1}, {"depth": 2, "width": 16}, {"width": 24, "depth": 1}
+    name = {arm: f"{arm}-cards-128-s0-b3600-t120" for arm in ("search", "random")}
+    _write_search(
+        tmp_path / name["search"],
+        [("0000", "COMPLETED", a, 0.2), ("0001", "COMPLETED", b, 0.3)],
+    )
+    # the same networks, keys in another order, one refused; and one the search did not try
+    _write_search(
+        tmp_path / name["random"],
+        [
+            ("0000", "COMPLETED", {"depth": 1, "width": 8}, 0.25),
+            ("0001", "FAILED", {"width": 16, "depth": 2}, None),
+            ("0002", "COMPLETED", c, 0.4),
+        ],
+    )
+    search = {**_row("search", 0.3, 0.2), "pick": "0001"}
+    random = {**_row("random", 0.3, 0.2), "pick": "0002"}
+    final_seeds.overlaps([search, random], [str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "- cards (search seed 0): 2 networks in both (2 and 3 tried)" in out
+    assert (
+        "search's pick: trial 0001 AP 0.300 in its search, "
+        "trial 0001 over the latency limit in the random one" in out
+    )
+    assert "random's pick: trial 0002 AP 0.400 in its search, not tried in the search one" in out
+
+
+def test_overlaps_says_nothing_without_both_search_folders(tmp_path, capsys):
+    final_seeds.overlaps([_row("search", 0.3, 0.2), _row("random", 0.3, 0.2)], [str(tmp_path)])
+    assert capsys.readouterr().out == ""
