@@ -7,8 +7,8 @@ the picks of finished searches (the rows of a ``search_demo.py`` results file, o
 final-training seeds (1, 2, ...; seed 0 is the row's own training, reused), the same recipe,
 size and CPU budget, and reports the median over the seeds, the search itself unchanged; where
 a dataset has both arms, the search's median pick against random order's and (with
-``--work-dirs``) how many networks the two searches both trained, and what each pick scored
-in the other search's trials.
+``--work-dirs``) how many networks the two searches both tried, how alike the two trials of
+the same network scored, and what each pick scored in the other search's trials.
 
     .venv/bin/python benchmarks/final_seeds.py --seeds 3 --search-budget-s 3600 \\
         --trial-budget-s 120 --work-dirs /tmp/nasdet-demo
@@ -27,6 +27,7 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from quality import append_result, load_results, train_eval  # noqa: E402
+from search_calibration import kendall  # noqa: E402
 from search_demo import ARMS, search_folder_name, search_setting  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -191,7 +192,9 @@ def _scored(trial: dict | None) -> str:
 
 def overlaps(rows: list[dict], work_dirs: list[str]) -> None:
     """Per dataset and search seed with both arms' folders found: the networks both searches
-    trained, and each pick's trial in its own search and in the other."""
+    tried, how alike the two trials of each network trained in both scored (the trial's own
+    noise: the same network, recipe and budget), and each pick's trial in its own search and
+    in the other."""
     found: dict[tuple[str, int], dict[str, tuple[str, dict]]] = {}
     for row in rows:
         folder = search_folder(row, work_dirs)
@@ -208,6 +211,19 @@ def overlaps(rows: list[dict], work_dirs: list[str]) -> None:
             f"- {dataset} (search seed {seed}): {len(common)} networks in both "
             f"({len(networks['search'])} and {len(networks['random'])} tried)"
         ]
+        trained = [
+            (float(a["AP"]), float(b["AP"]))
+            for network in sorted(common)
+            if (a := _first(trials["search"], network))["status"] == "COMPLETED"
+            and (b := _first(trials["random"], network))["status"] == "COMPLETED"
+        ]
+        if trained:
+            first, second = zip(*trained, strict=True)
+            line.append(
+                f"{len(trained)} trained in both, their two trials' AP: Kendall tau "
+                f"{kendall(list(first), list(second)):+.2f}, median difference "
+                f"{statistics.median(abs(x - y) for x, y in trained):.3f}"
+            )
         for arm, other in (("search", "random"), ("random", "search")):
             pick = next(t for t in trials[arm] if t["trial_id"] == arms[arm][1]["pick"])
             line.append(

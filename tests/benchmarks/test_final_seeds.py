@@ -85,10 +85,16 @@ def _write_search(folder: pathlib.Path, trials: list[tuple[str, str, dict, float
 
 def test_overlaps_names_the_networks_both_searches_tried(tmp_path, capsys):
     a, b, c = {"width": 8, "depth": 1}, {"depth": 2, "width": 16}, {"width": 24, "depth": 1}
+    d, e = {"width": 32, "depth": 1}, {"width": 8, "depth": 3}
     name = {arm: f"{arm}-cards-128-s0-b3600-t120" for arm in ("search", "random")}
     _write_search(
         tmp_path / name["search"],
-        [("0000", "COMPLETED", a, 0.2), ("0001", "COMPLETED", b, 0.3)],
+        [
+            ("0000", "COMPLETED", a, 0.2),
+            ("0001", "COMPLETED", b, 0.3),
+            ("0002", "COMPLETED", d, 0.1),
+            ("0003", "COMPLETED", e, 0.5),
+        ],
     )
     # the same networks, keys in another order, one refused; and one the search did not try
     _write_search(
@@ -97,13 +103,19 @@ def test_overlaps_names_the_networks_both_searches_tried(tmp_path, capsys):
             ("0000", "COMPLETED", {"depth": 1, "width": 8}, 0.25),
             ("0001", "FAILED", {"width": 16, "depth": 2}, None),
             ("0002", "COMPLETED", c, 0.4),
+            ("0003", "COMPLETED", e, 0.35),
+            ("0004", "COMPLETED", d, 0.15),
         ],
     )
     search = {**_row("search", 0.3, 0.2), "pick": "0001"}
     random = {**_row("random", 0.3, 0.2), "pick": "0002"}
     final_seeds.overlaps([search, random], [str(tmp_path)])
     out = capsys.readouterr().out
-    assert "- cards (search seed 0): 2 networks in both (2 and 3 tried)" in out
+    assert "- cards (search seed 0): 4 networks in both (4 and 5 tried)" in out
+    # a, d and e trained in both, ranked alike; differences 0.05, 0.05, 0.15
+    assert (
+        "3 trained in both, their two trials' AP: Kendall tau +1.00, median difference 0.050" in out
+    )
     assert (
         "search's pick: trial 0001 AP 0.300 in its search, "
         "trial 0001 over the latency limit in the random one" in out
