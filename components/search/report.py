@@ -10,6 +10,8 @@ import os
 from components.artifacts.architecture import PLOT_FILE, REPORT_FILE
 from components.search.artifact import COMPLETED, TrialRow
 
+LABEL_ALL_UP_TO = 15  # trials per panel named by id; beyond, the front, the pick and the base
+
 
 def pareto_front(rows: list[TrialRow], cost: str = "FLOPs") -> list[TrialRow]:
     """Return the completed trials no other completed trial beats on both AP and ``cost``
@@ -41,7 +43,7 @@ def plot_ap_vs_flops(
     """Draw the search's Pareto fronts into PNG ``path``: AP against measured latency (the
     latency limit dashed) when the trials were timed, and AP against FLOPs; each front joined,
     ``best`` (the pick) ringed, ``base`` (``(trial id, preset name)``, the base preset trained
-    as a trial) drawn as the reference point.
+    as a trial) drawn as the reference point; trials named by id as ``labelled`` says.
 
     Returns False (and writes nothing) when no trial completed.
     """
@@ -67,7 +69,7 @@ def plot_ap_vs_flops(
             marker="o",
             label="Pareto front",
         )
-        for r in points:
+        for r in labelled(points, front, best, base):
             ax.annotate(
                 r.trial_id,
                 (getattr(r, cost), r.AP),
@@ -107,6 +109,21 @@ def plot_ap_vs_flops(
     fig.savefig(path, format="png")
     plt.close(fig)
     return True
+
+
+def labelled(
+    points: list[TrialRow],
+    front: list[TrialRow],
+    best: TrialRow | None,
+    base: tuple[str, str] | None,
+) -> list[TrialRow]:
+    """The trials a panel names by trial id: all of them up to ``LABEL_ALL_UP_TO``; beyond, only
+    the front, the pick and the base preset (the ids of a one-hour search's 40 trials overlap
+    into an unreadable blot; every trial stays in ``trials.csv``)."""
+    if len(points) <= LABEL_ALL_UP_TO:
+        return points
+    keep = {r.trial_id for r in front} | {best.trial_id if best else None, base and base[0]}
+    return [r for r in points if r.trial_id in keep]
 
 
 def _ring(ax, best: TrialRow | None, x: str) -> None:

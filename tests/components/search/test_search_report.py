@@ -8,7 +8,7 @@ import math
 
 from components.artifacts.architecture import write_trials_csv
 from components.search.artifact import TrialRow, best_trial, read_trials
-from components.search.report import pareto_front, write_report
+from components.search.report import LABEL_ALL_UP_TO, labelled, pareto_front, write_report
 
 
 def _row(trial_id, ap, flops, status="COMPLETED", error=""):
@@ -37,6 +37,18 @@ def test_pareto_front_keeps_only_undominated_trials():
     assert [r.trial_id for r in pareto_front(rows)] == ["1", "0"]
     assert best_trial(rows).trial_id == "0"
     assert best_trial([rows[4]]) is None
+
+
+def test_plot_names_every_trial_of_a_short_search_and_only_the_landmarks_of_a_long_one():
+    few = [_row(f"{i:04d}", 0.1 + 0.01 * i, 1e6 * (i + 1)) for i in range(LABEL_ALL_UP_TO)]
+    assert labelled(few, pareto_front(few), few[3], ("0000", "tiny")) == few
+    # a long search: AP falls as multiply-adds rise, so only trial 0000 is on the front
+    many = [_row(f"{i:04d}", 0.5 - 0.01 * i, 1e6 * (i + 1)) for i in range(40)]
+    front = pareto_front(many)
+    assert [r.trial_id for r in front] == ["0000"]
+    names = [r.trial_id for r in labelled(many, front, many[7], ("0003", "tiny"))]
+    assert names == ["0000", "0003", "0007"]  # the front, the base preset, the pick
+    assert [r.trial_id for r in labelled(many, front, None, None)] == ["0000"]
 
 
 def test_report_and_csv_list_every_trial(tmp_path):
