@@ -79,10 +79,10 @@ def main() -> int:
         if r.get("arm") in args.arms
         and search_setting(r) == (args.search_budget_s, args.trial_budget_s)
         and (not args.datasets or r["dataset"] in args.datasets)
-        and not r["pick_is_tiny"]  # a tiny pick is tiny: its ratio is 1 whatever the seed
     ]
     done = load_results(args.results)
-    for row in [] if args.report_only else rows:
+    # a tiny pick is tiny: nothing to train, it scores tiny's AP whatever the seed
+    for row in [] if args.report_only else [r for r in rows if not r["pick_is_tiny"]]:
         os.environ["TF_NUM_INTRAOP_THREADS"] = str(row["threads"])
         os.environ["TF_NUM_INTEROP_THREADS"] = str(row["threads"])
         folder, examples = search_folder(row, args.work_dirs), _examples(row, args.work_dirs)
@@ -148,6 +148,8 @@ def report(rows: list[dict], done: list[dict]) -> None:
             for d in done:
                 if all(d.get(k) == v for k, v in key.items()):
                     found[d["final_seed"]] = d["AP"]
+        if row.get("pick_is_tiny"):
+            ap["pick"] = ap["tiny"]
         seeds = sorted(set(ap["tiny"]) & set(ap["pick"]))
         tiny = statistics.median(ap["tiny"][s] for s in seeds)
         pick = statistics.median(ap["pick"][s] for s in seeds)

@@ -53,6 +53,16 @@ def test_report_takes_medians_per_arm_and_compares_the_arms(capsys):
     assert "- cards (search seed 0): 0.300 against 0.120 (2.50x)" in out
 
 
+def test_a_tiny_pick_scores_tinys_ap_on_every_seed(capsys):
+    search = {**_row("search", 0.20, 0.20), "pick_is_tiny": True}
+    random = _row("random", 0.30, 0.20)
+    done = [_trained(search, "tiny", 1, 0.22), _trained(random, "pick", 1, 0.44)]
+    final_seeds.report([search, random], done)
+    out = capsys.readouterr().out
+    assert "| cards | search | 0 | 2 | 0.210 | 0.210 (1.00x) | 1.00, 1.00 |" in out
+    assert "- cards (search seed 0): 0.210 against 0.370 (0.57x)" in out
+
+
 def test_report_uses_only_the_seeds_both_models_have(capsys):
     search = _row("search", 0.30, 0.20)
     done = [_trained(search, "pick", 1, 0.40)]  # tiny's seed 1 missing
