@@ -28,7 +28,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from quality import append_result, load_results, train_eval  # noqa: E402
 from search_calibration import kendall  # noqa: E402
-from search_demo import ARMS, search_folder_name, search_setting  # noqa: E402
+from search_demo import (  # noqa: E402
+    ARMS,
+    quick_search_settings,
+    same_confirm,
+    search_folder_name,
+    search_setting,
+)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEMO_RESULTS = os.path.join(HERE, "results", "search_demo.jsonl")
@@ -38,8 +44,11 @@ def search_folder(row: dict, work_dirs: list[str]) -> str | None:
     """The output folder ``search_demo.py`` gave the row's search (with or without the trial
     budget in its name: it is there only when the command line set one), or None."""
     budget, trial = search_setting(row)
+    confirm = row.get("search_confirm", 0)
     names = [
-        search_folder_name(row["arm"], row["dataset"], row["size"], row["seed"], budget, t)
+        search_folder_name(
+            row["arm"], row["dataset"], row["size"], row["seed"], budget, t, confirm
+        )
         for t in (trial, None)
     ]
     for work in work_dirs:
@@ -68,6 +77,12 @@ def main() -> int:
     parser.add_argument("--datasets", nargs="*", help="default: every dataset with a row")
     parser.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS))
     parser.add_argument(
+        "--confirm",
+        type=int,
+        default=quick_search_settings()["confirm"],
+        help="the search arm's confirmed leaders (search_demo.py --confirm)",
+    )
+    parser.add_argument(
         "--results", default=os.path.join(HERE, "results", "final_seeds.jsonl"), help="output"
     )
     parser.add_argument("--report-only", action="store_true")
@@ -78,6 +93,7 @@ def main() -> int:
         for r in load_results(args.demo_results)
         if r.get("arm") in args.arms
         and search_setting(r) == (args.search_budget_s, args.trial_budget_s)
+        and same_confirm(r, args)
         and (not args.datasets or r["dataset"] in args.datasets)
     ]
     done = load_results(args.results)
@@ -130,6 +146,7 @@ def _key(row: dict, model: str) -> dict:
             seed=row["seed"],
             search_budget_s=search_setting(row)[0],
             search_trial_budget_s=search_setting(row)[1],
+            search_confirm=row.get("search_confirm", 0),
             pick=row["pick"],
         )
     return key

@@ -76,7 +76,14 @@ def quick_search_settings() -> dict:
         "screen": merged["search_screen"],
         "proxy": merged["search_proxy"],
         "trial_budget_s": merged["search_trial_budget_s"],
+        "confirm": merged["search_confirm"],
     }
+
+
+def arm_confirm(arm: str, search_budget_s: float, confirm: int) -> int:
+    """The leading networks an arm's search trains again at the end (``search_confirm``):
+    random search is plain, its pick the best single trial; only a time budget confirms."""
+    return 0 if arm == "random" or not search_budget_s else confirm
 
 
 RANDOM_SCORE = "random_order"
@@ -109,6 +116,7 @@ def run_search(
     seed: int,
     search_budget_s: float = 0.0,
     trial_budget_s: float | None = None,
+    confirm: int = 0,
 ) -> dict:
     from components.search import run as search
 
@@ -117,6 +125,7 @@ def run_search(
         settings.update(budget_s=search_budget_s, max_trials=BUDGETED_MAX_TRIALS)
     if trial_budget_s is not None:
         settings["trial_budget_s"] = trial_budget_s
+    settings["confirm"] = arm_confirm(arm, search_budget_s, confirm)
     if arm == "random":
         register_random_order(seed)
         settings["proxy"] = RANDOM_SCORE
@@ -126,16 +135,31 @@ def run_search(
 
 
 def search_folder_name(
-    arm: str, dataset: str, size: int, seed: int, search_budget_s: float, trial_budget_s
+    arm: str,
+    dataset: str,
+    size: int,
+    seed: int,
+    search_budget_s: float,
+    trial_budget_s,
+    confirm: int = 0,
 ) -> str:
     """The folder a search runs in, under ``--work-dir`` (the trial budget named only when the
-    command line set one)."""
+    command line set one, the confirmed leaders only when there are some)."""
     name = f"{arm}-{dataset}-{size}-s{seed}"
     if search_budget_s:
         name += f"-b{search_budget_s:g}"
     if trial_budget_s is not None:
         name += f"-t{trial_budget_s:g}"
+    if confirm:
+        name += f"-c{confirm}"
     return name
+
+
+def same_confirm(row: dict, args) -> bool:
+    """Whether a result row's search confirmed as many leaders as the command line asks of
+    its arm (rows from before confirmation existed confirmed none)."""
+    wanted = arm_confirm(row["arm"], args.search_budget_s, args.confirm)
+    return row.get("search_confirm", 0) == wanted
 
 
 def search_setting(row_or_args) -> tuple[float, float]:
@@ -181,6 +205,13 @@ def main() -> int:
     parser.add_argument("--also-read", nargs="*", default=[], help="quality.py results to reuse")
     parser.add_argument("--work-dir", default=os.path.join(tempfile.gettempdir(), "nasdet-demo"))
     parser.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS))
+    parser.add_argument(
+        "--confirm",
+        type=int,
+        default=quick_search_settings()["confirm"],
+        help="with --search-budget-s: leading networks the search arm trains again at the end "
+        "(search_confirm; random search never does)",
+    )
     parser.add_argument("--report-only", action="store_true")
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -215,12 +246,20 @@ def main() -> int:
                     if any(
                         r.get("arm") == arm
                         and search_setting(r) == search_setting(args)
+                        and same_confirm(r, args)
                         and all(r.get(k) == v for k, v in key.items())
                         for r in results
                     ):
                         continue
+                    confirm = arm_confirm(arm, args.search_budget_s, args.confirm)
                     name = search_folder_name(
-                        arm, dataset, args.size, seed, args.search_budget_s, args.trial_budget_s
+                        arm,
+                        dataset,
+                        args.size,
+                        seed,
+                        args.search_budget_s,
+                        args.trial_budget_s,
+                        confirm,
                     )
                     out = os.path.join(args.work_dir, name)
                     found = run_search(
@@ -231,6 +270,7 @@ def main() -> int:
                         seed,
                         args.search_budget_s,
                         args.trial_budget_s,
+                        confirm,
                     )
                     pick = found["summary"]["architecture"]
                     digest = config_digest(pick, {}, args.size, examples)
@@ -245,6 +285,7 @@ def main() -> int:
                         "model": arm,
                         "search_budget_s": args.search_budget_s,
                         "search_trial_budget_s": found["settings"]["trial_budget_s"],
+                        "search_confirm": confirm,
                         "config_digest": digest,
                         "AP": measured["AP"],
                         "AP50": measured["AP50"],
@@ -268,7 +309,11 @@ def main() -> int:
 
 def report(results: list[dict], args) -> None:
     budget = args.search_budget_s
-    results = [r for r in results if not r.get("arm") or search_setting(r) == search_setting(args)]
+    results = [
+        r
+        for r in results
+        if not r.get("arm") or (search_setting(r) == search_setting(args) and same_confirm(r, args))
+    ]
     search = f"Search of {budget:g} s" if budget else "Quick search"
     if args.trial_budget_s is not None:
         search += f", trials of {args.trial_budget_s:g} CPU s"

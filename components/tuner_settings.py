@@ -42,10 +42,14 @@ class SearchSettings:
     # Seconds the whole search may take (screening and trials; no trial starts after it):
     # a time budget instead of a trial count; 0: none (max_trials alone bounds the search).
     budget_s: float = 0.0
+    # With a time budget (random and Bayesian search): the end of the budget trains the
+    # ``confirm`` networks with the best scores a second time, with another seed, and the pick
+    # is the best mean of those trained twice; 0: the best single trial is the pick.
+    confirm: int = 3
 
 
 # The lowest value each integer setting accepts (the CLI and the pipeline parameters check them).
-MIN = {"max_trials": 1, "epochs": 1, "workers": 0, "screen": 0}
+MIN = {"max_trials": 1, "epochs": 1, "workers": 0, "screen": 0, "confirm": 0}
 # MnasNet's soft constraint is -0.07; a positive weight would reward slower networks. Checked
 # by the pipeline parameters (the command line takes any number, for experiments).
 LATENCY_WEIGHT_RANGE = (-1.0, 0.0)

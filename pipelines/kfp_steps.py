@@ -88,6 +88,7 @@ def check_changes(
     search_proxy: str,
     search_trial_budget_s: float,
     search_budget_s: float,
+    search_confirm: int,
     seed: int,
     train_epochs: int,
     train_budget_s: float,
@@ -135,6 +136,7 @@ def check_changes(
             "search_proxy": search_proxy,
             "search_trial_budget_s": search_trial_budget_s,
             "search_budget_s": search_budget_s,
+            "search_confirm": search_confirm,
             "seed": seed,
             "train_epochs": train_epochs,
             "train_budget_s": train_budget_s,
@@ -168,6 +170,7 @@ def search_architecture(
     proxy: str,
     trial_budget_s: float,
     budget_s: float,
+    confirm: int,
     seed: int,
     serving_root: str,
     model_name: str,
@@ -194,6 +197,7 @@ def search_architecture(
         proxy: The training-free score of the screening.
         trial_budget_s: CPU seconds of training per trial (0: epochs per trial).
         budget_s: Seconds the search may take; no trial starts after them (0: no budget).
+        confirm: Leading networks trained again at the end of the budget (0: none).
         seed: Random seed.
         serving_root: Where pushed versions live (for production).
         model_name: Model name under serving_root.
@@ -219,6 +223,7 @@ def search_architecture(
         proxy=proxy,
         trial_budget_s=trial_budget_s,
         budget_s=budget_s,
+        confirm=confirm,
         seed=seed,
         serving_root=serving_root,
         model_name=model_name,

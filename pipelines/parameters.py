@@ -226,6 +226,17 @@ PARAMETERS: tuple[Parameter, ...] = (
         "budget.",
         low=0.0,
     ),
+    Parameter(
+        "search_confirm",
+        int,
+        SEARCH.confirm,
+        "With search_budget_s (random and Bayesian search): the end of the budget trains the "
+        "search_confirm networks with the best scores a second time with another seed, and the "
+        "pick is the network with the best mean score of those trained twice (one trial's "
+        "score is a noisy sample: two trials of one network rank networks far from "
+        "perfectly). 0: the best single trial is the pick. Hyperband ignores it.",
+        low=MIN["confirm"],
+    ),
     Parameter("seed", int, SEARCH.seed, "Random seed of the search (and of its trials)."),
     Parameter(
         "train_epochs",

@@ -149,6 +149,7 @@ def search(
     proxy: str,
     trial_budget_s: float = 0.0,
     budget_s: float = 0.0,
+    confirm: int = 0,
 ) -> TaskResult:
     """Search (or reuse: a preset, a file, ``production``) and write the architecture.
 
@@ -157,7 +158,8 @@ def search(
     0: none), ``serving_size`` the size latencies are measured at (0: each architecture's own),
     ``screen`` / ``proxy`` the screening (``components.search.screening``; 0: none),
     ``trial_budget_s`` the CPU seconds of training per trial (0: ``epochs`` epochs),
-    ``budget_s`` the seconds the search may take (0: no time budget).
+    ``budget_s`` the seconds the search may take (0: no time budget), ``confirm`` the leading
+    networks its end trains again (``components.search.confirm``; 0: none).
     The tuner project lives under ``checkpoint_root/run_id/search`` (a retried attempt resumes
     there) and is removed when the search succeeds.
     """
@@ -185,6 +187,7 @@ def search(
         proxy=proxy,
         trial_budget_s=trial_budget_s,
         budget_s=budget_s,
+        confirm=confirm,
         reuse_architecture=reuse_architecture or None,
         work_dir=work_dir,
     )

@@ -7,7 +7,9 @@ values of the best trial), ``trials.csv`` (every trial: the columns of ``CSV_FIE
 the median of the served detection function (NMS included) at batch 1 on the machine that ran
 the trial, with ``threads`` its thread count, measured before training; ``max_latency_ms`` is
 the search's latency limit (empty: none) and ``over_limit`` is ``yes`` for a trial refused over
-it (failed, not trained); ``architecture`` is the trial's network in words. A search that
+it (failed, not trained); ``architecture`` is the trial's network in words; ``repeat`` is 0
+for a network's first trial and n for its n-th repeat (a confirmed search trains its leading
+networks again: ``components.search.confirm``). A search that
 screened also writes ``screening.csv`` (``components.search.screening``: every screened
 architecture, its cost, latency and zero-cost scores, and whether it was selected).
 Importing this module never imports TensorFlow.
@@ -29,6 +31,7 @@ PLOT_FILE = "ap_vs_flops.png"  # AP against FLOPs of every trial, shown in the r
 CSV_FIELDS = (
     "trial_id",
     "status",
+    "repeat",
     "score",
     "AP",
     "AP50",

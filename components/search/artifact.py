@@ -15,6 +15,7 @@ import os
 
 # ARCHITECTURE_FILE, TRIALS_FILE and the writers are used as ``artifact.*`` by the search step.
 from components.artifacts.architecture import CSV_FIELDS
+from components.search.confirm import pick_rows, repeat_number
 from components.search.tuners import EVENTS_FILE, SCORE
 
 COMPLETED = "COMPLETED"
@@ -27,12 +28,14 @@ class TrialRow:
 
     Numbers are NaN when the trial did not produce them (failed or still running); a trial
     refused over the latency limit has its latency, FLOPs and parameters but no AP.
-    ``error`` is the last line of the failure message (empty when none).
+    ``error`` is the last line of the failure message (empty when none). ``repeat`` is 0 for
+    a network's first trial, n for its n-th repeat (``components.search.confirm``).
     """
 
     trial_id: str
     status: str
     values: dict
+    repeat: int = 0
     score: float = math.nan
     AP: float = math.nan
     AP50: float = math.nan
@@ -131,15 +134,13 @@ def read_trials(project_dir: str) -> list[TrialRow]:
             state = json.load(f)
         metrics = (state.get("metrics") or {}).get("metrics") or {}
         message = (state.get("message") or "").strip()
-        values = {
-            k: v
-            for k, v in ((state.get("hyperparameters") or {}).get("values") or {}).items()
-            if not k.startswith("tuner/")
-        }
+        all_values = (state.get("hyperparameters") or {}).get("values") or {}
+        values = {k: v for k, v in all_values.items() if not k.startswith("tuner/")}
         row = TrialRow(
             trial_id=str(state["trial_id"]),
             status=str(state.get("status", "")),
             values=values,
+            repeat=repeat_number(all_values),
             score=_last_value(metrics, SCORE),
             AP=_last_value(metrics, "AP"),
             AP50=_last_value(metrics, "AP50"),
@@ -157,8 +158,11 @@ def read_trials(project_dir: str) -> list[TrialRow]:
 
 
 def best_trial(rows: list[TrialRow]) -> TrialRow | None:
-    """Return the completed trial with the highest score (the earliest on ties), or None."""
-    done = [r for r in rows if r.status == COMPLETED and not math.isnan(r.score)]
-    if not done:
-        return None
-    return max(done, key=lambda r: (r.score, -rows.index(r)))
+    """Return the first trial of the picked network, or None when no trial completed.
+
+    The pick is the completed trial with the highest score (the earliest on ties), or, when
+    some networks were trained more than once (a confirmed search), the network with the best
+    mean score among those (``confirm.pick_rows``).
+    """
+    picked = pick_rows(rows)
+    return picked[0] if picked else None

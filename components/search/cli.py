@@ -122,6 +122,15 @@ def build_parser() -> StepArgumentParser:
         "that (0: no time budget; --max-trials caps the trials either way)",
     )
     parser.add_argument(
+        "--confirm",
+        type=_int_at_least(MIN["confirm"]),
+        default=STEP.confirm,
+        metavar="N",
+        help="with --budget-s (random and Bayesian search): the end of the budget trains the "
+        "N best networks again with another seed and the pick is the best mean (0: the best "
+        "single trial)",
+    )
+    parser.add_argument(
         "--reuse-architecture",
         metavar="FILE|PRESET",
         help="skip the search and pass this architecture on",
@@ -160,6 +169,7 @@ def _main(argv: Sequence[str] | None) -> int:
         proxy=args.proxy,
         trial_budget_s=args.trial_budget_s,
         budget_s=args.budget_s,
+        confirm=args.confirm,
         train_images=args.train_images,
         eval_images=args.eval_images,
         verbose="auto" if args.verbose else 0,

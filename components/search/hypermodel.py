@@ -28,12 +28,14 @@ from components.detector import anchor_fit
 from components.detector.config import DetectorConfig
 from components.detector.config_load import get_preset
 from components.search import latency_limit
+from components.search.confirm import repeat_number
 from components.search.objective import coco_metrics, latency_reward
 from components.search.space import SearchSpace
 from components.search.tuners import SCORE
 
 SEARCHED_NAME = "searched"
 EAGER_MAX_STEPS = 8
+REPEAT_SEED_STRIDE = 1000  # a repeat's seed: the search's + this * its repeat number
 
 
 def _sample_cell(
@@ -328,6 +330,8 @@ class DetectorHyperModel(keras_tuner.HyperModel):
         from components.training.builder import build_trainer
 
         config = self.config(hp)
+        if repeat_number(hp.values):  # a repeat: its own initialisation as well
+            keras.utils.set_random_seed(self.trial_seed(hp))
         steps = max(self.train_count // self.batch_size, 1)
         model = build_trainer(config, steps, self.epochs, self.batch_size)
         model(np.zeros((1, config.image_size, config.image_size, 3), np.float32))
@@ -335,8 +339,14 @@ class DetectorHyperModel(keras_tuner.HyperModel):
             model.run_eagerly = True
         return model
 
-    def train_dataset(self, config: DetectorConfig):
-        """Return the training ``tf.data.Dataset`` of a trial (augmented, batched, capped)."""
+    def trial_seed(self, hp: keras_tuner.HyperParameters) -> int:
+        """The seed of the trial's data order: the search's, another for each repeat of a
+        network (``confirm.REPEAT_KEY``), so a repeat is a second sample of the network."""
+        return self.seed + REPEAT_SEED_STRIDE * repeat_number(hp.values)
+
+    def train_dataset(self, config: DetectorConfig, seed: int | None = None):
+        """Return the training ``tf.data.Dataset`` of a trial (augmented, batched, capped),
+        shuffled with ``seed`` (None: the search's)."""
         from components.artifacts.examples import TRAIN_SPLIT
         from components.data import input_pipeline
 
@@ -346,7 +356,7 @@ class DetectorHyperModel(keras_tuner.HyperModel):
             config.image_size,
             self.batch_size,
             True,
-            seed=self.seed,
+            seed=self.seed if seed is None else seed,
             augment=config.augment,
         )
         if self.train_images:
@@ -384,7 +394,7 @@ class DetectorHyperModel(keras_tuner.HyperModel):
             callbacks.append(self._budget(model, epochs))
         try:
             history = model.fit(
-                self.train_dataset(config),
+                self.train_dataset(config, self.trial_seed(hp)),
                 epochs=epochs,
                 initial_epoch=initial_epoch,
                 callbacks=callbacks,

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import math
 import os
+import statistics
 
 from components.artifacts.architecture import PLOT_FILE, REPORT_FILE
 from components.search.artifact import COMPLETED, TrialRow
+from components.search.confirm import pick_rows
 
 LABEL_ALL_UP_TO = 15  # trials per panel named by id; beyond, the front, the pick and the base
 
@@ -168,6 +170,15 @@ def write_report(
             f"- best trial: {best.trial_id} (score {best.score:.4f}, AP {best.AP:.4f}, "
             f"AP50 {best.AP50:.4f}, {best.FLOPs / 1e6:.1f} M FLOPs)"
         )
+        picked = pick_rows(rows)
+        if len(picked) > 1:
+            lines.append(
+                f"- picked on the mean of its {len(picked)} trials "
+                f"({', '.join(r.trial_id for r in picked)}): "
+                f"score {statistics.fmean(r.score for r in picked):.4f}, "
+                f"AP {statistics.fmean(r.AP for r in picked):.4f} (the leading networks were "
+                "trained again with another seed at the end of the budget)"
+            )
     lines += [
         "",
         "| trial | status | score | AP | AP50 | MFLOPs | params | latency ms | over limit "
@@ -176,7 +187,7 @@ def write_report(
     ]
     for r in rows:
         lines.append(
-            f"| {r.trial_id} | {r.status} | {_fmt(r.score, '.4f')} | {_fmt(r.AP, '.4f')} | "
+            f"| {r.trial_id}{f' (repeat {r.repeat})' if r.repeat else ''} | {r.status} | {_fmt(r.score, '.4f')} | {_fmt(r.AP, '.4f')} | "
             f"{_fmt(r.AP50, '.4f')} | {_fmt(r.FLOPs / 1e6, '.1f')} | {_fmt(r.params, '.0f')} | "
             f"{_fmt(r.latency_ms, '.1f')} | {'yes' if r.over_limit else ''} | "
             f"{_fmt(r.seconds, '.1f')} | "

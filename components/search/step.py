@@ -191,6 +191,7 @@ def run(
     proxy: str = STEP.proxy,
     trial_budget_s: float = STEP.trial_budget_s,
     budget_s: float = STEP.budget_s,
+    confirm: int = STEP.confirm,
     train_images: int | None = None,
     eval_images: int | None = None,
     worker_backend: str = "auto",
@@ -229,6 +230,10 @@ def run(
         budget_s: the search's time budget in seconds: no trial starts once the screening
             and the trials have taken that long (a resumed search counts the earlier runs'
             time); 0: none, ``max_trials`` alone bounds the search (it caps it either way).
+        confirm: with ``budget_s`` (random and Bayesian search): the end of the budget trains
+            the ``confirm`` networks with the best scores again with another seed, and the
+            pick is the best mean of those trained twice (``components.search.confirm``);
+            0: the best single trial.
         train_images: caps the images a trial trains on (None: all).
         eval_images: caps the images a trial is scored on (None: all).
         worker_backend: auto | local | kubernetes: where the workers run.
@@ -273,6 +278,7 @@ def run(
             proxy=proxy,
             trial_budget_s=trial_budget_s,
             budget_s=budget_s,
+            confirm=confirm,
             train_images=train_images,
             eval_images=eval_images,
             data_digest=data_fingerprint(examples_dir),
@@ -347,6 +353,11 @@ def run(
             settings["time budget"] = (
                 f"{spec.budget_s:g} s of screening and trials (no trial starts after it)"
             )
+            if spec.confirm and algorithm != "hyperband":
+                settings["confirmation"] = (
+                    f"the end of the budget trains the {spec.confirm} best networks again; "
+                    "the pick is the best mean of those trained twice"
+                )
         base_point = base_values(search_space, spec.serving_size)
         base_ids = [
             r.trial_id

@@ -29,6 +29,7 @@ from components import progress
 from components.detector.zero_cost import check_name as check_score_name
 from components.errors import UserError
 from components.search.choices import ALGORITHMS, OBJECTIVES
+from components.search.confirm import ConfirmLeaders
 from components.search.space import get_space
 from components.search.state_files import AtomicOracleFiles, AtomicTunerFiles
 from components.search.time_budget import TimeBudget
@@ -60,6 +61,9 @@ class SearchSpec:
     sets the epochs itself). ``budget_s`` > 0 is the search's time budget: no trial starts
     once the screening and the trials have taken that many seconds
     (``components.search.time_budget``); like ``max_trials`` it may change on a resume.
+    ``confirm`` > 0, with a time budget and the random or Bayesian algorithm: the end of the
+    budget trains the ``confirm`` best networks a second time and the pick is the best mean
+    (``components.search.confirm``); it may change on a resume.
     ``train_images``/``eval_images`` cap the images a trial reads.
     ``data_digest`` is the examples' content fingerprint (``examples.data_fingerprint``): a
     search continues only on the data it started on, wherever that data now lives;
@@ -83,6 +87,7 @@ class SearchSpec:
     proxy: str = STEP.proxy
     trial_budget_s: float = STEP.trial_budget_s
     budget_s: float = STEP.budget_s
+    confirm: int = STEP.confirm
     train_images: int | None = None
     eval_images: int | None = None
     data_digest: str | None = None
@@ -103,8 +108,9 @@ class SearchSpec:
                     f"--{name.replace('_', '-')} must be at least {MIN[name]}, "
                     f"got {getattr(self, name)}"
                 )
-        if self.screen < MIN["screen"]:
-            raise UserError(f"--screen must be at least {MIN['screen']}, got {self.screen}")
+        for name in ("screen", "confirm"):
+            if getattr(self, name) < MIN[name]:
+                raise UserError(f"--{name} must be at least {MIN[name]}, got {getattr(self, name)}")
         check_score_name(self.proxy)
         if not (self.trial_budget_s >= 0 and math.isfinite(self.trial_budget_s)):
             raise UserError(
@@ -274,15 +280,24 @@ def _architecture_key(values: dict) -> str:
 
 
 class ScreenedRandomOracle(
-    ScreenedFirst, TimeBudget, AtomicOracleFiles, keras_tuner.oracles.RandomSearchOracle
+    ScreenedFirst,
+    TimeBudget,
+    ConfirmLeaders,
+    AtomicOracleFiles,
+    keras_tuner.oracles.RandomSearchOracle,
 ):
-    """Random search, screened candidates first."""
+    """Random search, screened candidates first, the leaders confirmed at the end."""
 
 
 class ScreenedBayesianOracle(
-    ScreenedFirst, TimeBudget, AtomicOracleFiles, keras_tuner.oracles.BayesianOptimizationOracle
+    ScreenedFirst,
+    TimeBudget,
+    ConfirmLeaders,
+    AtomicOracleFiles,
+    keras_tuner.oracles.BayesianOptimizationOracle,
 ):
-    """Gaussian-process Bayesian optimisation, screened candidates as its first points."""
+    """Gaussian-process Bayesian optimisation, screened candidates as its first points, the
+    leaders confirmed at the end."""
 
 
 class ScreenedHyperbandOracle(
@@ -352,6 +367,7 @@ def make_tuner(
     base = base_values(get_space(spec.space), spec.serving_size)
     oracle.screened = ([base] if base else []) + read_selected(spec.directory)
     oracle.start_clock(spec.budget_s, screening_seconds(spec.directory))  # before the reload
+    oracle.confirm = spec.confirm
     tuner = tuner_class(
         oracle, hypermodel, directory=spec.directory, project_name=PROJECT_NAME, overwrite=False
     )
