@@ -46,9 +46,7 @@ def search_folder(row: dict, work_dirs: list[str]) -> str | None:
     budget, trial = search_setting(row)
     confirm = row.get("search_confirm", 0)
     names = [
-        search_folder_name(
-            row["arm"], row["dataset"], row["size"], row["seed"], budget, t, confirm
-        )
+        search_folder_name(row["arm"], row["dataset"], row["size"], row["seed"], budget, t, confirm)
         for t in (trial, None)
     ]
     for work in work_dirs:

@@ -27,7 +27,9 @@ RUNNING, COMPLETED = "RUNNING", "COMPLETED"
 
 def network_key(values: dict) -> str:
     """The network a trial trained: its values without KerasTuner's ``tuner/`` bookkeeping."""
-    return json.dumps({k: v for k, v in values.items() if not k.startswith("tuner/")}, sort_keys=True)
+    return json.dumps(
+        {k: v for k, v in values.items() if not k.startswith("tuner/")}, sort_keys=True
+    )
 
 
 def leaders(scored: list[tuple[str, float]], count: int) -> list[tuple[str, float, int]]:
@@ -58,18 +60,24 @@ class ConfirmLeaders:
     def _repeat_values(self) -> dict | None:
         if not (self.confirm and getattr(self, "budget_s", 0)):
             return None
-        completed = [t for t in self.trials.values() if t.status == COMPLETED and t.score is not None]
+        completed = [
+            t for t in self.trials.values() if t.status == COMPLETED and t.score is not None
+        ]
         running = {network_key(t.hyperparameters.values) for t in self.ongoing_trials.values()}
         first_of: dict[str, object] = {}
         for t in completed:
             first_of.setdefault(network_key(t.hyperparameters.values), t)
-        top = leaders([(network_key(t.hyperparameters.values), t.score) for t in completed], self.confirm)
+        top = leaders(
+            [(network_key(t.hyperparameters.values), t.score) for t in completed], self.confirm
+        )
         missing = [key for key, _, n in top if n < 2 and key not in running]
         needed = len(missing) * self._trial_seconds(completed)
         if not missing or not math.isfinite(needed) or self.budget_left_s() > needed:
             return None
         trial = first_of[missing[0]]
-        repeats = sum(network_key(t.hyperparameters.values) == missing[0] for t in self.trials.values())
+        repeats = sum(
+            network_key(t.hyperparameters.values) == missing[0] for t in self.trials.values()
+        )
         return {**_network_values(trial.hyperparameters.values), REPEAT_KEY: repeats}
 
     def _trial_seconds(self, completed: list) -> float:
