@@ -158,3 +158,33 @@ def test_trials_csv_names_the_repeat(tmp_path, clock):
         lines = f.read().splitlines()
     assert lines[0].split(",")[:3] == ["trial_id", "status", "repeat"]
     assert [line.split(",")[2] for line in lines[1:]] == ["0", "0", "1"]
+
+
+def test_a_repeat_trains_with_its_own_initialisation_and_data_order(tiny_examples, tight_space):
+    import keras
+    import numpy as np
+
+    from components.search.hypermodel import DetectorHyperModel
+    from components.search.space import get_space
+
+    model = DetectorHyperModel(get_space(tight_space), tiny_examples, 1, 8, 1, seed=4)
+
+    def trained_as(repeat: int):
+        hp = keras_tuner.HyperParameters()
+        model.declare_hyperparameters(hp)
+        if repeat:
+            hp.values[confirm.REPEAT_KEY] = repeat
+        keras.utils.set_random_seed(99)  # the same global state: only the repeat differs
+        weights = model.build(hp).detector.get_weights()
+        images, _ = next(iter(model.train_dataset(model.config(hp), model.trial_seed(hp))))
+        return weights, images.numpy()
+
+    def same(a, b) -> bool:
+        return all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+
+    first, first_images = trained_as(0)
+    repeat, repeat_images = trained_as(1)
+    again, again_images = trained_as(1)
+    assert same(repeat, again) and np.array_equal(repeat_images, again_images)  # reproducible
+    assert not same(first, repeat)  # another initialisation
+    assert not np.array_equal(first_images, repeat_images)  # another order or augmentation

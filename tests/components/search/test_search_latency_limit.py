@@ -108,9 +108,9 @@ def trained(monkeypatch):
     seen = []
     original = DetectorHyperModel.train_dataset
 
-    def train_dataset(self, config):
+    def train_dataset(self, config, seed=None):
         seen.append(config)
-        return original(self, config)
+        return original(self, config, seed)
 
     monkeypatch.setattr(DetectorHyperModel, "train_dataset", train_dataset)
     return seen

@@ -27,8 +27,8 @@ def test_random_search_with_a_failing_trial_writes_everything(
     original = DetectorHyperModel.train_dataset
     calls = []
 
-    def nan_in_second_trial(self, config):
-        dataset = original(self, config)
+    def nan_in_second_trial(self, config, seed=None):
+        dataset = original(self, config, seed)
         calls.append(config)
         if len(calls) == 2:  # poison the second trial: NaN inputs give a NaN loss
             dataset = dataset.map(lambda images, labels: (images * float("nan"), labels))
