@@ -9,6 +9,9 @@ size and CPU budget, and reports the median over the seeds, the search itself un
 a dataset has both arms, the search's median pick against random order's and (with
 ``--work-dirs``) how many networks the two searches both tried, how alike the two trials of
 the same network scored, and what each pick scored in the other search's trials.
+The search arm's rows are those whose search confirmed ``--confirm`` leading networks
+(``search_demo.py --confirm``; default the pipeline's ``search_confirm``); rows from before
+confirmation existed confirmed none (``--confirm 0``). Random order never confirms.
 
     .venv/bin/python benchmarks/final_seeds.py --seeds 3 --search-budget-s 3600 \\
         --trial-budget-s 120 --work-dirs /tmp/nasdet-demo
@@ -150,6 +153,12 @@ def _key(row: dict, model: str) -> dict:
     return key
 
 
+def arm_label(row: dict) -> str:
+    """The arm, with the leading networks its search confirmed when there were some."""
+    confirmed = row.get("search_confirm", 0)
+    return f"{row['arm']} (confirms {confirmed})" if confirmed else row["arm"]
+
+
 def report(rows: list[dict], done: list[dict]) -> None:
     print(
         "\n| dataset | arm | search seed | final seeds | tiny AP | pick AP | pick / tiny per seed |"
@@ -171,7 +180,7 @@ def report(rows: list[dict], done: list[dict]) -> None:
         medians.setdefault((row["dataset"], row["seed"]), {})[row["arm"]] = pick
         per_seed = ", ".join(f"{ap['pick'][s] / ap['tiny'][s]:.2f}" for s in seeds)
         print(
-            f"| {row['dataset']} | {row['arm']} | {row['seed']} | {len(seeds)} | {tiny:.3f} | "
+            f"| {row['dataset']} | {arm_label(row)} | {row['seed']} | {len(seeds)} | {tiny:.3f} | "
             f"{pick:.3f} ({pick / tiny:.2f}x) | {per_seed} |"
         )
     pairs = {k: v for k, v in medians.items() if set(ARMS) <= set(v)}

@@ -317,6 +317,9 @@ def report(results: list[dict], args) -> None:
     search = f"Search of {budget:g} s" if budget else "Quick search"
     if args.trial_budget_s is not None:
         search += f", trials of {args.trial_budget_s:g} CPU s"
+    confirmed = arm_confirm("search", budget, args.confirm)
+    if confirmed:
+        search += f", the search confirming its {confirmed} leading networks"
     print(f"\n## {search} at {args.size} px, {args.budget_s:g} CPU s of final training\n")
     print(
         "| dataset | seeds | tiny AP | search AP | random AP | search picked tiny "

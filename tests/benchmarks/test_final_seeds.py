@@ -136,3 +136,31 @@ def test_overlaps_names_the_networks_both_searches_tried(tmp_path, capsys):
 def test_overlaps_says_nothing_without_both_search_folders(tmp_path, capsys):
     final_seeds.overlaps([_row("search", 0.3, 0.2), _row("random", 0.3, 0.2)], [str(tmp_path)])
     assert capsys.readouterr().out == ""
+
+
+def test_a_confirmed_search_is_kept_apart_from_an_unconfirmed_one(tmp_path, capsys):
+    import argparse
+
+    import search_demo
+
+    before = _row("search", 0.30, 0.20)  # a row from before confirmation: it confirmed none
+    confirmed = {**_row("search", 0.40, 0.20), "search_confirm": 3}
+    done = [_trained(before, "pick", 1, 0.31), _trained(confirmed, "pick", 1, 0.45)]
+    done.append(_trained(confirmed, "tiny", 1, 0.20))
+    assert final_seeds._key(before, "pick") != final_seeds._key(confirmed, "pick")  # same trial id
+    args = argparse.Namespace(search_budget_s=3600.0, confirm=3)
+    assert not search_demo.same_confirm(before, args) and search_demo.same_confirm(confirmed, args)
+    random = _row("random", 0.25, 0.20)
+    assert search_demo.same_confirm(random, args)  # random search never confirms
+    final_seeds.report([confirmed], done)
+    out = capsys.readouterr().out
+    assert "| cards | search (confirms 3) | 0 | 2 | 0.200 | 0.425 (2.12x) | 2.00, 2.25 |" in out
+
+    for arm, name in (("search", "search-cards-128-s0-b3600-t120-c3"), ("random", None)):
+        if name:
+            (tmp_path / name).mkdir()
+            (tmp_path / name / "architecture.json").write_text("{}")
+        row = confirmed if arm == "search" else random
+        assert final_seeds.search_folder(row, [str(tmp_path)]) == (
+            str(tmp_path / name) if name else None
+        )
