@@ -15,7 +15,7 @@ import os
 
 # ARCHITECTURE_FILE, TRIALS_FILE and the writers are used as ``artifact.*`` by the search step.
 from components.artifacts.architecture import CSV_FIELDS
-from components.search.confirm import pick_rows, repeat_number
+from components.search.confirm import network_values, pick_rows, repeat_number
 from components.search.tuners import EVENTS_FILE, SCORE
 
 COMPLETED = "COMPLETED"
@@ -135,7 +135,7 @@ def read_trials(project_dir: str) -> list[TrialRow]:
         metrics = (state.get("metrics") or {}).get("metrics") or {}
         message = (state.get("message") or "").strip()
         all_values = (state.get("hyperparameters") or {}).get("values") or {}
-        values = {k: v for k, v in all_values.items() if not k.startswith("tuner/")}
+        values = network_values(all_values)
         row = TrialRow(
             trial_id=str(state["trial_id"]),
             status=str(state.get("status", "")),

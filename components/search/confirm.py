@@ -25,11 +25,14 @@ REPEAT_KEY = "tuner/repeat"  # the repeat's number (1, 2, ...); absent on a netw
 RUNNING, COMPLETED = "RUNNING", "COMPLETED"
 
 
-def network_key(values: dict) -> str:
+def network_values(values: dict) -> dict:
     """The network a trial trained: its values without KerasTuner's ``tuner/`` bookkeeping."""
-    return json.dumps(
-        {k: v for k, v in values.items() if not k.startswith("tuner/")}, sort_keys=True
-    )
+    return {k: v for k, v in values.items() if not k.startswith("tuner/")}
+
+
+def network_key(values: dict) -> str:
+    """``network_values`` as a string, the same for every trial of one network."""
+    return json.dumps(network_values(values), sort_keys=True)
 
 
 def leaders(scored: list[tuple[str, float]], count: int) -> list[tuple[str, float, int]]:
@@ -78,7 +81,7 @@ class ConfirmLeaders:
         repeats = sum(
             network_key(t.hyperparameters.values) == missing[0] for t in self.trials.values()
         )
-        return {**_network_values(trial.hyperparameters.values), REPEAT_KEY: repeats}
+        return {**network_values(trial.hyperparameters.values), REPEAT_KEY: repeats}
 
     def _trial_seconds(self, completed: list) -> float:
         """The median wall seconds of a completed trial (over the workers running them)."""
@@ -87,10 +90,6 @@ class ConfirmLeaders:
         if not seconds:
             return math.inf
         return statistics.median(seconds) / max(len(getattr(self, "tuner_ids", ())), 1)
-
-
-def _network_values(values: dict) -> dict:
-    return {k: v for k, v in values.items() if not k.startswith("tuner/")}
 
 
 def pick_rows(rows: list) -> list:

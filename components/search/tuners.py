@@ -29,7 +29,7 @@ from components import progress
 from components.detector.zero_cost import check_name as check_score_name
 from components.errors import UserError
 from components.search.choices import ALGORITHMS, OBJECTIVES
-from components.search.confirm import ConfirmLeaders
+from components.search.confirm import ConfirmLeaders, network_key
 from components.search.space import get_space
 from components.search.state_files import AtomicOracleFiles, AtomicTunerFiles
 from components.search.time_budget import TimeBudget
@@ -265,18 +265,12 @@ class ScreenedFirst:
     screened: list[dict] = []
 
     def _random_values(self):
-        tried = {_architecture_key(t.hyperparameters.values) for t in self.trials.values()}
+        tried = {network_key(t.hyperparameters.values) for t in self.trials.values()}
         while self.screened:
             values, self.screened = self.screened[0], self.screened[1:]
-            if _architecture_key(values) not in tried:
+            if network_key(values) not in tried:
                 return dict(values)
         return super()._random_values()
-
-
-def _architecture_key(values: dict) -> str:
-    return json.dumps(
-        {k: v for k, v in values.items() if not k.startswith("tuner/")}, sort_keys=True
-    )
 
 
 class ScreenedRandomOracle(
