@@ -123,3 +123,25 @@ def tight_space(monkeypatch) -> str:
     )
     monkeypatch.setitem(search_space.SPACES, name, tight)
     return name
+
+
+class Clock:
+    """A monotonic clock the test moves by hand (``clock.now += seconds``)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    """The search's time budget (``components.search.time_budget``) on a hand-moved clock."""
+    import types
+
+    from components.search import time_budget
+
+    fake = Clock()
+    monkeypatch.setattr(time_budget, "time", types.SimpleNamespace(monotonic=fake))
+    return fake

@@ -4,29 +4,13 @@ pick is the best mean of the networks trained twice."""
 from __future__ import annotations
 
 import os
-import types
 
 import keras_tuner
 import pytest
 
 from components.artifacts.architecture import write_trials_csv
-from components.search import artifact, confirm, time_budget
+from components.search import artifact, confirm
 from components.search.tuners import ScreenedBayesianOracle, ScreenedRandomOracle
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock(monkeypatch) -> Clock:
-    fake = Clock()
-    monkeypatch.setattr(time_budget, "time", types.SimpleNamespace(monotonic=fake))
-    return fake
 
 
 def _oracle(directory, budget_s: float, leaders: int, kind=ScreenedRandomOracle):
@@ -44,7 +28,7 @@ def _start(oracle, tuner: str = "tuner0"):
     return oracle.create_trial(tuner)
 
 
-def _finish(oracle, trial, clock: Clock, score: float, seconds: float = 100.0) -> None:
+def _finish(oracle, trial, clock, score: float, seconds: float = 100.0) -> None:
     clock.now += seconds
     oracle.update_trial(trial.trial_id, {"score": score, "seconds": seconds})
     trial.status = "COMPLETED"
@@ -52,7 +36,7 @@ def _finish(oracle, trial, clock: Clock, score: float, seconds: float = 100.0) -
     oracle.save()
 
 
-def _run(oracle, clock: Clock, score: float, seconds: float = 100.0):
+def _run(oracle, clock, score: float, seconds: float = 100.0):
     trial = _start(oracle)
     if trial.status == "RUNNING":
         _finish(oracle, trial, clock, score, seconds)

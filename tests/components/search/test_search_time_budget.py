@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import types
 
 import keras_tuner
 import pytest
@@ -12,23 +11,6 @@ import pytest
 from components.search import run, time_budget
 from components.search.cli import main
 from components.search.tuners import ScreenedRandomOracle
-
-
-class Clock:
-    """A monotonic clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock(monkeypatch) -> Clock:
-    fake = Clock()
-    monkeypatch.setattr(time_budget, "time", types.SimpleNamespace(monotonic=fake))
-    return fake
 
 
 def _oracle(directory: str, budget_s: float, screening_s: float, max_trials: int = 50):
@@ -43,7 +25,7 @@ def _oracle(directory: str, budget_s: float, screening_s: float, max_trials: int
     return oracle
 
 
-def _run_trial(oracle, clock: Clock, seconds: float) -> str:
+def _run_trial(oracle, clock, seconds: float) -> str:
     trial = oracle.create_trial("tuner0")
     status = trial.status
     if status == "RUNNING":
