@@ -17,8 +17,10 @@ picked on ``val``) and scored on ``test`` by the evaluate step's code:
 With ``--search-budget-s B`` both searches get a time budget of ``B`` seconds instead of the
 quick preset's 3 trials (``search_budget_s``: no trial starts once the screening and the
 trials have taken ``B`` seconds; the trials stay the quick preset's 20-CPU-second ones unless
-``--trial-budget-s`` says otherwise), so they run as many trials as fit; the rows of each
-setting are kept apart.
+``--trial-budget-s`` says otherwise), so they run as many trials as fit; the search then
+confirms its ``--confirm`` leading networks at the end of the budget (``search_confirm``,
+default the pipeline's), random order never does (plain random search: its best single
+trial). The rows of each setting are kept apart.
 
 Each search runs in a folder of its own (dataset, size, seed, arm, budget), so no search reuses
 another's trials. The search's own CPU seconds (this process's user + system time) are
