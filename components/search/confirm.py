@@ -8,7 +8,7 @@ once the seconds left would only pay for the repeats still missing, each new tri
 again the best network (by its mean score) among the ``confirm`` best that has been trained
 only once, with another seed (``REPEAT_KEY`` in the trial's values: the hypermodel draws the
 repeat's initialisation and data order from it). The pick is then the network with the best
-mean score among those trained at least twice (``pick_trial``).
+mean score among those trained at least twice (``pick_rows``).
 
 Only a search with a time budget confirms: a trial count is the user's exact request, and the
 quick preset's three trials have no end to spare. Hyperband re-trains its best candidates
